@@ -1,0 +1,40 @@
+//! Condition types and reasons that agw writes to `Backend.status.conditions`.
+//!
+//! They are constants so the operator, the tests and the printer columns agree on spelling.
+//! The shape is the standard `metav1.Condition`.
+
+/// Condition types, in the order a Backend progresses through them.
+pub mod types {
+    /// The spec compiled: the compiler found no error.
+    pub const ACCEPTED: &str = "Accepted";
+    /// Every object the spec refers to (the auth Secret and its key) exists.
+    pub const RESOLVED_REFS: &str = "ResolvedRefs";
+    /// The bundle Secret, Deployment and Service were applied; the digest is in status.
+    pub const PROGRAMMED: &str = "Programmed";
+    /// The proxy Deployment has available replicas serving the current bundle.
+    pub const READY: &str = "Ready";
+}
+
+/// Condition reasons (CamelCase, as `metav1.Condition.reason` requires).
+pub mod reasons {
+    /// `Accepted=True`.
+    pub const ACCEPTED: &str = "Accepted";
+    /// `Accepted=False`: the compiler rejected the spec; the message lists the diagnostics.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// `ResolvedRefs=True`.
+    pub const RESOLVED_REFS: &str = "ResolvedRefs";
+    /// `ResolvedRefs=False`: the auth Secret does not exist.
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// `ResolvedRefs=False`: the auth Secret exists but lacks the key.
+    pub const KEY_NOT_FOUND: &str = "KeyNotFound";
+    /// `Programmed=True`.
+    pub const PROGRAMMED: &str = "Programmed";
+    /// `Programmed=False`: applying the owned objects failed; the message says which.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// `Programmed=False` / `Ready=False`: waiting for an earlier step.
+    pub const PENDING: &str = "Pending";
+    /// `Ready=True`: the Deployment reports available replicas.
+    pub const DEPLOYMENT_AVAILABLE: &str = "DeploymentAvailable";
+    /// `Ready=False`: the Deployment has no available replica yet.
+    pub const DEPLOYMENT_UNAVAILABLE: &str = "DeploymentUnavailable";
+}

@@ -1,0 +1,24 @@
+//! Hand-written schema fragments that `schemars` cannot derive from the Rust types.
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+
+use crate::spec::{GUARD_SCOPES, ROUTE_TYPES};
+
+/// `routes`: a map from path to one of the route types.
+pub(crate) fn route_map(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": { "type": "string", "enum": ROUTE_TYPES },
+        "nullable": true,
+    })
+}
+
+/// `scope`: a set of the guard scopes.
+pub(crate) fn scope_list(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "type": "string", "enum": GUARD_SCOPES },
+        "x-kubernetes-list-type": "set",
+        "nullable": true,
+    })
+}

@@ -1,0 +1,222 @@
+//! `Backend.spec`: an Anthropic provider, its routes, prompt guards and auth.
+//!
+//! Enumerated strings (route types, guard actions, builtins, scopes) are plain `String`s in
+//! Rust on purpose: the compiler reports an unknown value with its field path and the list
+//! of valid ones, which serde's "unknown variant" error cannot do. The OpenAPI schema still
+//! declares the enums where the apiserver should reject a typo before anything else runs.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::schema;
+
+/// Route types a request path can map to (`spec.policies.ai.routes` values).
+pub const ROUTE_TYPES: &[&str] = &["Messages", "Passthrough", "AnthropicTokenCount", "Models"];
+/// Guard actions (`regex.action`); `Mask` is the default.
+pub const GUARD_ACTIONS: &[&str] = &["Reject", "Mask"];
+/// Parts of a Messages request a guard inspects (`scope`); `System` and `Messages` by default.
+pub const GUARD_SCOPES: &[&str] = &["System", "Messages", "ToolResults", "ToolUse"];
+
+/// Desired state of a Backend: where requests go and which policies apply on the way.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[cfg_attr(
+    feature = "kube",
+    derive(kube::CustomResource),
+    kube(
+        group = "agentgateway.dev",
+        version = "v1alpha1",
+        kind = "Backend",
+        plural = "backends",
+        shortname = "agbe",
+        category = "agentgateway",
+        namespaced,
+        status = "crate::status::BackendStatus",
+        doc = "An Anthropic API backend guarded by agw: provider, routes, prompt guards and auth.",
+        printcolumn = r#"{"name":"Accepted","type":"string","jsonPath":".status.conditions[?(@.type==\"Accepted\")].status"}"#,
+        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+        printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.ai.provider.anthropic.model"}"#,
+        printcolumn = r#"{"name":"Guards","type":"integer","jsonPath":".status.guards"}"#,
+        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendSpec {
+    /// The AI provider this Backend sends requests to.
+    pub ai: AiBackend,
+    /// Policies applied to requests on their way to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<BackendPolicies>,
+}
+
+/// `spec.ai`: the AI provider.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AiBackend {
+    /// The provider and where to reach it.
+    pub provider: AiProvider,
+}
+
+/// `spec.ai.provider`: which provider, and an optional endpoint override.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AiProvider {
+    /// Anthropic's Messages API. `{}` lets clients choose the model.
+    pub anthropic: AnthropicProvider,
+    /// Host to connect to instead of `api.anthropic.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub host: Option<String>,
+    /// Port to connect to; defaults to 443. TLS is used on 443, or when `policies.tls` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+    /// Path prefix prepended to every upstream request path, e.g. `/anthropic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// `spec.ai.provider.anthropic`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnthropicProvider {
+    /// Pins every request to this model (the request's `model` is replaced). Omit to let the
+    /// client choose; a pinned model that differs from the client's can surface as misleading
+    /// upstream errors, which the proxy annotates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub model: Option<String>,
+}
+
+/// `spec.policies`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendPolicies {
+    /// AI-specific policies: routes and prompt guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai: Option<AiPolicies>,
+    /// Where the provider API key comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<BackendAuth>,
+    /// TLS to the upstream; present means TLS even on a port other than 443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<BackendTls>,
+}
+
+/// `spec.policies.ai`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AiPolicies {
+    /// Request path → route type. A key is an exact path (`/v1/messages`) or `*`, the
+    /// fallback; the query string is ignored when matching. Without routes:
+    /// `/v1/messages` → Messages, `/v1/messages/count_tokens` → AnthropicTokenCount,
+    /// `*` → Passthrough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::route_map")]
+    pub routes: Option<BTreeMap<String, String>>,
+    /// Guards evaluated on prompts (and, later, responses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_guard: Option<PromptGuard>,
+}
+
+/// `spec.policies.ai.promptGuard`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptGuard {
+    /// Guards on requests, evaluated in order; the first `Reject` that matches wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request: Vec<PromptGuardRule>,
+    /// Guards on model output (reserved; compiled and validated, not yet enforced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response: Vec<PromptGuardRule>,
+}
+
+/// One prompt guard: a detector and what to do when it fires.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptGuardRule {
+    /// The response sent to the client when this guard rejects a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<GuardResponse>,
+    /// The regex detector: custom patterns and builtins.
+    pub regex: RegexGuard,
+    /// Parts of a Messages request this guard inspects. Default: `[System, Messages]`
+    /// (system prompt and message text). Add `ToolResults` / `ToolUse` to inspect tool
+    /// output and tool input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::scope_list")]
+    pub scope: Option<Vec<String>>,
+}
+
+/// `response` of a guard.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardResponse {
+    /// Message returned to the client in Anthropic's error format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// HTTP status of the rejection; default 400, which Claude Code shows as
+    /// `API Error: 400 <message>` without retrying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 400, max = 599))]
+    pub status_code: Option<i32>,
+}
+
+/// `regex` of a guard.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegexGuard {
+    /// `Reject` the request, or `Mask` the matched text (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Reject", "Mask"]))]
+    pub action: Option<String>,
+    /// Custom patterns (Rust regex syntax, matched case-insensitively on normalized text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    /// Builtin detectors: `CreditCard`, `Email`, `Ssn`, `PhoneNumber`, `CaSin`
+    /// (names are case-insensitive: `SSN` means `Ssn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builtins: Vec<String>,
+}
+
+/// `spec.policies.auth`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendAuth {
+    /// The Secret key holding the provider API key (a leading `Bearer ` is stripped).
+    pub secret_ref: SecretKeyRef,
+}
+
+/// A key of a Secret in the Backend's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret; defaults to `Authorization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: Option<String>,
+}
+
+impl SecretKeyRef {
+    /// Key used when `key` is omitted, as in the tutorial's Secret.
+    pub const DEFAULT_KEY: &'static str = "Authorization";
+
+    /// The key, with the default applied.
+    pub fn key_or_default(&self) -> &str {
+        self.key.as_deref().unwrap_or(Self::DEFAULT_KEY)
+    }
+}
+
+/// `spec.policies.tls`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendTls {
+    /// Server name to verify and send as SNI; defaults to the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub sni: Option<String>,
+}

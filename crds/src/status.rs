@@ -1,0 +1,24 @@
+//! `Backend.status`, written by the operator with server-side apply.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a Backend.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Digest of the bundle the proxy serves (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_digest: Option<String>,
+    /// Number of prompt guards in the served bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guards: Option<i32>,
+    /// `Accepted`, `ResolvedRefs`, `Programmed` and `Ready` (see `agw_crds::conditions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

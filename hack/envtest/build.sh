@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Build etcd, kube-apiserver and kubectl from Go modules (see go.mod here) into
+#   ${AGW_CACHE:-$HOME/.cache/agw}/envtest/<k8s version>/bin/
+#
+# Progress goes to stderr. stdout gets exactly one line, the last one:
+#   AGW_ENVTEST_BIN=<dir>
+# so callers can `eval "$(hack/envtest/build.sh)"` or parse the last line.
+#
+# Re-runs are cheap: a stamp file keyed by go.mod, go.sum, this script and the
+# main packages skips the build while every binary is present. GOMODCACHE and
+# GOCACHE keep their Go defaults (under $HOME); cache those plus the bin dir in CI.
+#
+# Environment:
+#   AGW_CACHE   cache root (default $HOME/.cache/agw)
+#   GO          go binary to use (default: `go` on PATH, else /usr/local/go/bin/go)
+#   AGW_ENVTEST_FORCE=1   rebuild even if the stamp matches
+set -euo pipefail
+
+K8S_VERSION=v1.34.10
+K8S_MAJOR=1
+K8S_MINOR=34
+BINARIES=(kube-apiserver kubectl etcd) # apiserver first: it is the long pole
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${AGW_CACHE:-$HOME/.cache/agw}
+root=$cache/envtest/$K8S_VERSION
+bin=$root/bin
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s; }
+since() { local s=$(($(now) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+# --- go -----------------------------------------------------------------------
+GO=${GO:-}
+if [[ -z $GO ]]; then
+  if command -v go >/dev/null 2>&1; then GO=go
+  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
+  else
+    die "'go' not found on PATH (and not at /usr/local/go/bin/go).
+Install Go >= 1.24 from https://go.dev/dl/ (or your package manager), or set GO=/path/to/go."
+  fi
+fi
+go_version=$("$GO" env GOVERSION 2>/dev/null) || die "'$GO env GOVERSION' failed; is $GO a working Go toolchain?"
+
+# --- stamp --------------------------------------------------------------------
+hash_files() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"
+  else shasum -a 256 "$@"; fi
+}
+stamp_key=$(cd "$here" && hash_files go.mod go.sum build.sh cmd/*/main.go | hash_files - | cut -c1-64)
+stamp=$bin/.stamp
+
+all_present() {
+  local b
+  for b in "${BINARIES[@]}"; do [[ -x $bin/$b ]] || return 1; done
+}
+up_to_date() {
+  [[ ${AGW_ENVTEST_FORCE:-0} != 1 ]] && [[ -f $stamp ]] && [[ $(cat "$stamp") == "$stamp_key" ]] && all_present
+}
+
+if up_to_date; then
+  log "envtest $K8S_VERSION binaries up to date in $bin"
+  echo "AGW_ENVTEST_BIN=$bin"
+  exit 0
+fi
+
+mkdir -p "$bin"
+# Serialise concurrent callers (e.g. several test binaries starting at once).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$root/.build.lock"
+  if ! flock -n 9; then
+    log "another build.sh is running; waiting for $root/.build.lock"
+    flock 9
+  fi
+  if up_to_date; then
+    log "envtest $K8S_VERSION binaries up to date in $bin (built by another process)"
+    echo "AGW_ENVTEST_BIN=$bin"
+    exit 0
+  fi
+fi
+
+t_all=$(now)
+log "building envtest $K8S_VERSION with $go_version into $bin"
+cd "$here"
+export CGO_ENABLED=0
+# Building from the wrapper module only; go.sum is committed, never rewritten.
+export GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
+
+# --- modules ------------------------------------------------------------------
+t=$(now)
+log "downloading modules (GOMODCACHE=$("$GO" env GOMODCACHE))"
+if ! dl_err=$("$GO" list -deps ./cmd/... 2>&1 >/dev/null); then
+  printf '%s\n' "$dl_err" >&2
+  die "module download failed (GOPROXY=$("$GO" env GOPROXY)). Check network access to the Go module proxy;
+if go.mod/go.sum were edited, run 'go mod tidy' in $here."
+fi
+log "modules ready ($(since "$t"))"
+
+# --- build --------------------------------------------------------------------
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$K8S_MAJOR -X $pkg.gitMinor=$K8S_MINOR"
+  ldflags+=" -X $pkg.gitTreeState=clean"
+done
+
+rm -f "$stamp"
+for b in "${BINARIES[@]}"; do
+  t=$(now)
+  case $b in
+    kube-apiserver) log "building kube-apiserver (first build takes several minutes)" ;;
+    *) log "building $b" ;;
+  esac
+  tmp=$bin/.$b.tmp.$$
+  if ! "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" "./cmd/$b"; then
+    rm -f "$tmp"
+    die "go build ./cmd/$b failed (see above)"
+  fi
+  mv -f "$tmp" "$bin/$b"
+  log "built $b: $(du -h "$bin/$b" | cut -f1) in $(since "$t")"
+done
+
+echo "$stamp_key" >"$stamp"
+log "done in $(since "$t_all")"
+echo "AGW_ENVTEST_BIN=$bin"

@@ -1,0 +1,358 @@
+//! The rule bundle: the compiled, versioned form of a Backend (or Gateway) that a proxy loads.
+//!
+//! One bundle serves one proxy Deployment. It is plain data: ordered rules that pick a
+//! backend by request path, and per backend the upstream, auth, routes and guards. It never
+//! contains a secret, only the path of the file the key is mounted at. The JSON Schema of
+//! this format is generated from these types (`bundle_schema_json`) and checked in at
+//! `policy/bundle.schema.json`; the proxy validates every bundle against it before loading.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only bundle `apiVersion` this build reads and writes.
+pub const BUNDLE_API_VERSION: &str = "bundle.agentgateway.dev/v1";
+
+/// A compiled rule bundle.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bundle {
+    /// Always [`BUNDLE_API_VERSION`]; a proxy refuses any other.
+    pub api_version: String,
+    /// The object this bundle was compiled from.
+    pub source: BundleSource,
+    /// Ordered request rules; the first that matches picks the backend.
+    pub rules: Vec<Rule>,
+    /// Backends by key `namespace/name`.
+    pub backends: BTreeMap<String, BundleBackend>,
+    /// `sha256:<hex>` over the canonical JSON of every other field.
+    pub digest: String,
+}
+
+/// What a bundle was compiled from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleSource {
+    /// Kind of the source object.
+    pub kind: SourceKind,
+    /// Namespace of the source object.
+    pub namespace: String,
+    /// Name of the source object.
+    pub name: String,
+    /// `metadata.generation` of the source object, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+/// Kinds a bundle can be compiled from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SourceKind {
+    /// A Backend's own proxy: one rule `/` → that Backend.
+    Backend,
+    /// A Gateway's proxy: the rules of its HTTPRoutes.
+    Gateway,
+}
+
+/// A request rule: a match and the backend it selects.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    /// When the rule applies.
+    #[serde(rename = "match")]
+    pub matches: RuleMatch,
+    /// Key into [`Bundle::backends`].
+    pub backend: String,
+}
+
+/// Conditions of a rule; all present conditions must hold.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleMatch {
+    /// Path prefix on segment boundaries (`/v1` matches `/v1` and `/v1/x`, not `/v10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// Exact path (query string excluded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_path: Option<String>,
+    /// Host names (the `Host` header without port); empty means any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    /// Request headers that must be present with exactly this value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+}
+
+/// An exact header match.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderMatch {
+    /// Header name, lower case.
+    pub name: String,
+    /// Exact value.
+    pub value: String,
+}
+
+/// One backend: where to send requests and what to enforce on the way.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleBackend {
+    /// The provider endpoint.
+    pub upstream: Upstream,
+    /// How the proxy authenticates to the provider; absent means requests go unauthenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
+    /// Route table: exact paths first, then `*`.
+    pub routes: Vec<Route>,
+    /// Prompt guards.
+    pub guards: GuardSet,
+}
+
+/// The provider endpoint of a backend.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Upstream {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Whether to speak TLS to the upstream.
+    pub tls: bool,
+    /// Server name for TLS verification and SNI, when it differs from `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// Prefix prepended to every request path (`""` for none; never ends with `/`).
+    pub path_prefix: String,
+    /// Model that replaces the request's `model`, when pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// Provider credentials: a header whose value is read from a mounted file.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Auth {
+    /// Header to set, e.g. `x-api-key`.
+    pub header: String,
+    /// File holding the key; re-read when it changes. A leading `Bearer ` is stripped.
+    pub secret_file: String,
+    /// The Secret this file is mounted from, for messages and status (never its content).
+    pub secret: SecretKeyLocation,
+}
+
+/// Where an auth key lives in the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyLocation {
+    /// Namespace of the Secret.
+    pub namespace: String,
+    /// Name of the Secret.
+    pub name: String,
+    /// Key within the Secret.
+    pub key: String,
+}
+
+/// A route: an exact request path (or `*`) and how the proxy treats it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Route {
+    /// Exact path without query string, or `*`.
+    pub path: String,
+    /// Treatment of matching requests.
+    #[serde(rename = "type")]
+    pub route_type: RouteType,
+}
+
+/// How the proxy treats a request.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RouteType {
+    /// Anthropic Messages API: request guards apply, model pinning applies.
+    Messages,
+    /// Forwarded as is, streamed both ways.
+    Passthrough,
+    /// `/v1/messages/count_tokens`: request guards apply (the text leaves the network too).
+    AnthropicTokenCount,
+    /// Model listing: forwarded as is.
+    Models,
+}
+
+impl RouteType {
+    /// The name used in specs, bundles and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Messages => "Messages",
+            Self::Passthrough => "Passthrough",
+            Self::AnthropicTokenCount => "AnthropicTokenCount",
+            Self::Models => "Models",
+        }
+    }
+
+    /// Whether request guards inspect this route's bodies.
+    pub fn is_guarded(self) -> bool {
+        matches!(self, Self::Messages | Self::AnthropicTokenCount)
+    }
+}
+
+/// Compiled guards of a backend, by phase.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GuardSet {
+    /// Evaluated on requests, in order.
+    pub request: Vec<Guard>,
+    /// Evaluated on responses (reserved).
+    pub response: Vec<Guard>,
+}
+
+impl GuardSet {
+    /// Total number of guards, as shown in `kubectl get backends`.
+    pub fn len(&self) -> usize {
+        self.request.len() + self.response.len()
+    }
+
+    /// Whether there is no guard at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One compiled guard.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Guard {
+    /// Stable id, `request[<index>]` / `response[<index>]`; used in headers, logs and metrics.
+    pub id: String,
+    /// What happens on a match.
+    pub action: GuardAction,
+    /// Rejection returned to the client (used when `action` is `Reject`).
+    pub reject: Rejection,
+    /// Parts of the request inspected.
+    pub scope: GuardScope,
+    /// Detectors; any one matching fires the guard.
+    pub detectors: Vec<Detector>,
+}
+
+/// What a guard does when it fires.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum GuardAction {
+    /// Refuse the request with the guard's rejection.
+    Reject,
+    /// Replace the matched text and forward the request.
+    Mask,
+}
+
+/// Status and message of a rejection.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rejection {
+    /// HTTP status (400 by default).
+    pub status: u16,
+    /// Message in the Anthropic error body.
+    pub message: String,
+}
+
+/// Parts of a Messages request a guard inspects.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct GuardScope {
+    /// The `system` field (string or text blocks).
+    pub system: bool,
+    /// Text blocks (and string content) of every message, including role `system`.
+    pub messages: bool,
+    /// Content of `tool_result` blocks.
+    pub tool_results: bool,
+    /// `input` of `tool_use` blocks (string values).
+    pub tool_use: bool,
+}
+
+impl Default for GuardScope {
+    fn default() -> Self {
+        Self { system: true, messages: true, tool_results: false, tool_use: false }
+    }
+}
+
+/// A detector of a guard.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Detector {
+    /// A custom regex, matched on normalized text.
+    Regex(RegexDetector),
+    /// A builtin detector.
+    Builtin(Builtin),
+    /// A length check compiled from a pure length pattern such as `.{4000,}`.
+    MinLength(MinLengthDetector),
+}
+
+/// A custom pattern as the compiler accepted it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegexDetector {
+    /// The pattern as written in the spec (Rust regex syntax).
+    pub pattern: String,
+    /// Where it came from, for messages (`spec.policies.ai.promptGuard.request[0].regex.matches[1]`).
+    pub path: String,
+}
+
+/// A length check: fires when a text (or one of its lines) has at least `chars` characters.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MinLengthDetector {
+    /// Minimum number of characters (Unicode scalar values).
+    pub chars: u64,
+    /// `true` when the pattern's `.` crossed newlines (`(?s)`, `[\s\S]`): the whole text
+    /// counts; `false`: the longest line counts.
+    pub across_lines: bool,
+    /// Where it came from.
+    pub path: String,
+}
+
+/// Builtin detectors.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+pub enum Builtin {
+    /// Payment card numbers: 13–19 digits, Luhn-valid, known issuer prefix.
+    CreditCard,
+    /// E-mail addresses.
+    Email,
+    /// US Social Security Numbers of a valid shape.
+    Ssn,
+    /// Phone numbers (NANP and E.164).
+    PhoneNumber,
+    /// Canadian Social Insurance Numbers (Luhn-valid).
+    CaSin,
+}
+
+impl Builtin {
+    /// All builtins, in the order they are listed to users.
+    pub const ALL: [Builtin; 5] =
+        [Self::CreditCard, Self::Email, Self::Ssn, Self::PhoneNumber, Self::CaSin];
+
+    /// Canonical spec name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreditCard => "CreditCard",
+            Self::Email => "Email",
+            Self::Ssn => "Ssn",
+            Self::PhoneNumber => "PhoneNumber",
+            Self::CaSin => "CaSin",
+        }
+    }
+
+    /// Replacement text used by `Mask`.
+    pub fn mask(self) -> &'static str {
+        match self {
+            Self::CreditCard => "<CREDIT_CARD>",
+            Self::Email => "<EMAIL_ADDRESS>",
+            Self::Ssn => "<SSN>",
+            Self::PhoneNumber => "<PHONE_NUMBER>",
+            Self::CaSin => "<CA_SIN>",
+        }
+    }
+
+    /// Resolves a spec name case-insensitively (`SSN`, `ssn` and `Ssn` are all `Ssn`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// Replacement text for a custom pattern under `Mask`.
+pub const CUSTOM_MASK: &str = "<masked>";

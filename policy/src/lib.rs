@@ -1,0 +1,17 @@
+//! agw's policy semantics, in one place.
+//!
+//! This crate owns everything that decides what a Backend *means*:
+//! - the **compiler** (`compile`): `BackendSpec` → a deterministic, versioned [`Bundle`], or
+//!   every diagnostic at once, each with a field path, a stable code, a message and a hint;
+//! - the **bundle** format and its JSON Schema;
+//! - the **guard engine**: normalization, builtins, matching and masking at request time.
+//!
+//! The webhook, the operator, `agwctl` and the proxy call into this crate and have no
+//! validation rules of their own, so "accepted by the webhook" and "enforced by the proxy"
+//! cannot drift apart. It does no I/O beyond what its callers hand it and never panics on
+//! user input.
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+
+pub use bundle::Bundle;
