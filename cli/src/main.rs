@@ -1,0 +1,2 @@
+//! Placeholder until the cli crate lands.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder until the operator crate lands.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder until the proxy crate lands.
+fn main() {}

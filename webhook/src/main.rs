@@ -1,0 +1,2 @@
+//! Placeholder until the webhook crate lands.
+fn main() {}
