@@ -13,6 +13,17 @@ fn checked_in_crd_matches_the_rust_types() {
 }
 
 #[test]
+fn kustomize_copy_of_the_crd_matches() {
+    let generated = agw_crds::backend_crd_yaml().expect("CRD renders");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/crd/backend.yaml");
+    let copy = std::fs::read_to_string(path).expect("config/crd/backend.yaml is readable");
+    assert!(
+        generated == copy,
+        "config/crd/backend.yaml is stale; run `cargo run -p agw-crds --bin crdgen > config/crd/backend.yaml`"
+    );
+}
+
+#[test]
 fn tutorial_backend_deserializes_into_the_spec() {
     let yaml = r"
 ai:
