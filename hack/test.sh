@@ -12,23 +12,25 @@ export AGW_CACHE=${AGW_CACHE:-$HOME/.cache/agw}
 started=$SECONDS
 step() { printf '\n==> %s (%ds)\n' "$*" $((SECONDS - started)); }
 
-# Reads the KEY=VALUE lines a setup script prints last and exports them.
-export_from() {
-  local line
+# Runs a setup script and exports the AGW_*=VALUE lines it prints on stdout. A failing script
+# stops the run here (its progress and errors are on stderr).
+setup() {
+  local out line
+  out=$("$@")
   while IFS= read -r line; do
     case "$line" in AGW_*=*) export "${line?}" ;; esac
-  done
+  done <<<"$out"
 }
 
 step "checking formatting"
 cargo fmt --all -- --check
 
 step "control plane: kube-apiserver, etcd and kubectl from Go modules"
-export_from < <(hack/envtest/build.sh)
-export_from < <(hack/envtest/gateway-api.sh)
+setup hack/envtest/build.sh
+setup hack/envtest/gateway-api.sh
 
 step "test clients: Claude Code CLI and the Anthropic Python SDK"
-export_from < <(hack/install-test-clients.sh)
+setup hack/install-test-clients.sh
 
 step "building agw binaries"
 cargo build --workspace --bins --locked
