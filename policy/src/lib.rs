@@ -1,9 +1,10 @@
 //! agw's policy semantics, in one place.
 //!
 //! This crate owns everything that decides what a Backend *means*:
-//! - the **compiler** (`compile`): `BackendSpec` → a deterministic, versioned [`Bundle`], or
+//! - the **compiler** ([`compile`]): `BackendSpec` → a deterministic, versioned [`Bundle`], or
 //!   every diagnostic at once, each with a field path, a stable code, a message and a hint;
-//! - the **bundle** format and its JSON Schema;
+//! - the **bundle** format and its JSON Schema ([`bundle`]);
+//! - **manifests** ([`manifest`]): multi-document YAML as users write it;
 //! - the **guard engine**: normalization, builtins, matching and masking at request time.
 //!
 //! The webhook, the operator, `agwctl` and the proxy call into this crate and have no
@@ -13,5 +14,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod compile;
+pub mod diagnostics;
 
 pub use bundle::Bundle;
+pub use compile::{CompileOptions, Compiled, Limits, compile};
+pub use diagnostics::{Diagnostic, Diagnostics, Severity};

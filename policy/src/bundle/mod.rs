@@ -6,8 +6,11 @@
 //! this format is generated from these types (`bundle_schema_json`) and checked in at
 //! `policy/bundle.schema.json`; the proxy validates every bundle against it before loading.
 
+mod io;
+
 use std::collections::BTreeMap;
 
+pub use self::io::{BundleError, MAX_BUNDLE_BYTES, SCHEMA_JSON, parse_bundle, schema_json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

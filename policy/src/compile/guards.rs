@@ -1,0 +1,215 @@
+//! `spec.policies.ai.promptGuard` → the bundle's [`GuardSet`].
+//!
+//! Each guard gets a stable id (`request[0]`) used in the `agw-guard` header, logs and
+//! metrics. Patterns are judged by [`regex_safety`](super::regex_safety); builtin names are
+//! resolved case-insensitively (`SSN` is `Ssn`); defaults are filled in (action `Mask`,
+//! status 400, scope system prompt + messages) so the proxy never guesses.
+
+use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule};
+
+use super::Limits;
+use super::regex_safety::{self, Judged};
+use crate::bundle::{
+    Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector, RegexDetector, Rejection,
+};
+use crate::diagnostics::{Diagnostic, FieldPath, closest};
+
+/// Rejection message used when a guard does not set one.
+pub const DEFAULT_REJECT_MESSAGE: &str = "The request was rejected by a prompt guard";
+/// Rejection status used when a guard does not set one; Claude Code shows 400s without retrying.
+pub const DEFAULT_REJECT_STATUS: u16 = 400;
+
+pub(super) fn compile(
+    spec: Option<&PromptGuard>,
+    path: &FieldPath,
+    limits: &Limits,
+    findings: &mut Vec<Diagnostic>,
+) -> GuardSet {
+    let Some(spec) = spec else { return GuardSet::default() };
+    let set = GuardSet {
+        request: compile_phase("request", &spec.request, path, limits, findings),
+        response: compile_phase("response", &spec.response, path, limits, findings),
+    };
+    let total: usize = spec.request.iter().chain(&spec.response).map(|g| g.regex.matches.len()).sum();
+    if total > limits.max_patterns_per_backend {
+        findings.push(
+            Diagnostic::error(path, "too-many-patterns", format!(
+                "{total} patterns in all guards, over the limit of {}",
+                limits.max_patterns_per_backend
+            ))
+            .with_hint("merge phrases into alternations (`a|b|c`) or use builtins"),
+        );
+    }
+    set
+}
+
+fn compile_phase(
+    phase: &str,
+    rules: &[PromptGuardRule],
+    path: &FieldPath,
+    limits: &Limits,
+    findings: &mut Vec<Diagnostic>,
+) -> Vec<Guard> {
+    let phase_path = path.field(phase);
+    if rules.len() > limits.max_guards {
+        findings.push(Diagnostic::error(&phase_path, "too-many-guards", format!(
+            "{} guards, over the limit of {}",
+            rules.len(),
+            limits.max_guards
+        )));
+    }
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| compile_guard(format!("{phase}[{i}]"), rule, &phase_path.index(i), limits, findings))
+        .collect()
+}
+
+fn compile_guard(
+    id: String,
+    rule: &PromptGuardRule,
+    path: &FieldPath,
+    limits: &Limits,
+    findings: &mut Vec<Diagnostic>,
+) -> Guard {
+    let regex_path = path.field("regex");
+    let action = parse_action(rule.regex.action.as_deref(), &regex_path.field("action"), findings);
+    let mut detectors = patterns(&rule.regex.matches, &regex_path.field("matches"), limits, findings);
+    detectors.extend(builtins(&rule.regex.builtins, &regex_path.field("builtins"), findings));
+    if rule.regex.matches.is_empty() && rule.regex.builtins.is_empty() {
+        findings.push(
+            Diagnostic::error(&regex_path, "empty-guard", "guard has neither `matches` nor `builtins`, so it never fires")
+                .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
+        );
+    }
+    Guard {
+        id,
+        action,
+        reject: rejection(rule, &path.field("response"), limits, findings),
+        scope: scope(rule.scope.as_deref(), &path.field("scope"), findings),
+        detectors,
+    }
+}
+
+fn parse_action(action: Option<&str>, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> GuardAction {
+    match action.map(str::trim) {
+        None | Some("Mask") => GuardAction::Mask,
+        Some("Reject") => GuardAction::Reject,
+        Some(other) => {
+            findings.push(
+                Diagnostic::error(path, "invalid-action", format!("unknown action {other:?}"))
+                    .with_hint(format!("valid actions: {}", GUARD_ACTIONS.join(", "))),
+            );
+            GuardAction::Mask
+        }
+    }
+}
+
+fn patterns(matches: &[String], path: &FieldPath, limits: &Limits, findings: &mut Vec<Diagnostic>) -> Vec<Detector> {
+    if matches.len() > limits.max_patterns_per_guard {
+        findings.push(
+            Diagnostic::error(path, "too-many-patterns", format!(
+                "{} patterns in one guard, over the limit of {}",
+                matches.len(),
+                limits.max_patterns_per_guard
+            ))
+            .with_hint("merge phrases into alternations (`a|b|c`) or use builtins"),
+        );
+        return Vec::new();
+    }
+    let mut detectors = Vec::new();
+    for (i, pattern) in matches.iter().enumerate() {
+        let item = path.index(i);
+        match regex_safety::judge(pattern, limits) {
+            Ok(Judged::Regex { simpler }) => {
+                if let Some(simpler) = simpler {
+                    findings.push(
+                        Diagnostic::warning(&item, "needlessly-broad-regex", format!(
+                            "{pattern:?} matches the same prompts as {simpler:?}"
+                        ))
+                        .with_hint(format!("use `{simpler}`; with Mask the wildcards would mask whole lines")),
+                    );
+                }
+                detectors.push(Detector::Regex(RegexDetector { pattern: pattern.clone(), path: item.to_string() }));
+            }
+            Ok(Judged::MinLength { chars, across_lines }) => {
+                detectors.push(Detector::MinLength(MinLengthDetector { chars, across_lines, path: item.to_string() }));
+            }
+            Err(refusal) => {
+                let mut diagnostic = Diagnostic::error(&item, refusal.code, refusal.message);
+                diagnostic.hint = refusal.hint;
+                findings.push(diagnostic);
+            }
+        }
+    }
+    detectors
+}
+
+fn builtins(names: &[String], path: &FieldPath, findings: &mut Vec<Diagnostic>) -> Vec<Detector> {
+    let mut seen = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let item = path.index(i);
+        let Some(builtin) = Builtin::from_name(name) else {
+            let known: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+            let hint = match closest(name, known.iter().copied()) {
+                Some(near) => format!("did you mean {near}? known builtins: {}", known.join(", ")),
+                None => format!("known builtins: {}", known.join(", ")),
+            };
+            findings.push(Diagnostic::error(&item, "unknown-builtin", format!("unknown builtin {name:?}")).with_hint(hint));
+            continue;
+        };
+        if seen.contains(&builtin) {
+            findings.push(Diagnostic::warning(&item, "duplicate-builtin", format!("{} is listed twice", builtin.name())));
+        } else {
+            seen.push(builtin);
+        }
+    }
+    seen.into_iter().map(Detector::Builtin).collect()
+}
+
+fn rejection(rule: &PromptGuardRule, path: &FieldPath, limits: &Limits, findings: &mut Vec<Diagnostic>) -> Rejection {
+    let response = rule.response.as_ref();
+    let message = response.and_then(|r| r.message.as_deref()).map(str::trim).filter(|m| !m.is_empty());
+    if let Some(message) = message.filter(|m| m.len() > limits.max_message_bytes) {
+        findings.push(Diagnostic::error(path.field("message"), "message-too-long", format!(
+            "message is {} bytes, over the limit of {}",
+            message.len(),
+            limits.max_message_bytes
+        )));
+    }
+    let status = match response.and_then(|r| r.status_code) {
+        None => DEFAULT_REJECT_STATUS,
+        Some(code) => u16::try_from(code).ok().filter(|c| (400..=599).contains(c)).unwrap_or_else(|| {
+            findings.push(
+                Diagnostic::error(path.field("statusCode"), "invalid-status-code", format!("status {code} is not an HTTP error status"))
+                    .with_hint("use 400 (Claude Code shows it at once) or another 4xx/5xx; 5xx and 429 make clients retry"),
+            );
+            DEFAULT_REJECT_STATUS
+        }),
+    };
+    Rejection { status, message: message.unwrap_or(DEFAULT_REJECT_MESSAGE).to_owned() }
+}
+
+fn scope(names: Option<&[String]>, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> GuardScope {
+    let Some(names) = names else { return GuardScope::default() };
+    let mut scope = GuardScope { system: false, messages: false, tool_results: false, tool_use: false };
+    for (i, name) in names.iter().enumerate() {
+        match name.trim() {
+            "System" => scope.system = true,
+            "Messages" => scope.messages = true,
+            "ToolResults" => scope.tool_results = true,
+            "ToolUse" => scope.tool_use = true,
+            other => findings.push(
+                Diagnostic::error(path.index(i), "invalid-scope", format!("unknown scope {other:?}"))
+                    .with_hint(format!("valid scopes: {}", GUARD_SCOPES.join(", "))),
+            ),
+        }
+    }
+    if names.is_empty() {
+        findings.push(
+            Diagnostic::error(path, "empty-scope", "scope is empty, so the guard inspects nothing")
+                .with_hint("omit `scope` for the default (System, Messages)"),
+        );
+    }
+    scope
+}

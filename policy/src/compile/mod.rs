@@ -1,0 +1,128 @@
+//! The compiler: `BackendSpec` → [`Bundle`], or every diagnostic at once.
+//!
+//! `compile` is the only place that decides whether a spec is valid. It is pure (no I/O, no
+//! clock, no randomness), so the same spec always yields byte-identical bundle JSON and the
+//! same digest, and the webhook, the operator, `agwctl` and the proxy can never disagree.
+//! Each part of the spec has its own module; they push findings into one list so that all
+//! problems are reported together.
+
+mod auth;
+mod guards;
+mod limits;
+pub mod regex_safety;
+mod routes;
+mod upstream;
+
+use std::collections::BTreeMap;
+
+use agw_crds::{AiPolicies, BackendSpec};
+
+pub use self::limits::Limits;
+use crate::bundle::{BUNDLE_API_VERSION, Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind};
+use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
+
+/// Where the operator mounts auth Secrets in proxy pods, `<root>/<ns>/<secret>/<key>`.
+pub const DEFAULT_AUTH_MOUNT_ROOT: &str = "/var/run/agw/auth";
+
+/// Inputs to [`compile`] besides the spec itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Namespace of the Backend.
+    pub namespace: String,
+    /// Name of the Backend.
+    pub name: String,
+    /// `metadata.generation`, recorded in the bundle's source.
+    pub generation: Option<i64>,
+    /// Directory under which auth Secret keys are mounted in proxy pods.
+    pub auth_mount_root: String,
+    /// Size limits for patterns and guards.
+    pub limits: Limits,
+}
+
+impl CompileOptions {
+    /// Options for the Backend `namespace/name` with default limits.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            generation: None,
+            auth_mount_root: DEFAULT_AUTH_MOUNT_ROOT.to_owned(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Sets the generation recorded in the bundle.
+    #[must_use]
+    pub fn with_generation(mut self, generation: Option<i64>) -> Self {
+        self.generation = generation;
+        self
+    }
+
+    /// The bundle key of this Backend, `namespace/name`.
+    pub fn backend_key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A successfully compiled spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compiled {
+    /// The bundle, digest included.
+    pub bundle: Bundle,
+    /// Findings that did not reject the spec.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Compiles a Backend spec into the bundle its own proxy Deployment serves.
+pub fn compile(spec: &BackendSpec, opts: &CompileOptions) -> Result<Compiled, Diagnostics> {
+    let mut findings = Vec::new();
+    let backend = compile_backend(spec, opts, &mut findings);
+    let diagnostics = Diagnostics::from_findings(findings);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let key = opts.backend_key();
+    let rules = vec![Rule {
+        matches: RuleMatch { path_prefix: Some("/".to_owned()), ..RuleMatch::default() },
+        backend: key.clone(),
+    }];
+    let source = BundleSource {
+        kind: SourceKind::Backend,
+        namespace: opts.namespace.clone(),
+        name: opts.name.clone(),
+        generation: opts.generation,
+    };
+    let bundle = Bundle::seal(source, rules, BTreeMap::from([(key, backend)]));
+    Ok(Compiled { bundle, warnings: diagnostics.warnings })
+}
+
+/// Compiles one Backend into its bundle entry, pushing findings. Gateway bundles reuse this
+/// for each Backend their routes refer to.
+pub fn compile_backend(
+    spec: &BackendSpec,
+    opts: &CompileOptions,
+    findings: &mut Vec<Diagnostic>,
+) -> BundleBackend {
+    let root = FieldPath::spec();
+    let policies = spec.policies.as_ref();
+    let policies_path = root.field("policies");
+    let ai_path = policies_path.field("ai");
+    let ai = policies.and_then(|p| p.ai.as_ref());
+    let tls = policies.and_then(|p| p.tls.as_ref());
+
+    let upstream = upstream::compile(&spec.ai.provider, tls, &root.field("ai").field("provider"), findings);
+    let auth = auth::compile(policies.and_then(|p| p.auth.as_ref()), opts, &policies_path.field("auth"), findings);
+    let guard_spec = ai.and_then(|a| a.prompt_guard.as_ref());
+    let guards = guards::compile(guard_spec, &ai_path.field("promptGuard"), &opts.limits, findings);
+    let routes = routes::compile(ai.and_then(routes_of), !guards.request.is_empty(), &ai_path.field("routes"), findings);
+    BundleBackend { upstream, auth, routes, guards }
+}
+
+fn routes_of(ai: &AiPolicies) -> Option<&BTreeMap<String, String>> {
+    ai.routes.as_ref()
+}
+
+/// The bundle schema version this compiler emits.
+pub const fn bundle_api_version() -> &'static str {
+    BUNDLE_API_VERSION
+}
