@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod compile;
 pub mod diagnostics;
+pub mod manifest;
 
 pub use bundle::Bundle;
 pub use compile::{CompileOptions, Compiled, Limits, compile};
