@@ -13,9 +13,11 @@
 //! user input.
 #![forbid(unsafe_code)]
 
+pub mod builtins;
 pub mod bundle;
 pub mod compile;
 pub mod diagnostics;
+pub mod engine;
 pub mod manifest;
 
 pub use bundle::Bundle;

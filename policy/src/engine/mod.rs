@@ -1,0 +1,228 @@
+//! The guard engine: given a loaded bundle and the texts of a request, decide.
+//!
+//! Built once per bundle ([`Engine::from_bundle`]) and shared read-only by every request.
+//! A bundle whose guards fail to build is an error, never partly loaded. Per request, each
+//! text is normalized ([`normalize`]) and scanned once by a multi-pattern automaton
+//! ([`matcher`]); guards are then decided in order: the first `Reject` guard that fires
+//! rejects, `Mask` guards accumulate replacements ([`mask`]) in the original text.
+
+mod evaluate;
+pub mod mask;
+pub mod matcher;
+pub mod normalize;
+
+use std::collections::BTreeMap;
+
+use regex_automata::meta::Regex;
+
+pub use self::matcher::BuildError as EngineError;
+use crate::builtins;
+use crate::bundle::{Builtin, Bundle, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector};
+
+/// The part of a request a text came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentKind {
+    /// The `system` prompt.
+    System,
+    /// Text of a message (any role).
+    Message,
+    /// Content of a `tool_result` block.
+    ToolResult,
+    /// A string inside a `tool_use` block's `input`.
+    ToolUse,
+}
+
+/// One text of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// Where it came from.
+    pub kind: SegmentKind,
+    /// The text.
+    pub text: &'a str,
+}
+
+/// What to do with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Forward unchanged.
+    Allow,
+    /// Refuse with the guard's response.
+    Reject(Rejected),
+    /// Forward with some texts replaced.
+    Mask(Masked),
+}
+
+/// A rejection and the guard that caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Guard id, e.g. `request[0]`.
+    pub guard_id: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Message for the client.
+    pub message: String,
+}
+
+/// Masked texts and which guards masked how much.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Masked {
+    /// Parallel to the segments: `Some(new text)` where something was replaced.
+    pub texts: Vec<Option<String>>,
+    /// Matches per guard.
+    pub hits: Vec<GuardHit>,
+}
+
+/// How many spans a guard masked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardHit {
+    /// Guard id.
+    pub guard_id: String,
+    /// Number of spans.
+    pub count: usize,
+}
+
+/// Compiled guards of every backend of a bundle.
+#[derive(Debug, Default)]
+pub struct Engine {
+    backends: BTreeMap<String, BackendGuards>,
+}
+
+impl Engine {
+    /// Builds every backend's automata; fails on the first guard that cannot be built.
+    pub fn from_bundle(bundle: &Bundle) -> Result<Self, EngineError> {
+        let backends = bundle
+            .backends
+            .iter()
+            .map(|(key, backend)| Ok((key.clone(), BackendGuards::from_guard_set(&backend.guards)?)))
+            .collect::<Result<_, EngineError>>()?;
+        Ok(Self { backends })
+    }
+
+    /// Guards of the backend `key` (`namespace/name`).
+    pub fn backend(&self, key: &str) -> Option<&BackendGuards> {
+        self.backends.get(key)
+    }
+}
+
+/// A detector of a guard, as the shared automaton's pattern ids refer to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Custom { guard: usize },
+    Builtin { guard: usize, builtin: Builtin },
+}
+
+/// Compiled request guards of one backend.
+#[derive(Debug)]
+pub struct BackendGuards {
+    guards: Vec<CompiledGuard>,
+    /// Every custom pattern and builtin candidate of every guard.
+    scan: Option<Regex>,
+    owners: Vec<Owner>,
+    /// Builtin candidate automata, for validation and spans.
+    builtins: BTreeMap<Builtin, Regex>,
+    scope: GuardScope,
+}
+
+#[derive(Debug)]
+struct CompiledGuard {
+    guard: Guard,
+    /// This guard's custom patterns alone, for Mask spans.
+    custom: Option<Regex>,
+    builtins: Vec<Builtin>,
+    min_lengths: Vec<MinLengthDetector>,
+}
+
+impl BackendGuards {
+    /// Builds the automata for a backend's request guards.
+    pub fn from_guard_set(set: &GuardSet) -> Result<Self, EngineError> {
+        let mut scan_hirs = Vec::new();
+        let mut owners = Vec::new();
+        let mut guards = Vec::new();
+        let mut builtins = BTreeMap::new();
+        let mut scope = GuardScope { system: false, messages: false, tool_results: false, tool_use: false };
+        for (index, guard) in set.request.iter().enumerate() {
+            let compiled = compile_guard(guard, index, &mut scan_hirs, &mut owners, &mut builtins)?;
+            scope = union(scope, guard.scope);
+            guards.push(compiled);
+        }
+        let scan = if scan_hirs.is_empty() { None } else { Some(matcher::build_scan(&scan_hirs, "guards")?) };
+        Ok(Self { guards, scan, owners, builtins, scope })
+    }
+
+    /// Whether there is no request guard.
+    pub fn is_empty(&self) -> bool {
+        self.guards.is_empty()
+    }
+
+    /// Every part of a request some guard inspects; the proxy extracts only these.
+    pub fn scope(&self) -> GuardScope {
+        self.scope
+    }
+
+    /// Decides a request from its texts.
+    pub fn evaluate_request(&self, segments: &[Segment<'_>]) -> Decision {
+        evaluate::evaluate(self, segments)
+    }
+}
+
+fn compile_guard(
+    guard: &Guard,
+    index: usize,
+    scan_hirs: &mut Vec<regex_syntax::hir::Hir>,
+    owners: &mut Vec<Owner>,
+    builtin_regexes: &mut BTreeMap<Builtin, Regex>,
+) -> Result<CompiledGuard, EngineError> {
+    let mut custom_hirs = Vec::new();
+    let mut builtins = Vec::new();
+    let mut min_lengths = Vec::new();
+    for detector in &guard.detectors {
+        match detector {
+            Detector::Regex(regex) => {
+                let hir = matcher::custom_hir(&regex.pattern, &regex.path)?;
+                scan_hirs.push(hir.clone());
+                owners.push(Owner::Custom { guard: index });
+                custom_hirs.push(hir);
+            }
+            Detector::Builtin(builtin) => {
+                let path = format!("{}/{}", guard.id, builtin.name());
+                let hir = matcher::builtin_hir(builtins::candidate_pattern(*builtin), &path)?;
+                if !builtin_regexes.contains_key(builtin) {
+                    builtin_regexes.insert(*builtin, matcher::build(std::slice::from_ref(&hir), &path)?);
+                }
+                scan_hirs.push(hir);
+                owners.push(Owner::Builtin { guard: index, builtin: *builtin });
+                builtins.push(*builtin);
+            }
+            Detector::MinLength(length) => min_lengths.push(length.clone()),
+        }
+    }
+    let custom = if custom_hirs.is_empty() { None } else { Some(matcher::build(&custom_hirs, &guard.id)?) };
+    Ok(CompiledGuard { guard: guard.clone(), custom, builtins, min_lengths })
+}
+
+fn union(a: GuardScope, b: GuardScope) -> GuardScope {
+    GuardScope {
+        system: a.system || b.system,
+        messages: a.messages || b.messages,
+        tool_results: a.tool_results || b.tool_results,
+        tool_use: a.tool_use || b.tool_use,
+    }
+}
+
+fn covers(scope: GuardScope, kind: SegmentKind) -> bool {
+    match kind {
+        SegmentKind::System => scope.system,
+        SegmentKind::Message => scope.messages,
+        SegmentKind::ToolResult => scope.tool_results,
+        SegmentKind::ToolUse => scope.tool_use,
+    }
+}
+
+impl GuardAction {
+    fn is_reject(self) -> bool {
+        self == Self::Reject
+    }
+}
+
+#[cfg(test)]
+mod tests;
