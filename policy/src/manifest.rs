@@ -168,21 +168,34 @@ struct SecretManifest {
 }
 
 /// Reads bytes as a manifest, after checking size and encoding.
-pub fn parse_bytes(bytes: &[u8], env: impl Fn(&str) -> Option<String>) -> Result<Documents> {
+pub fn parse_bytes(bytes: &[u8], env: impl Fn(&str) -> Option<String>, unset: Unset) -> Result<Documents> {
     if bytes.len() > MAX_MANIFEST_BYTES {
         return Err(ManifestError::TooLarge { size: bytes.len(), limit: MAX_MANIFEST_BYTES });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| ManifestError::NotUtf8 { offset: e.valid_up_to() })?;
-    parse_documents(text, env)
+    parse_with(text, &env, unset)
+}
+
+/// What to do with a `${VAR}` whose variable is unset and has no default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unset {
+    /// Fail, naming the variable (the proxy: a missing API key must not go unnoticed).
+    Error,
+    /// Keep the reference as written (offline checks that need the policy, not the key).
+    KeepAsWritten,
 }
 
 /// Parses every document of `text`. `env` resolves `${VAR}` references; pass `|_| None` to
 /// leave files without references unchanged and fail on any reference.
 pub fn parse_documents(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Documents> {
+    parse_with(text, &env, Unset::Error)
+}
+
+fn parse_with(text: &str, env: &impl Fn(&str) -> Option<String>, unset: Unset) -> Result<Documents> {
     let mut documents = Documents::default();
     for (index, chunk) in split_documents(text).into_iter().enumerate() {
         let number = index + 1;
-        let expanded = expand_env(chunk.text, number, chunk.first_line, &env)?;
+        let expanded = expand_env(chunk.text, number, chunk.first_line, env, unset)?;
         let value = load(&expanded, number, chunk.first_line)?;
         if value.is_null() {
             continue;
@@ -277,12 +290,24 @@ fn classify(value: serde_json::Value, document: usize, first_line: usize, out: &
     Ok(())
 }
 
-/// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`. Comments are expanded too,
-/// which is harmless.
-fn expand_env(text: &str, document: usize, first_line: usize, env: &impl Fn(&str) -> Option<String>) -> Result<String> {
+/// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`. Full-line comments are left
+/// alone, so documentation like "# ${VAR} is expanded" needs no variable.
+fn expand_env(
+    text: &str,
+    document: usize,
+    first_line: usize,
+    env: &impl Fn(&str) -> Option<String>,
+    unset: Unset,
+) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
+        if in_comment(&rest[..at], &out) {
+            let line_end = rest[at..].find('\n').map_or(rest.len(), |i| at + i);
+            out.push_str(&rest[..line_end]);
+            rest = &rest[line_end..];
+            continue;
+        }
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         if let Some(after) = tail.strip_prefix("$$") {
@@ -295,7 +320,13 @@ fn expand_env(text: &str, document: usize, first_line: usize, env: &impl Fn(&str
             };
             let value = env(name).filter(|v| !v.is_empty()).or_else(|| default.map(str::to_owned));
             let line = first_line + text[..text.len() - rest.len() + at].matches('\n').count();
-            let value = value.ok_or_else(|| ManifestError::UnsetVariable { document, line, name: name.to_owned() })?;
+            let value = match (value, unset) {
+                (Some(value), _) => value,
+                (None, Unset::KeepAsWritten) => format!("${{{reference}}}"),
+                (None, Unset::Error) => {
+                    return Err(ManifestError::UnsetVariable { document, line, name: name.to_owned() });
+                }
+            };
             out.push_str(&value);
             rest = after;
         } else {
@@ -305,6 +336,18 @@ fn expand_env(text: &str, document: usize, first_line: usize, env: &impl Fn(&str
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Whether the `$` about to be read sits on a line that is a comment (`#` first).
+fn in_comment(pending: &str, written: &str) -> bool {
+    let line_start = match pending.rfind('\n') {
+        Some(i) => &pending[i + 1..],
+        None => {
+            let tail = written.rfind('\n').map_or(written, |i| &written[i + 1..]);
+            return format!("{tail}{pending}").trim_start().starts_with('#');
+        }
+    };
+    line_start.trim_start().starts_with('#')
 }
 
 /// Standard base64 (with or without padding, whitespace ignored) into UTF-8 text.

@@ -68,7 +68,7 @@ fn unset_variable_names_itself_and_its_line() {
 fn dollar_signs_in_patterns_survive() {
     let text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: 'x$ $$ $1'\n";
     assert!(parse_documents(text, |_| None).is_ok());
-    assert_eq!(expand_env("x$ $$ $1", 1, 1, &|_| None).expect("expands"), "x$ $ $1");
+    assert_eq!(expand_env("x$ $$ $1", 1, 1, &|_| None, Unset::Error).expect("expands"), "x$ $ $1");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn deep_nesting_is_refused() {
 
 #[test]
 fn binary_input_is_refused() {
-    let err = parse_bytes(&[0x41, 0xff, 0xfe, 0x00], |_| None).expect_err("binary");
+    let err = parse_bytes(&[0x41, 0xff, 0xfe, 0x00], |_| None, Unset::Error).expect_err("binary");
     assert!(err.to_string().contains("not UTF-8"), "{err}");
 }
 
@@ -119,4 +119,20 @@ fn wrong_shape_names_the_field() {
     let text = "apiVersion: agentgateway.dev/v1alpha1\nkind: Backend\nmetadata: {name: b}\nspec:\n  ai: {}\n";
     let err = parse_documents(text, |_| None).expect_err("missing provider");
     assert!(err.to_string().contains("provider"), "{err}");
+}
+
+#[test]
+fn comments_are_not_expanded() {
+    let text = "# use ${VAR} here\napiVersion: v1\nkind: ConfigMap # and ${NOT_THIS}? it is a value comment\n";
+    let err = parse_documents(text, |_| None).expect_err("value-line comment is expanded");
+    assert!(err.to_string().contains("NOT_THIS"));
+    assert!(parse_documents("# use ${VAR}\napiVersion: v1\nkind: ConfigMap\n", |_| None).is_ok());
+}
+
+#[test]
+fn unset_variables_can_be_kept_for_offline_checks() {
+    let docs = parse_bytes(TUTORIAL.as_bytes(), |_| None, Unset::KeepAsWritten).expect("parses");
+    assert_eq!(docs.secrets[0].data["Authorization"], "${ANTHROPIC_API_KEY}");
+    let port = "apiVersion: v1\nkind: ConfigMap\ndata: {port: '${PORT:-443}'}\n";
+    assert!(parse_bytes(port.as_bytes(), |_| None, Unset::KeepAsWritten).is_ok());
 }

@@ -1,0 +1,90 @@
+//! `agwctl compile`: the bundle a Backend compiles to, as the proxy would load it.
+
+use std::path::PathBuf;
+
+use crate::{EXIT_UNREADABLE, input};
+
+/// Compile a Backend manifest into its rule bundle (JSON).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  agwctl compile config/samples/backend-guarded.yaml\n  agwctl compile examples/claude-code.yaml -o /tmp/bundle.json && agw-proxy --bundle /tmp/bundle.json")]
+pub struct Args {
+    /// Manifest file holding one Backend (other documents are skipped); `-` reads stdin.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Write the bundle here instead of stdout.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Namespace to compile for, overriding the manifest's (default: `default`).
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// Which Backend to compile when the file holds several.
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let name = args.file.display();
+    let documents = match input::read(&args.file) {
+        Ok(documents) => documents,
+        Err(message) => {
+            eprintln!("{name}: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let doc = match pick(&documents.backends, args.backend.as_deref()) {
+        Ok(doc) => doc,
+        Err(message) => {
+            eprintln!("{name}: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    match agw_policy::compile(&doc.spec, &input::options(doc, args.namespace.as_deref())) {
+        Ok(compiled) => {
+            for warning in &compiled.warnings {
+                eprintln!("{name}: warning: {warning}");
+            }
+            write(args.output.as_ref(), &compiled.bundle.to_json())
+        }
+        Err(diagnostics) => {
+            for error in &diagnostics.errors {
+                eprintln!("{name}: {error}");
+            }
+            1
+        }
+    }
+}
+
+pub(crate) fn pick<'a>(
+    backends: &'a [agw_policy::manifest::BackendDoc],
+    wanted: Option<&str>,
+) -> Result<&'a agw_policy::manifest::BackendDoc, String> {
+    match (backends, wanted) {
+        ([], _) => Err("no Backend in this file".to_owned()),
+        (_, Some(wanted)) => backends
+            .iter()
+            .find(|b| b.name == wanted)
+            .ok_or_else(|| format!("no Backend named {wanted:?} in this file")),
+        ([only], None) => Ok(only),
+        (many, None) => Err(format!(
+            "{} Backends in this file; pick one with --backend ({})",
+            many.len(),
+            many.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn write(output: Option<&PathBuf>, json: &str) -> u8 {
+    match output {
+        None => {
+            print!("{json}");
+            0
+        }
+        Some(path) => match std::fs::write(path, json) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{}: cannot write: {e}", path.display());
+                EXIT_UNREADABLE
+            }
+        },
+    }
+}

@@ -1,0 +1,31 @@
+//! Reading manifest files (or stdin) into Backend documents.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use agw_policy::manifest::{self, BackendDoc, Documents, Unset};
+use agw_policy::{CompileOptions, compile::DEFAULT_AUTH_MOUNT_ROOT};
+
+/// Namespace assumed for Backends whose manifest names none, as kubectl does.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Reads `path` (`-` for stdin) and parses its documents, with `${VAR}` from the environment.
+/// An unset variable is left as written: offline checks need the policy, not the API key.
+pub fn read(path: &Path) -> Result<Documents, String> {
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("cannot read stdin: {e}"))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?
+    };
+    manifest::parse_bytes(&bytes, |name| std::env::var(name).ok(), Unset::KeepAsWritten).map_err(|e| e.to_string())
+}
+
+/// Compile options for a Backend document.
+pub fn options(doc: &BackendDoc, namespace_override: Option<&str>) -> CompileOptions {
+    let namespace = namespace_override.or(doc.namespace.as_deref()).unwrap_or(DEFAULT_NAMESPACE);
+    let mut opts = CompileOptions::new(namespace, doc.name.clone()).with_generation(doc.generation);
+    DEFAULT_AUTH_MOUNT_ROOT.clone_into(&mut opts.auth_mount_root);
+    opts
+}
