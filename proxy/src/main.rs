@@ -1,2 +1,192 @@
-//! Placeholder until the proxy crate lands.
-fn main() {}
+//! `agw-proxy`: agw's data plane.
+//!
+//! It owns HTTP: accepting clients (Claude Code, the SDKs), routing by the bundle, running
+//! the guard engine on Messages bodies, injecting the provider key, forwarding to the
+//! provider and streaming responses back untouched. It does not decide what a policy means
+//! (that is `agw_policy`'s) and does not talk to Kubernetes: in a pod it reads the bundle
+//! and the key from mounted files.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod body;
+mod error;
+mod forward;
+mod messages;
+mod metrics;
+mod pinned;
+mod reload;
+mod router;
+mod server;
+mod snapshot;
+mod sse;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use crate::snapshot::Source;
+use crate::state::{Limits, State};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agw-proxy",
+    version,
+    about = "Guard proxy between Anthropic API clients (Claude Code, SDKs) and the provider",
+    long_about = "Enforces an agw policy on every request: routes by path, rejects or masks prompts that \
+                  match the prompt guards, injects the provider API key, and streams responses back untouched.",
+    after_help = "Examples:\n  \
+        # Standalone, no cluster: the tutorial's Secret + Backend in one file\n  \
+        ANTHROPIC_API_KEY=sk-ant-... agw-proxy --config examples/claude-code.yaml\n  \
+        ANTHROPIC_BASE_URL=http://localhost:8080 claude -p \"What is a credit card\"\n\n  \
+        # In a pod (what the operator deploys): the compiled bundle mounted from a Secret\n  \
+        agw-proxy --bundle /etc/agw/bundle/bundle.json\n\n\
+        Admin endpoints: /healthz, /readyz (a bundle is loaded), /metrics (Prometheus)."
+)]
+struct Args {
+    /// Compiled bundle to serve (reloaded when it changes).
+    #[arg(long, value_name = "PATH", required_unless_present = "config", conflicts_with = "config")]
+    bundle: Option<PathBuf>,
+    /// Standalone manifest: a Backend and its auth Secret, `${VAR}` expanded from the environment.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Backend to serve when --config holds several.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    backend: Option<String>,
+    /// Address for client traffic.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "AGW_LISTEN")]
+    listen: SocketAddr,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:9091", env = "AGW_ADMIN")]
+    admin: SocketAddr,
+    /// Largest request body inspected on guarded routes, in bytes (larger gets 413).
+    #[arg(long, default_value_t = 32 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Time the provider has to send response headers.
+    #[arg(long, default_value = "600s", value_parser = parse_duration)]
+    upstream_timeout: Duration,
+    /// Time allowed to connect to the provider.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Time a client has to send request headers.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// On SIGTERM, how long in-flight requests and streams may take to finish.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    drain_timeout: Duration,
+    /// How often the bundle and key files are checked for changes.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    reload_interval: Duration,
+    /// Log format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// `500ms`, `30s`, `10m`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 30s or 10m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("{text:?} has an unknown unit; use ms, s or m")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("agw-proxy: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" { builder.json().init() } else { builder.init() }
+}
+
+async fn run(args: Args) -> ExitCode {
+    let source = match (&args.bundle, &args.config) {
+        (Some(path), _) => Source::Bundle(path.clone()),
+        (None, Some(path)) => Source::Config { path: path.clone(), backend: args.backend.clone() },
+        (None, None) => return ExitCode::FAILURE,
+    };
+    let limits = Limits { max_body_bytes: args.max_body_bytes, upstream_timeout: args.upstream_timeout };
+    let state = State::new(limits, args.connect_timeout);
+    let loaded = reload::load_once(&state, &source);
+    if !loaded && matches!(source, Source::Config { .. }) {
+        // A standalone user wants the error now, not a proxy answering 503.
+        if let Err(err) = source.load() {
+            eprintln!("agw-proxy: {err}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let (listener, admin) = match (server::bind(args.listen).await, server::bind(args.admin).await) {
+        (Ok(listener), Ok(admin)) => (listener, admin),
+        (Err(err), _) | (_, Err(err)) => {
+            eprintln!("agw-proxy: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    announce(&args, &listener, &admin, &source);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(reload::watch(state.clone(), source, args.reload_interval));
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    let admin_state = state.clone();
+    let admin_handler = Arc::new(move |req| admin::handle(admin_state.clone(), req));
+    let admin_stop = shutdown.clone();
+    let admin_task = tokio::spawn(server::serve(admin, admin_handler, args.header_read_timeout, Duration::from_secs(1), async move {
+        admin_stop.cancelled().await;
+    }));
+    let proxy_state = state.clone();
+    let handler = Arc::new(move |req| forward::handle(proxy_state.clone(), req));
+    let stop = shutdown.clone();
+    server::serve(listener, handler, args.header_read_timeout, args.drain_timeout, async move { stop.cancelled().await }).await;
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+fn announce(args: &Args, listener: &tokio::net::TcpListener, admin: &tokio::net::TcpListener, source: &Source) {
+    let local = listener.local_addr().unwrap_or(args.listen);
+    let admin = admin.local_addr().unwrap_or(args.admin);
+    tracing::info!(listen = %local, admin = %admin, "agw-proxy serving");
+    if let Source::Config { .. } = source {
+        let port = local.port();
+        eprintln!(
+            "\nagw-proxy is guarding http://localhost:{port}. Try it with Claude Code:\n\n  \
+             ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is Kubernetes?\"\n  \
+             ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is a credit card\"\n"
+        );
+    }
+}
+
+async fn signal_shutdown(token: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+    token.cancel();
+}

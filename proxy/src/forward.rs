@@ -1,0 +1,267 @@
+//! The request path: route, guard, authenticate, forward, stream back.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use agw_policy::bundle::{BundleBackend, RouteType};
+use agw_policy::engine::{Decision, Segment};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Incoming;
+
+use crate::body::{BoxError, ProxyBody, full};
+use crate::error::{ProxyError, Result, error_response};
+use crate::messages;
+use crate::metrics::{GuardLabels, RequestLabels, UpstreamLabels};
+use crate::router;
+use crate::snapshot::Snapshot;
+use crate::sse::{self, TokenCounters};
+use crate::state::State;
+
+/// Header naming the guard that rejected a request.
+pub const GUARD_HEADER: &str = "agw-guard";
+/// Header describing a model rewrite, `<requested> -> <pinned>`.
+pub const MODEL_REWRITE_HEADER: &str = "agw-model-rewrite";
+
+/// Labels learned while handling a request, for the request metric.
+#[derive(Default)]
+struct Observed {
+    backend: String,
+    route: &'static str,
+}
+
+/// Handles one client request; never fails (errors become Anthropic-format responses).
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let mut observed = Observed::default();
+    let response = proxy(&state, req, &mut observed).await.unwrap_or_else(|err| {
+        tracing::warn!(backend = %observed.backend, route = observed.route, error = %err, "request failed");
+        err.into_response()
+    });
+    let status_class = format!("{}xx", response.status().as_u16() / 100);
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels { backend: observed.backend, route: observed.route.to_owned(), status_class })
+        .inc();
+    response
+}
+
+async fn proxy(state: &State, req: Request<Incoming>, observed: &mut Observed) -> Result<Response<ProxyBody>> {
+    let snapshot = state.snapshot().ok_or(ProxyError::NotReady)?;
+    let path = router::normalize_path(req.uri().path());
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
+    let key = router::select(&snapshot.bundle, host, &path, req.headers()).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    let backend = snapshot.bundle.backends.get(key).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    key.clone_into(&mut observed.backend);
+    let route = router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    observed.route = route.as_str();
+    let (parts, body) = req.into_parts();
+    let (body, rewrite) = if route.is_guarded() {
+        let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;
+        match guard(state, &snapshot, key, backend, bytes)? {
+            Guarded::Reject(response) => return Ok(response),
+            Guarded::Forward { body, rewrite } => (full(body), rewrite),
+        }
+    } else {
+        (body.map_err(BoxError::new).boxed(), None)
+    };
+    let upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
+    let started = Instant::now();
+    let response = tokio::time::timeout(state.limits.upstream_timeout, state.client.request(upstream))
+        .await
+        .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
+        .map_err(|e| ProxyError::Upstream(describe(&e)))?;
+    state
+        .metrics
+        .upstream_duration
+        .get_or_create(&UpstreamLabels { backend: key.to_owned(), route: route.as_str().to_owned() })
+        .observe(started.elapsed().as_secs_f64());
+    Ok(respond(state, key, route, response, rewrite).await)
+}
+
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ProxyError::TooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge { limit }),
+        Err(err) => Err(ProxyError::BadBody(err.to_string())),
+    }
+}
+
+enum Guarded {
+    Reject(Response<ProxyBody>),
+    Forward { body: Bytes, rewrite: Option<(String, String)> },
+}
+
+fn guard(state: &State, snapshot: &Snapshot, key: &str, backend: &BundleBackend, bytes: Bytes) -> Result<Guarded> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Guarded::Forward { body: bytes, rewrite: None });
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|e| ProxyError::BadJson(format!("body is not UTF-8: {e}")))?;
+    let guards = snapshot.engine.backend(key).filter(|g| !g.is_empty());
+    let scope = guards.map(agw_policy::engine::BackendGuards::scope).unwrap_or(agw_policy::bundle::GuardScope {
+        system: false,
+        messages: false,
+        tool_results: false,
+        tool_use: false,
+    });
+    let extracted = messages::extract(text, scope)?;
+    let mut edits = Vec::new();
+    if let Some(guards) = guards {
+        let segments: Vec<Segment<'_>> = extracted.texts.iter().map(|t| Segment { kind: t.kind, text: &t.text }).collect();
+        match guards.evaluate_request(&segments) {
+            Decision::Allow => {}
+            Decision::Reject(rejected) => {
+                count_guard(state, key, &rejected.guard_id, "reject", 1);
+                tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, "request rejected by guard");
+                return Ok(Guarded::Reject(reject_response(rejected.status, &rejected.message, &rejected.guard_id)));
+            }
+            Decision::Mask(masked) => {
+                for hit in &masked.hits {
+                    count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
+                    tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, "request masked by guard");
+                }
+                edits.extend(extracted.texts.iter().zip(masked.texts).filter_map(|(t, new)| new.map(|n| (t.span, n))));
+            }
+        }
+    }
+    let mut rewrite = None;
+    if let (Some(pinned), Some(model)) = (&backend.upstream.model, &extracted.model) {
+        if &model.text != pinned {
+            edits.push((model.span, pinned.clone()));
+            rewrite = Some((model.text.clone(), pinned.clone()));
+        }
+    }
+    let body = if edits.is_empty() { bytes } else { Bytes::from(messages::splice(text, edits)) };
+    Ok(Guarded::Forward { body, rewrite })
+}
+
+fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64) {
+    let labels = GuardLabels { backend: backend.to_owned(), guard: guard.to_owned(), action: action.to_owned() };
+    state.metrics.guard_decisions.get_or_create(&labels).inc_by(by);
+}
+
+/// The guard's rejection, in Anthropic's error format, marked as not worth retrying.
+fn reject_response(status: u16, message: &str, guard_id: &str) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = error_response(status, "invalid_request_error", message);
+    let headers = response.headers_mut();
+    headers.insert("x-should-retry", HeaderValue::from_static("false"));
+    if let Ok(value) = HeaderValue::from_str(guard_id) {
+        headers.insert(GUARD_HEADER, value);
+    }
+    response
+}
+
+/// Headers that describe one hop and never cross the proxy.
+const HOP_BY_HOP: [&str; 9] =
+    ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(str::trim).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect::<Vec<_>>())
+        .collect();
+    for name in HOP_BY_HOP.iter().filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).chain(listed) {
+        headers.remove(name);
+    }
+}
+
+fn upstream_request(
+    parts: &http::request::Parts,
+    path: &str,
+    backend: &BundleBackend,
+    snapshot: &Snapshot,
+    key: &str,
+    body: ProxyBody,
+) -> Result<Request<ProxyBody>> {
+    let up = &backend.upstream;
+    let default_port = if up.tls { 443 } else { 80 };
+    let host = if up.host.contains(':') { format!("[{}]", up.host) } else { up.host.clone() };
+    let authority = if up.port == default_port { host } else { format!("{host}:{}", up.port) };
+    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let scheme = if up.tls { "https" } else { "http" };
+    let uri = format!("{scheme}://{authority}{}{path}{query}", up.path_prefix);
+    let mut request = Request::builder().method(parts.method.clone()).uri(uri).body(body).map_err(|e| ProxyError::Upstream(e.to_string()))?;
+    let headers = request.headers_mut();
+    *headers = parts.headers.clone();
+    strip_hop_by_hop(headers);
+    headers.remove(header::HOST);
+    if let Ok(value) = HeaderValue::from_str(&authority) {
+        headers.insert(header::HOST, value);
+    }
+    if let Some(size) = request_size(&request) {
+        request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    if let Some(auth) = &backend.auth {
+        let api_key = snapshot.keys.get(key).cloned().flatten().ok_or_else(|| {
+            ProxyError::NoKey(snapshot.key_errors.get(key).cloned().unwrap_or_else(|| "no key loaded".to_owned()))
+        })?;
+        let headers = request.headers_mut();
+        headers.remove(header::AUTHORIZATION);
+        headers.remove("x-api-key");
+        let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|e| ProxyError::NoKey(e.to_string()))?;
+        let mut value = HeaderValue::from_str(&api_key).map_err(|_| ProxyError::NoKey("the key contains characters not allowed in a header".into()))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(request)
+}
+
+/// Exact size of a body held in memory; streamed bodies keep the client's framing.
+fn request_size(request: &Request<ProxyBody>) -> Option<u64> {
+    http_body::Body::size_hint(request.body()).exact()
+}
+
+async fn respond(
+    state: &State,
+    key: &str,
+    route: RouteType,
+    response: Response<Incoming>,
+    rewrite: Option<(String, String)>,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let streaming = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let counters = TokenCounters {
+        input: state.metrics.tokens.get_or_create(&token_labels(key, "input")).clone(),
+        output: state.metrics.tokens.get_or_create(&token_labels(key, "output")).clone(),
+    };
+    let mut body = body.map_err(BoxError::new).boxed();
+    if let Some((requested, pinned)) = rewrite {
+        if let Ok(value) = HeaderValue::from_str(&format!("{requested} -> {pinned}")) {
+            parts.headers.insert(MODEL_REWRITE_HEADER, value);
+        }
+        if parts.status.is_client_error() {
+            body = crate::pinned::annotate(body, &mut parts.headers, &requested, &pinned).await;
+        }
+    }
+    let _ = route;
+    Response::from_parts(parts, sse::tap(body, counters, streaming))
+}
+
+fn token_labels(backend: &str, direction: &str) -> crate::metrics::TokenLabels {
+    crate::metrics::TokenLabels { backend: backend.to_owned(), direction: direction.to_owned() }
+}
+
+/// An upstream error without internals a client cannot act on.
+fn describe(err: &hyper_util::client::legacy::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        message = format!("{message}: {inner}");
+        source = inner.source();
+    }
+    message
+}

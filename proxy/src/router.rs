@@ -1,0 +1,114 @@
+//! Picking the backend and route for a request.
+//!
+//! Paths are normalized before matching (duplicate slashes collapsed, dot segments
+//! resolved, percent-encoded unreserved characters decoded), and the normalized path is what
+//! goes upstream: `/v1//messages` or `/v1/%6Dessages` must not reach the Messages endpoint
+//! through the unguarded fallback route.
+
+use agw_policy::Bundle;
+use agw_policy::bundle::{BundleBackend, RouteType, RuleMatch};
+use http::HeaderMap;
+
+/// The path as matched and forwarded.
+pub fn normalize_path(raw: &str) -> String {
+    let decoded = decode_unreserved(raw);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut path = format!("/{}", segments.join("/"));
+    if decoded.ends_with('/') && path.len() > 1 {
+        path.push('/');
+    }
+    path
+}
+
+/// Decodes `%XX` only where it encodes an unreserved character (letters, digits, `-._~`).
+fn decode_unreserved(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| hex(bytes[i + 1]).zip(hex(bytes[i + 2])).map(|(h, l)| h * 16 + l))
+            .flatten()
+            .filter(|v| v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~'));
+        match decoded {
+            Some(value) => {
+                out.push(value);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// The first rule that matches, as a backend key.
+pub fn select<'b>(bundle: &'b Bundle, host: Option<&str>, path: &str, headers: &HeaderMap) -> Option<&'b str> {
+    bundle.rules.iter().find(|rule| matches(&rule.matches, host, path, headers)).map(|rule| rule.backend.as_str())
+}
+
+fn matches(m: &RuleMatch, host: Option<&str>, path: &str, headers: &HeaderMap) -> bool {
+    let prefix_ok = m.path_prefix.as_deref().is_none_or(|prefix| has_prefix(path, prefix));
+    let exact_ok = m.exact_path.as_deref().is_none_or(|exact| path == exact);
+    let host_ok = m.hostnames.is_empty()
+        || host.is_some_and(|h| {
+            let bare = h.rsplit_once(':').map_or(h, |(name, _)| name);
+            m.hostnames.iter().any(|name| name.eq_ignore_ascii_case(bare))
+        });
+    let headers_ok = m.headers.iter().all(|h| headers.get(&h.name).is_some_and(|v| v.as_bytes() == h.value.as_bytes()));
+    prefix_ok && exact_ok && host_ok && headers_ok
+}
+
+/// Prefix on segment boundaries: `/v1` matches `/v1` and `/v1/x`, not `/v10`.
+fn has_prefix(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The route type for a path: an exact route, else `*`, else none.
+pub fn route_type(backend: &BundleBackend, path: &str) -> Option<RouteType> {
+    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    backend
+        .routes
+        .iter()
+        .find(|r| r.path == trimmed)
+        .or_else(|| backend.routes.iter().find(|r| r.path == "*"))
+        .map(|r| r.route_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evasive_paths_normalize_to_the_real_endpoint() {
+        for raw in ["/v1/messages", "//v1//messages", "/v1/./messages", "/v1/x/../messages", "/v1/%6Dessages", "/v1/%6despages/../messages"] {
+            assert_eq!(normalize_path(raw), "/v1/messages", "{raw}");
+        }
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(normalize_path("/a%2Fb"), "/a%2Fb");
+    }
+
+    #[test]
+    fn prefixes_respect_segments() {
+        assert!(has_prefix("/v1/messages", "/v1"));
+        assert!(has_prefix("/v1", "/v1/"));
+        assert!(!has_prefix("/v10", "/v1"));
+        assert!(has_prefix("/anything", "/"));
+    }
+}
