@@ -63,8 +63,13 @@ impl ProxyError {
 
 /// An Anthropic-format error: `{"type":"error","error":{"type":…,"message":…}}`.
 pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } });
-    let mut response = Response::new(full(Bytes::from(body.to_string())));
+    // Written out (not a json! map) to keep Anthropic's key order: type, then error.
+    let body = format!(
+        r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
+        serde_json::Value::from(kind),
+        serde_json::Value::from(message)
+    );
+    let mut response = Response::new(full(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

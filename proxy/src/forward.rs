@@ -234,10 +234,11 @@ async fn respond(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let counters = TokenCounters {
-        input: state.metrics.tokens.get_or_create(&token_labels(key, "input")).clone(),
-        output: state.metrics.tokens.get_or_create(&token_labels(key, "output")).clone(),
-    };
+    // One family lookup per statement: a lookup holds the family's read lock until the end of
+    // its statement, and a second lookup that must insert would wait for it forever.
+    let input = state.metrics.tokens.get_or_create(&token_labels(key, "input")).clone();
+    let output = state.metrics.tokens.get_or_create(&token_labels(key, "output")).clone();
+    let counters = TokenCounters { input, output };
     let mut body = body.map_err(BoxError::new).boxed();
     if let Some((requested, pinned)) = rewrite {
         if let Ok(value) = HeaderValue::from_str(&format!("{requested} -> {pinned}")) {
@@ -247,7 +248,7 @@ async fn respond(
             body = crate::pinned::annotate(body, &mut parts.headers, &requested, &pinned).await;
         }
     }
-    let _ = route;
+    tracing::debug!(backend = key, route = route.as_str(), status = parts.status.as_u16(), "upstream answered");
     Response::from_parts(parts, sse::tap(body, counters, streaming))
 }
 
