@@ -37,7 +37,10 @@ cargo build --workspace --bins --locked
 AGW_BIN_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 export AGW_BIN_DIR
 
-step "running tests"
+step "running cargo tests (units, goldens, drift checks)"
 cargo test --workspace --locked "$@"
+
+step "running end-to-end tests (real agw binaries, kube-apiserver, kubectl, Claude Code CLI, Anthropic SDK)"
+"$AGW_PYTHON" -m pytest -q e2e/python
 
 step "all tests passed"
