@@ -15,7 +15,9 @@ const EXIT_REJECTED: u8 = 3;
 /// Prints the decision, the guard that fired and, for Mask, the masked prompt.
 /// Exit status: 0 allowed (possibly masked), 3 rejected, 1 invalid Backend, 2 unreadable input.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  agwctl check config/samples/backend-guarded.yaml --prompt 'What is a credit card'\n  echo 'mail me at jane@example.com' | agwctl check examples/claude-code.yaml")]
+#[command(
+    after_help = "Examples:\n  agwctl check config/samples/backend-guarded.yaml --prompt 'What is a credit card'\n  echo 'mail me at jane@example.com' | agwctl check examples/claude-code.yaml"
+)]
 pub struct Args {
     /// Manifest file holding the Backend.
     #[arg(value_name = "FILE")]
@@ -63,11 +65,26 @@ pub fn run(args: &Args) -> u8 {
             return 1;
         }
     };
-    let Some(prompt) = prompt(args) else { return EXIT_UNREADABLE };
-    let key = bundle.rules.first().map(|r| r.backend.as_str()).unwrap_or_default();
-    let Some(guards) = engine.backend(key) else { return 1 };
-    let kind = if args.system { SegmentKind::System } else { SegmentKind::Message };
-    report(&guards.evaluate_request(&[Segment { kind, text: &prompt }]))
+    let Some(prompt) = prompt(args) else {
+        return EXIT_UNREADABLE;
+    };
+    let key = bundle
+        .rules
+        .first()
+        .map(|r| r.backend.as_str())
+        .unwrap_or_default();
+    let Some(guards) = engine.backend(key) else {
+        return 1;
+    };
+    let kind = if args.system {
+        SegmentKind::System
+    } else {
+        SegmentKind::Message
+    };
+    report(&guards.evaluate_request(&[Segment {
+        kind,
+        text: &prompt,
+    }]))
 }
 
 fn prompt(args: &Args) -> Option<String> {
@@ -91,11 +108,18 @@ fn report(decision: &Decision) -> u8 {
             0
         }
         Decision::Reject(rejected) => {
-            println!("rejected by {} with status {}: {}", rejected.guard_id, rejected.status, rejected.message);
+            println!(
+                "rejected by {} with status {}: {}",
+                rejected.guard_id, rejected.status, rejected.message
+            );
             EXIT_REJECTED
         }
         Decision::Mask(masked) => {
-            let guards: Vec<String> = masked.hits.iter().map(|h| format!("{} ({}×)", h.guard_id, h.count)).collect();
+            let guards: Vec<String> = masked
+                .hits
+                .iter()
+                .map(|h| format!("{} ({}×)", h.guard_id, h.count))
+                .collect();
             println!("masked by {}", guards.join(", "));
             if let Some(Some(text)) = masked.texts.first() {
                 println!("{text}");

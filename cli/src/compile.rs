@@ -6,7 +6,9 @@ use crate::{EXIT_UNREADABLE, input};
 
 /// Compile a Backend manifest into its rule bundle (JSON).
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  agwctl compile config/samples/backend-guarded.yaml\n  agwctl compile examples/claude-code.yaml -o /tmp/bundle.json && agw-proxy --bundle /tmp/bundle.json")]
+#[command(
+    after_help = "Examples:\n  agwctl compile config/samples/backend-guarded.yaml\n  agwctl compile examples/claude-code.yaml -o /tmp/bundle.json && agw-proxy --bundle /tmp/bundle.json"
+)]
 pub struct Args {
     /// Manifest file holding one Backend (other documents are skipped); `-` reads stdin.
     #[arg(value_name = "FILE")]
@@ -68,7 +70,10 @@ pub(crate) fn pick<'a>(
         (many, None) => Err(format!(
             "{} Backends in this file; pick one with --backend ({})",
             many.len(),
-            many.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

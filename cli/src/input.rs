@@ -14,17 +14,26 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 pub fn read(path: &Path) -> Result<Documents, String> {
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("cannot read stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         buf
     } else {
         std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?
     };
-    manifest::parse_bytes(&bytes, |name| std::env::var(name).ok(), Unset::KeepAsWritten).map_err(|e| e.to_string())
+    manifest::parse_bytes(
+        &bytes,
+        |name| std::env::var(name).ok(),
+        Unset::KeepAsWritten,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Compile options for a Backend document.
 pub fn options(doc: &BackendDoc, namespace_override: Option<&str>) -> CompileOptions {
-    let namespace = namespace_override.or(doc.namespace.as_deref()).unwrap_or(DEFAULT_NAMESPACE);
+    let namespace = namespace_override
+        .or(doc.namespace.as_deref())
+        .unwrap_or(DEFAULT_NAMESPACE);
     let mut opts = CompileOptions::new(namespace, doc.name.clone()).with_generation(doc.generation);
     DEFAULT_AUTH_MOUNT_ROOT.clone_into(&mut opts.auth_mount_root);
     opts

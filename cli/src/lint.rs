@@ -1,6 +1,6 @@
 //! `agwctl lint`: every diagnostic for every Backend in the given files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use agw_policy::Diagnostic;
 
@@ -11,7 +11,9 @@ use crate::{EXIT_UNREADABLE, input};
 /// Exit status: 0 when clean or only warnings, 1 when any Backend has errors, 2 when a file
 /// cannot be read or parsed. Documents that are not Backends (e.g. Secrets) are skipped.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  agwctl lint config/samples/*.yaml\n  kubectl get backend anthropic -o yaml | agwctl lint -")]
+#[command(
+    after_help = "Examples:\n  agwctl lint config/samples/*.yaml\n  kubectl get backend anthropic -o yaml | agwctl lint -"
+)]
 pub struct Args {
     /// Manifest files (multi-document YAML); `-` reads stdin.
     #[arg(required = true, value_name = "FILE")]
@@ -19,10 +21,14 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> u8 {
-    args.files.iter().map(|file| lint_file(file)).max().unwrap_or(0)
+    args.files
+        .iter()
+        .map(|file| lint_file(file))
+        .max()
+        .unwrap_or(0)
 }
 
-fn lint_file(file: &PathBuf) -> u8 {
+fn lint_file(file: &Path) -> u8 {
     let name = file.display();
     let documents = match input::read(file) {
         Ok(documents) => documents,
@@ -36,7 +42,11 @@ fn lint_file(file: &PathBuf) -> u8 {
     }
     let mut code = 0;
     for doc in &documents.backends {
-        let label = if documents.backends.len() > 1 { format!("{name}: Backend {}", doc.name) } else { name.to_string() };
+        let label = if documents.backends.len() > 1 {
+            format!("{name}: Backend {}", doc.name)
+        } else {
+            name.to_string()
+        };
         match agw_policy::compile(&doc.spec, &input::options(doc, None)) {
             Ok(compiled) => print_warnings(&label, &compiled.warnings),
             Err(diagnostics) => {

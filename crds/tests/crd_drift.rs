@@ -49,7 +49,15 @@ policies:
 ";
     let spec: agw_crds::BackendSpec = serde_norway::from_str(yaml).expect("tutorial spec parses");
     let policies = spec.policies.expect("policies");
-    let guard = &policies.ai.expect("ai").prompt_guard.expect("promptGuard").request[0];
+    let guard = &policies
+        .ai
+        .expect("ai")
+        .prompt_guard
+        .expect("promptGuard")
+        .request[0];
     assert_eq!(guard.regex.matches, ["credit card"]);
-    assert_eq!(policies.auth.expect("auth").secret_ref.key_or_default(), "Authorization");
+    assert_eq!(
+        policies.auth.expect("auth").secret_ref.key_or_default(),
+        "Authorization"
+    );
 }

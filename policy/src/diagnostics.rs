@@ -34,12 +34,28 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `path`.
     pub fn error(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, path: path.into(), code, message: message.into(), hint: None }
+        Self {
+            severity: Severity::Error,
+            path: path.into(),
+            code,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// A warning at `path`.
-    pub fn warning(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, path: path.into(), code, message: message.into(), hint: None }
+    pub fn warning(
+        path: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            path: path.into(),
+            code,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Adds a hint.
@@ -157,7 +173,10 @@ impl From<FieldPath> for String {
 /// letters ignoring case and separators), for "did you mean …?" hints.
 pub fn closest<'a>(input: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let squash = |s: &str| {
-        s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect::<String>()
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
     };
     let wanted = squash(input);
     known
@@ -195,7 +214,11 @@ mod tests {
 
     #[test]
     fn paths_compose() {
-        let p = FieldPath::spec().field("policies").field("ai").field("routes").key("v1/messages");
+        let p = FieldPath::spec()
+            .field("policies")
+            .field("ai")
+            .field("routes")
+            .key("v1/messages");
         assert_eq!(p.as_str(), r#"spec.policies.ai.routes["v1/messages"]"#);
         assert_eq!(FieldPath::spec().field("a").index(2).as_str(), "spec.a[2]");
     }

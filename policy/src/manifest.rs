@@ -46,7 +46,9 @@ pub enum ManifestError {
         message: String,
     },
     /// A `${VAR}` reference names a variable that is not set and has no default.
-    #[error("document {document}, line {line}: environment variable {name} is not set (write ${{{name}:-default}} for a default)")]
+    #[error(
+        "document {document}, line {line}: environment variable {name} is not set (write ${{{name}:-default}} for a default)"
+    )]
     UnsetVariable {
         /// 1-based document number.
         document: usize,
@@ -168,11 +170,20 @@ struct SecretManifest {
 }
 
 /// Reads bytes as a manifest, after checking size and encoding.
-pub fn parse_bytes(bytes: &[u8], env: impl Fn(&str) -> Option<String>, unset: Unset) -> Result<Documents> {
+pub fn parse_bytes(
+    bytes: &[u8],
+    env: impl Fn(&str) -> Option<String>,
+    unset: Unset,
+) -> Result<Documents> {
     if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(ManifestError::TooLarge { size: bytes.len(), limit: MAX_MANIFEST_BYTES });
+        return Err(ManifestError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_MANIFEST_BYTES,
+        });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| ManifestError::NotUtf8 { offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ManifestError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     parse_with(text, &env, unset)
 }
 
@@ -191,7 +202,11 @@ pub fn parse_documents(text: &str, env: impl Fn(&str) -> Option<String>) -> Resu
     parse_with(text, &env, Unset::Error)
 }
 
-fn parse_with(text: &str, env: &impl Fn(&str) -> Option<String>, unset: Unset) -> Result<Documents> {
+fn parse_with(
+    text: &str,
+    env: &impl Fn(&str) -> Option<String>,
+    unset: Unset,
+) -> Result<Documents> {
     let mut documents = Documents::default();
     for (index, chunk) in split_documents(text).into_iter().enumerate() {
         let number = index + 1;
@@ -217,20 +232,32 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     for (number, line) in text.split_inclusive('\n').enumerate() {
         let bare = line.trim_end();
         if bare == "---" || bare.starts_with("--- ") || bare == "..." {
-            chunks.push(Chunk { text: &text[start..offset], first_line });
+            chunks.push(Chunk {
+                text: &text[start..offset],
+                first_line,
+            });
             start = offset + line.len();
             first_line = number + 2;
         }
         offset += line.len();
     }
-    chunks.push(Chunk { text: &text[start..], first_line });
+    chunks.push(Chunk {
+        text: &text[start..],
+        first_line,
+    });
     chunks
 }
 
 fn load(text: &str, document: usize, first_line: usize) -> Result<serde_json::Value> {
     let yaml_error = |e: serde_norway::Error| {
-        let at = e.location().map(|l| (l.line() + first_line - 1, l.column()));
-        ManifestError::Yaml { document, at: Location(at), message: e.to_string() }
+        let at = e
+            .location()
+            .map(|l| (l.line() + first_line - 1, l.column()));
+        ManifestError::Yaml {
+            document,
+            at: Location(at),
+            message: e.to_string(),
+        }
     };
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(yaml_error)?;
     if depth(&value, 0) > MAX_DEPTH {
@@ -240,7 +267,11 @@ fn load(text: &str, document: usize, first_line: usize) -> Result<serde_json::Va
             message: format!("nesting is deeper than {MAX_DEPTH} levels"),
         });
     }
-    serde_json::to_value(&value).map_err(|e| ManifestError::Yaml { document, at: Location(None), message: e.to_string() })
+    serde_json::to_value(&value).map_err(|e| ManifestError::Yaml {
+        document,
+        at: Location(None),
+        message: e.to_string(),
+    })
 }
 
 /// Nesting depth, stopping as soon as the limit is passed.
@@ -249,14 +280,27 @@ fn depth(value: &serde_norway::Value, level: usize) -> usize {
         return level;
     }
     match value {
-        serde_norway::Value::Sequence(items) => items.iter().map(|v| depth(v, level + 1)).max().unwrap_or(level),
-        serde_norway::Value::Mapping(map) => map.values().map(|v| depth(v, level + 1)).max().unwrap_or(level),
+        serde_norway::Value::Sequence(items) => items
+            .iter()
+            .map(|v| depth(v, level + 1))
+            .max()
+            .unwrap_or(level),
+        serde_norway::Value::Mapping(map) => map
+            .values()
+            .map(|v| depth(v, level + 1))
+            .max()
+            .unwrap_or(level),
         serde_norway::Value::Tagged(tagged) => depth(&tagged.value, level + 1),
         _ => level,
     }
 }
 
-fn classify(value: serde_json::Value, document: usize, first_line: usize, out: &mut Documents) -> Result<()> {
+fn classify(
+    value: serde_json::Value,
+    document: usize,
+    first_line: usize,
+    out: &mut Documents,
+) -> Result<()> {
     let shape_error = |e: serde_json::Error| ManifestError::Yaml {
         document,
         at: Location(Some((first_line, 1))),
@@ -266,8 +310,18 @@ fn classify(value: serde_json::Value, document: usize, first_line: usize, out: &
     match (header.api_version.as_str(), header.kind.as_str()) {
         (API_VERSION, BACKEND_KIND) => {
             let manifest: BackendManifest = serde_json::from_value(value).map_err(shape_error)?;
-            let Metadata { name, namespace, generation } = manifest.metadata;
-            out.backends.push(BackendDoc { document, name, namespace, generation, spec: manifest.spec });
+            let Metadata {
+                name,
+                namespace,
+                generation,
+            } = manifest.metadata;
+            out.backends.push(BackendDoc {
+                document,
+                name,
+                namespace,
+                generation,
+                spec: manifest.spec,
+            });
         }
         ("v1", "Secret") => {
             let manifest: SecretManifest = serde_json::from_value(value).map_err(shape_error)?;
@@ -281,10 +335,16 @@ fn classify(value: serde_json::Value, document: usize, first_line: usize, out: &
                 data.insert(key, decoded);
             }
             data.extend(manifest.string_data);
-            out.secrets.push(SecretDoc { name: manifest.metadata.name, namespace: manifest.metadata.namespace, data });
+            out.secrets.push(SecretDoc {
+                name: manifest.metadata.name,
+                namespace: manifest.metadata.namespace,
+                data,
+            });
         }
         (api_version, kind) => {
-            out.skipped.push(format!("document {document}: skipped {kind} ({api_version}), not a Backend or Secret"));
+            out.skipped.push(format!(
+                "document {document}: skipped {kind} ({api_version}), not a Backend or Secret"
+            ));
         }
     }
     Ok(())
@@ -313,18 +373,26 @@ fn expand_env(
         if let Some(after) = tail.strip_prefix("$$") {
             out.push('$');
             rest = after;
-        } else if let Some((reference, after)) = tail.strip_prefix("${").and_then(|t| t.split_once('}')) {
+        } else if let Some((reference, after)) =
+            tail.strip_prefix("${").and_then(|t| t.split_once('}'))
+        {
             let (name, default) = match reference.split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (reference, None),
             };
-            let value = env(name).filter(|v| !v.is_empty()).or_else(|| default.map(str::to_owned));
+            let value = env(name)
+                .filter(|v| !v.is_empty())
+                .or_else(|| default.map(str::to_owned));
             let line = first_line + text[..text.len() - rest.len() + at].matches('\n').count();
             let value = match (value, unset) {
                 (Some(value), _) => value,
                 (None, Unset::KeepAsWritten) => format!("${{{reference}}}"),
                 (None, Unset::Error) => {
-                    return Err(ManifestError::UnsetVariable { document, line, name: name.to_owned() });
+                    return Err(ManifestError::UnsetVariable {
+                        document,
+                        line,
+                        name: name.to_owned(),
+                    });
                 }
             };
             out.push_str(&value);
@@ -340,14 +408,11 @@ fn expand_env(
 
 /// Whether the `$` about to be read sits on a line that is a comment (`#` first).
 fn in_comment(pending: &str, written: &str) -> bool {
-    let line_start = match pending.rfind('\n') {
-        Some(i) => &pending[i + 1..],
-        None => {
-            let tail = written.rfind('\n').map_or(written, |i| &written[i + 1..]);
-            return format!("{tail}{pending}").trim_start().starts_with('#');
-        }
-    };
-    line_start.trim_start().starts_with('#')
+    if let Some(i) = pending.rfind('\n') {
+        return pending[i + 1..].trim_start().starts_with('#');
+    }
+    let tail = written.rfind('\n').map_or(written, |i| &written[i + 1..]);
+    format!("{tail}{pending}").trim_start().starts_with('#')
 }
 
 /// Standard base64 (with or without padding, whitespace ignored) into UTF-8 text.
@@ -355,7 +420,10 @@ fn decode_base64(encoded: &str) -> Option<String> {
     let mut bits: u32 = 0;
     let mut count = 0;
     let mut bytes = Vec::with_capacity(encoded.len() * 3 / 4);
-    for c in encoded.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+    for c in encoded
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
         let value = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,

@@ -33,5 +33,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// A body from bytes in memory.
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }

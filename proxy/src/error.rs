@@ -48,7 +48,9 @@ impl ProxyError {
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "overloaded_error"),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found_error"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large"),
-            Self::BadJson(_) | Self::BadBody(_) => (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            Self::BadJson(_) | Self::BadBody(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request_error")
+            }
             Self::Upstream(_) | Self::NoKey(_) => (StatusCode::BAD_GATEWAY, "api_error"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "api_error"),
         }
@@ -71,6 +73,9 @@ pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response
     );
     let mut response = Response::new(full(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

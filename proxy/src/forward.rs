@@ -43,19 +43,37 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Proxy
     state
         .metrics
         .requests
-        .get_or_create(&RequestLabels { backend: observed.backend, route: observed.route.to_owned(), status_class })
+        .get_or_create(&RequestLabels {
+            backend: observed.backend,
+            route: observed.route.to_owned(),
+            status_class,
+        })
         .inc();
     response
 }
 
-async fn proxy(state: &State, req: Request<Incoming>, observed: &mut Observed) -> Result<Response<ProxyBody>> {
+async fn proxy(
+    state: &State,
+    req: Request<Incoming>,
+    observed: &mut Observed,
+) -> Result<Response<ProxyBody>> {
     let snapshot = state.snapshot().ok_or(ProxyError::NotReady)?;
     let path = router::normalize_path(req.uri().path());
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
-    let key = router::select(&snapshot.bundle, host, &path, req.headers()).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
-    let backend = snapshot.bundle.backends.get(key).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(req.uri().host());
+    let key = router::select(&snapshot.bundle, host, &path, req.headers())
+        .ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    let backend = snapshot
+        .bundle
+        .backends
+        .get(key)
+        .ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     key.clone_into(&mut observed.backend);
-    let route = router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    let route =
+        router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     observed.route = route.as_str();
     let (parts, body) = req.into_parts();
     let (body, rewrite) = if route.is_guarded() {
@@ -69,81 +87,137 @@ async fn proxy(state: &State, req: Request<Incoming>, observed: &mut Observed) -
     };
     let upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
     let started = Instant::now();
-    let response = tokio::time::timeout(state.limits.upstream_timeout, state.client.request(upstream))
-        .await
-        .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
-        .map_err(|e| ProxyError::Upstream(describe(&e)))?;
+    let response = tokio::time::timeout(
+        state.limits.upstream_timeout,
+        state.client.request(upstream),
+    )
+    .await
+    .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
+    .map_err(|e| ProxyError::Upstream(describe(&e)))?;
     state
         .metrics
         .upstream_duration
-        .get_or_create(&UpstreamLabels { backend: key.to_owned(), route: route.as_str().to_owned() })
+        .get_or_create(&UpstreamLabels {
+            backend: key.to_owned(),
+            route: route.as_str().to_owned(),
+        })
         .observe(started.elapsed().as_secs_f64());
     Ok(respond(state, key, route, response, rewrite).await)
 }
 
 async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ProxyError::TooLarge { limit });
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge { limit }),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(ProxyError::TooLarge { limit })
+        }
         Err(err) => Err(ProxyError::BadBody(err.to_string())),
     }
 }
 
 enum Guarded {
     Reject(Response<ProxyBody>),
-    Forward { body: Bytes, rewrite: Option<(String, String)> },
+    Forward {
+        body: Bytes,
+        rewrite: Option<(String, String)>,
+    },
 }
 
-fn guard(state: &State, snapshot: &Snapshot, key: &str, backend: &BundleBackend, bytes: Bytes) -> Result<Guarded> {
+fn guard(
+    state: &State,
+    snapshot: &Snapshot,
+    key: &str,
+    backend: &BundleBackend,
+    bytes: Bytes,
+) -> Result<Guarded> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Guarded::Forward { body: bytes, rewrite: None });
+        return Ok(Guarded::Forward {
+            body: bytes,
+            rewrite: None,
+        });
     }
-    let text = std::str::from_utf8(&bytes).map_err(|e| ProxyError::BadJson(format!("body is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ProxyError::BadJson(format!("body is not UTF-8: {e}")))?;
     let guards = snapshot.engine.backend(key).filter(|g| !g.is_empty());
-    let scope = guards.map(agw_policy::engine::BackendGuards::scope).unwrap_or(agw_policy::bundle::GuardScope {
-        system: false,
-        messages: false,
-        tool_results: false,
-        tool_use: false,
-    });
+    let scope = guards.map_or(
+        agw_policy::bundle::GuardScope {
+            system: false,
+            messages: false,
+            tool_results: false,
+            tool_use: false,
+        },
+        agw_policy::engine::BackendGuards::scope,
+    );
     let extracted = messages::extract(text, scope)?;
     let mut edits = Vec::new();
     if let Some(guards) = guards {
-        let segments: Vec<Segment<'_>> = extracted.texts.iter().map(|t| Segment { kind: t.kind, text: &t.text }).collect();
+        let segments: Vec<Segment<'_>> = extracted
+            .texts
+            .iter()
+            .map(|t| Segment {
+                kind: t.kind,
+                text: &t.text,
+            })
+            .collect();
         match guards.evaluate_request(&segments) {
             Decision::Allow => {}
             Decision::Reject(rejected) => {
                 count_guard(state, key, &rejected.guard_id, "reject", 1);
                 tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, "request rejected by guard");
-                return Ok(Guarded::Reject(reject_response(rejected.status, &rejected.message, &rejected.guard_id)));
+                return Ok(Guarded::Reject(reject_response(
+                    rejected.status,
+                    &rejected.message,
+                    &rejected.guard_id,
+                )));
             }
             Decision::Mask(masked) => {
                 for hit in &masked.hits {
                     count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
                     tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, "request masked by guard");
                 }
-                edits.extend(extracted.texts.iter().zip(masked.texts).filter_map(|(t, new)| new.map(|n| (t.span, n))));
+                edits.extend(
+                    extracted
+                        .texts
+                        .iter()
+                        .zip(masked.texts)
+                        .filter_map(|(t, new)| new.map(|n| (t.span, n))),
+                );
             }
         }
     }
     let mut rewrite = None;
-    if let (Some(pinned), Some(model)) = (&backend.upstream.model, &extracted.model) {
-        if &model.text != pinned {
-            edits.push((model.span, pinned.clone()));
-            rewrite = Some((model.text.clone(), pinned.clone()));
-        }
+    if let (Some(pinned), Some(model)) = (&backend.upstream.model, &extracted.model)
+        && &model.text != pinned
+    {
+        edits.push((model.span, pinned.clone()));
+        rewrite = Some((model.text.clone(), pinned.clone()));
     }
-    let body = if edits.is_empty() { bytes } else { Bytes::from(messages::splice(text, edits)) };
+    let body = if edits.is_empty() {
+        bytes
+    } else {
+        Bytes::from(messages::splice(text, edits))
+    };
     Ok(Guarded::Forward { body, rewrite })
 }
 
 fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64) {
-    let labels = GuardLabels { backend: backend.to_owned(), guard: guard.to_owned(), action: action.to_owned() };
-    state.metrics.guard_decisions.get_or_create(&labels).inc_by(by);
+    let labels = GuardLabels {
+        backend: backend.to_owned(),
+        guard: guard.to_owned(),
+        action: action.to_owned(),
+    };
+    state
+        .metrics
+        .guard_decisions
+        .get_or_create(&labels)
+        .inc_by(by);
 }
 
 /// The guard's rejection, in Anthropic's error format, marked as not worth retrying.
@@ -159,17 +233,35 @@ fn reject_response(status: u16, message: &str, guard_id: &str) -> Response<Proxy
 }
 
 /// Headers that describe one hop and never cross the proxy.
-const HOP_BY_HOP: [&str; 9] =
-    ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(str::trim).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .collect::<Vec<_>>()
+        })
         .collect();
-    for name in HOP_BY_HOP.iter().filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).chain(listed) {
+    for name in HOP_BY_HOP
+        .iter()
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+        .chain(listed)
+    {
         headers.remove(name);
     }
 }
@@ -184,12 +276,28 @@ fn upstream_request(
 ) -> Result<Request<ProxyBody>> {
     let up = &backend.upstream;
     let default_port = if up.tls { 443 } else { 80 };
-    let host = if up.host.contains(':') { format!("[{}]", up.host) } else { up.host.clone() };
-    let authority = if up.port == default_port { host } else { format!("{host}:{}", up.port) };
-    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let host = if up.host.contains(':') {
+        format!("[{}]", up.host)
+    } else {
+        up.host.clone()
+    };
+    let authority = if up.port == default_port {
+        host
+    } else {
+        format!("{host}:{}", up.port)
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let scheme = if up.tls { "https" } else { "http" };
     let uri = format!("{scheme}://{authority}{}{path}{query}", up.path_prefix);
-    let mut request = Request::builder().method(parts.method.clone()).uri(uri).body(body).map_err(|e| ProxyError::Upstream(e.to_string()))?;
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(uri)
+        .body(body)
+        .map_err(|e| ProxyError::Upstream(e.to_string()))?;
     let headers = request.headers_mut();
     *headers = parts.headers.clone();
     strip_hop_by_hop(headers);
@@ -198,17 +306,28 @@ fn upstream_request(
         headers.insert(header::HOST, value);
     }
     if let Some(size) = request_size(&request) {
-        request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        request
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }
     if let Some(auth) = &backend.auth {
         let api_key = snapshot.keys.get(key).cloned().flatten().ok_or_else(|| {
-            ProxyError::NoKey(snapshot.key_errors.get(key).cloned().unwrap_or_else(|| "no key loaded".to_owned()))
+            ProxyError::NoKey(
+                snapshot
+                    .key_errors
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| "no key loaded".to_owned()),
+            )
         })?;
         let headers = request.headers_mut();
         headers.remove(header::AUTHORIZATION);
         headers.remove("x-api-key");
-        let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|e| ProxyError::NoKey(e.to_string()))?;
-        let mut value = HeaderValue::from_str(&api_key).map_err(|_| ProxyError::NoKey("the key contains characters not allowed in a header".into()))?;
+        let name = HeaderName::from_bytes(auth.header.as_bytes())
+            .map_err(|e| ProxyError::NoKey(e.to_string()))?;
+        let mut value = HeaderValue::from_str(&api_key).map_err(|_| {
+            ProxyError::NoKey("the key contains characters not allowed in a header".into())
+        })?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
@@ -236,8 +355,16 @@ async fn respond(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     // One family lookup per statement: a lookup holds the family's read lock until the end of
     // its statement, and a second lookup that must insert would wait for it forever.
-    let input = state.metrics.tokens.get_or_create(&token_labels(key, "input")).clone();
-    let output = state.metrics.tokens.get_or_create(&token_labels(key, "output")).clone();
+    let input = state
+        .metrics
+        .tokens
+        .get_or_create(&token_labels(key, "input"))
+        .clone();
+    let output = state
+        .metrics
+        .tokens
+        .get_or_create(&token_labels(key, "output"))
+        .clone();
     let counters = TokenCounters { input, output };
     let mut body = body.map_err(BoxError::new).boxed();
     if let Some((requested, pinned)) = rewrite {
@@ -248,12 +375,20 @@ async fn respond(
             body = crate::pinned::annotate(body, &mut parts.headers, &requested, &pinned).await;
         }
     }
-    tracing::debug!(backend = key, route = route.as_str(), status = parts.status.as_u16(), "upstream answered");
+    tracing::debug!(
+        backend = key,
+        route = route.as_str(),
+        status = parts.status.as_u16(),
+        "upstream answered"
+    );
     Response::from_parts(parts, sse::tap(body, counters, streaming))
 }
 
 fn token_labels(backend: &str, direction: &str) -> crate::metrics::TokenLabels {
-    crate::metrics::TokenLabels { backend: backend.to_owned(), direction: direction.to_owned() }
+    crate::metrics::TokenLabels {
+        backend: backend.to_owned(),
+        direction: direction.to_owned(),
+    }
 }
 
 /// An upstream error without internals a client cannot act on.

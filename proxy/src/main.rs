@@ -50,7 +50,12 @@ use crate::state::{Limits, State};
 )]
 struct Args {
     /// Compiled bundle to serve (reloaded when it changes).
-    #[arg(long, value_name = "PATH", required_unless_present = "config", conflicts_with = "config")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
     bundle: Option<PathBuf>,
     /// Standalone manifest: a Backend and its auth Secret, `${VAR}` expanded from the environment.
     #[arg(long, value_name = "FILE")]
@@ -89,8 +94,12 @@ struct Args {
 
 /// `500ms`, `30s`, `10m`, or plain seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
-    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 30s or 10m"))?;
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 30s or 10m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(value)),
         "s" => Ok(Duration::from_secs(value)),
@@ -102,7 +111,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(&args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("agw-proxy: cannot start the runtime: {err}");
@@ -113,18 +125,31 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" { builder.json().init() } else { builder.init() }
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 async fn run(args: Args) -> ExitCode {
     let source = match (&args.bundle, &args.config) {
         (Some(path), _) => Source::Bundle(path.clone()),
-        (None, Some(path)) => Source::Config { path: path.clone(), backend: args.backend.clone() },
+        (None, Some(path)) => Source::Config {
+            path: path.clone(),
+            backend: args.backend.clone(),
+        },
         (None, None) => return ExitCode::FAILURE,
     };
-    let limits = Limits { max_body_bytes: args.max_body_bytes, upstream_timeout: args.upstream_timeout };
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        upstream_timeout: args.upstream_timeout,
+    };
     let state = State::new(limits, args.connect_timeout);
     let loaded = reload::load_once(&state, &source);
     if !loaded && matches!(source, Source::Config { .. }) {
@@ -134,7 +159,10 @@ async fn run(args: Args) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    let (listener, admin) = match (server::bind(args.listen).await, server::bind(args.admin).await) {
+    let (listener, admin) = match (
+        server::bind(args.listen).await,
+        server::bind(args.admin).await,
+    ) {
         (Ok(listener), Ok(admin)) => (listener, admin),
         (Err(err), _) | (_, Err(err)) => {
             eprintln!("agw-proxy: {err}");
@@ -146,21 +174,39 @@ async fn run(args: Args) -> ExitCode {
     tokio::spawn(reload::watch(state.clone(), source, args.reload_interval));
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let admin_state = state.clone();
-    let admin_handler = Arc::new(move |req| admin::handle(admin_state.clone(), req));
+    let admin_handler = Arc::new(move |req| std::future::ready(admin::handle(&admin_state, &req)));
     let admin_stop = shutdown.clone();
-    let admin_task = tokio::spawn(server::serve(admin, admin_handler, args.header_read_timeout, Duration::from_secs(1), async move {
-        admin_stop.cancelled().await;
-    }));
+    let admin_task = tokio::spawn(server::serve(
+        admin,
+        admin_handler,
+        args.header_read_timeout,
+        Duration::from_secs(1),
+        async move {
+            admin_stop.cancelled().await;
+        },
+    ));
     let proxy_state = state.clone();
     let handler = Arc::new(move |req| forward::handle(proxy_state.clone(), req));
     let stop = shutdown.clone();
-    server::serve(listener, handler, args.header_read_timeout, args.drain_timeout, async move { stop.cancelled().await }).await;
+    server::serve(
+        listener,
+        handler,
+        args.header_read_timeout,
+        args.drain_timeout,
+        async move { stop.cancelled().await },
+    )
+    .await;
     let _ = admin_task.await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
-fn announce(args: &Args, listener: &tokio::net::TcpListener, admin: &tokio::net::TcpListener, source: &Source) {
+fn announce(
+    args: &Args,
+    listener: &tokio::net::TcpListener,
+    admin: &tokio::net::TcpListener,
+    source: &Source,
+) {
     let local = listener.local_addr().unwrap_or(args.listen);
     let admin = admin.local_addr().unwrap_or(args.admin);
     tracing::info!(listen = %local, admin = %admin, "agw-proxy serving");

@@ -15,7 +15,7 @@ use crate::error::{ProxyError, Result};
 
 /// A string value of the body: where it is and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text {
+pub struct Literal {
     /// Part of the request it belongs to.
     pub kind: SegmentKind,
     /// Byte range of the JSON string literal (quotes included) in the body.
@@ -28,29 +28,31 @@ pub struct Text {
 #[derive(Debug, Default)]
 pub struct Extracted {
     /// Texts in the requested scope, in body order.
-    pub texts: Vec<Text>,
+    pub texts: Vec<Literal>,
     /// The top-level `model` string, when present.
-    pub model: Option<Text>,
+    pub model: Option<Literal>,
 }
 
 type Object<'a> = BTreeMap<String, &'a RawValue>;
 
 /// Extracts the texts `scope` asks for, and the model.
 pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted> {
-    let top: Object<'_> = serde_json::from_str(body).map_err(|e| ProxyError::BadJson(e.to_string()))?;
+    let top: Object<'_> =
+        serde_json::from_str(body).map_err(|e| ProxyError::BadJson(e.to_string()))?;
     let mut out = Extracted::default();
     let walker = Walker { body };
     if let Some(model) = top.get("model") {
         out.model = walker.string(model, SegmentKind::Message);
     }
-    if scope.system {
-        if let Some(system) = top.get("system") {
-            walker.content(system, SegmentKind::System, &mut out.texts);
-        }
+    if scope.system
+        && let Some(system) = top.get("system")
+    {
+        walker.content(system, SegmentKind::System, &mut out.texts);
     }
     if let Some(messages) = top.get("messages") {
-        let messages: Vec<Object<'_>> = serde_json::from_str(messages.get())
-            .map_err(|e| ProxyError::BadJson(format!("`messages` must be an array of objects: {e}")))?;
+        let messages: Vec<Object<'_>> = serde_json::from_str(messages.get()).map_err(|e| {
+            ProxyError::BadJson(format!("`messages` must be an array of objects: {e}"))
+        })?;
         for message in &messages {
             if let Some(content) = message.get("content") {
                 walker.message_content(content, scope, &mut out.texts);
@@ -71,39 +73,50 @@ impl Walker<'_> {
         (start, start + raw.get().len())
     }
 
-    fn string(&self, raw: &RawValue, kind: SegmentKind) -> Option<Text> {
+    fn string(&self, raw: &RawValue, kind: SegmentKind) -> Option<Literal> {
         let text: String = serde_json::from_str(raw.get()).ok()?;
-        Some(Text { kind, span: self.span(raw), text })
+        Some(Literal {
+            kind,
+            span: self.span(raw),
+            text,
+        })
     }
 
     /// A string, or an array of blocks whose `text` blocks are read.
-    fn content(&self, raw: &RawValue, kind: SegmentKind, out: &mut Vec<Text>) {
+    fn content(&self, raw: &RawValue, kind: SegmentKind, out: &mut Vec<Literal>) {
         if let Some(text) = self.string(raw, kind) {
             out.push(text);
             return;
         }
-        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else { return };
+        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else {
+            return;
+        };
         for block in &blocks {
-            if block_type(block).as_deref() == Some("text") {
-                if let Some(text) = block.get("text").and_then(|t| self.string(t, kind)) {
-                    out.push(text);
-                }
+            if block_type(block).as_deref() == Some("text")
+                && let Some(text) = block.get("text").and_then(|t| self.string(t, kind))
+            {
+                out.push(text);
             }
         }
     }
 
-    fn message_content(&self, raw: &RawValue, scope: GuardScope, out: &mut Vec<Text>) {
+    fn message_content(&self, raw: &RawValue, scope: GuardScope, out: &mut Vec<Literal>) {
         if let Some(text) = self.string(raw, SegmentKind::Message) {
             if scope.messages {
                 out.push(text);
             }
             return;
         }
-        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else { return };
+        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else {
+            return;
+        };
         for block in &blocks {
             match block_type(block).as_deref() {
                 Some("text") if scope.messages => {
-                    if let Some(text) = block.get("text").and_then(|t| self.string(t, SegmentKind::Message)) {
+                    if let Some(text) = block
+                        .get("text")
+                        .and_then(|t| self.string(t, SegmentKind::Message))
+                    {
                         out.push(text);
                     }
                 }
@@ -123,22 +136,28 @@ impl Walker<'_> {
     }
 
     /// Every string inside a JSON value (tool inputs), depth-bounded.
-    fn strings_within(&self, raw: &RawValue, out: &mut Vec<Text>, depth: usize) {
+    fn strings_within(&self, raw: &RawValue, out: &mut Vec<Literal>, depth: usize) {
         if depth > 32 {
             return;
         }
         if let Some(text) = self.string(raw, SegmentKind::ToolUse) {
             out.push(text);
         } else if let Ok(object) = serde_json::from_str::<Object<'_>>(raw.get()) {
-            object.values().for_each(|v| self.strings_within(v, out, depth + 1));
+            for value in object.values() {
+                self.strings_within(value, out, depth + 1);
+            }
         } else if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-            items.iter().for_each(|v| self.strings_within(v, out, depth + 1));
+            for item in &items {
+                self.strings_within(item, out, depth + 1);
+            }
         }
     }
 }
 
 fn block_type(block: &Object<'_>) -> Option<String> {
-    block.get("type").and_then(|t| serde_json::from_str(t.get()).ok())
+    block
+        .get("type")
+        .and_then(|t| serde_json::from_str(t.get()).ok())
 }
 
 /// Replaces byte spans of `body` with new JSON string literals for `values`.
@@ -162,13 +181,22 @@ pub fn splice(body: &str, mut edits: Vec<((usize, usize), String)>) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const ALL: GuardScope = GuardScope { system: true, messages: true, tool_results: true, tool_use: true };
+    const ALL: GuardScope = GuardScope {
+        system: true,
+        messages: true,
+        tool_results: true,
+        tool_use: true,
+    };
 
     #[test]
     fn finds_every_text_with_its_span() {
         let body = r#"{"model":"claude-x","system":[{"type":"text","text":"sys \"q\""}],"messages":[{"role":"user","content":"hi é"},{"role":"assistant","content":[{"type":"text","text":"ok"},{"type":"tool_use","id":"t","name":"bash","input":{"cmd":"rm -rf","n":[1,"x"]}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"done"}]}]}"#;
         let out = extract(body, ALL).expect("parses");
-        let texts: Vec<(&str, SegmentKind)> = out.texts.iter().map(|t| (t.text.as_str(), t.kind)).collect();
+        let texts: Vec<(&str, SegmentKind)> = out
+            .texts
+            .iter()
+            .map(|t| (t.text.as_str(), t.kind))
+            .collect();
         assert_eq!(
             texts,
             [
@@ -182,7 +210,10 @@ mod tests {
         );
         for t in &out.texts {
             let literal = &body[t.span.0..t.span.1];
-            assert_eq!(serde_json::from_str::<String>(literal).expect("literal"), t.text);
+            assert_eq!(
+                serde_json::from_str::<String>(literal).expect("literal"),
+                t.text
+            );
         }
         assert_eq!(out.model.expect("model").text, "claude-x");
     }
@@ -200,7 +231,10 @@ mod tests {
         let body = "{ \"a\" : \"x@y.io\",\n  \"keep\": 1.50e3, \"b\":\"é\" }";
         let start = body.find("\"x@y.io\"").expect("found");
         let out = splice(body, vec![((start, start + 8), "<EMAIL_ADDRESS>".into())]);
-        assert_eq!(String::from_utf8(out).expect("utf8"), "{ \"a\" : \"<EMAIL_ADDRESS>\",\n  \"keep\": 1.50e3, \"b\":\"é\" }");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "{ \"a\" : \"<EMAIL_ADDRESS>\",\n  \"keep\": 1.50e3, \"b\":\"é\" }"
+        );
     }
 
     #[test]

@@ -62,18 +62,51 @@ impl Metrics {
         let mut registry = Registry::with_prefix("agw");
         let requests = Family::default();
         let guard_decisions = Family::default();
-        let upstream_duration =
-            Family::<UpstreamLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 16)));
+        let upstream_duration = Family::<UpstreamLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 16))
+        });
         let reloads = Family::default();
         let tokens = Family::default();
         let bundle_info = Family::default();
-        registry.register("requests", "Requests by backend, route and status class", requests.clone());
-        registry.register("guard_decisions", "Guard decisions by guard id and action", guard_decisions.clone());
-        registry.register("upstream_duration_seconds", "Time to upstream response headers", upstream_duration.clone());
-        registry.register("bundle_reloads", "Bundle (re)loads by result", reloads.clone());
-        registry.register("tokens", "Tokens reported by the upstream, by direction", tokens.clone());
-        registry.register("bundle_info", "The bundle being served", bundle_info.clone());
-        Self { registry, requests, guard_decisions, upstream_duration, reloads, tokens, bundle_info }
+        registry.register(
+            "requests",
+            "Requests by backend, route and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "guard_decisions",
+            "Guard decisions by guard id and action",
+            guard_decisions.clone(),
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time to upstream response headers",
+            upstream_duration.clone(),
+        );
+        registry.register(
+            "bundle_reloads",
+            "Bundle (re)loads by result",
+            reloads.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens reported by the upstream, by direction",
+            tokens.clone(),
+        );
+        registry.register(
+            "bundle_info",
+            "The bundle being served",
+            bundle_info.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            guard_decisions,
+            upstream_duration,
+            reloads,
+            tokens,
+            bundle_info,
+        }
     }
 
     /// The text exposition format.

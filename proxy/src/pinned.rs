@@ -13,13 +13,25 @@ use crate::body::{ProxyBody, full};
 /// Error bodies are small; a larger one is passed through untouched.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub async fn annotate(body: ProxyBody, headers: &mut HeaderMap, requested: &str, pinned: &str) -> ProxyBody {
-    let Ok(collected) = http_body_util::Limited::new(body, MAX_ERROR_BODY).collect().await else {
+pub async fn annotate(
+    body: ProxyBody,
+    headers: &mut HeaderMap,
+    requested: &str,
+    pinned: &str,
+) -> ProxyBody {
+    let Ok(collected) = http_body_util::Limited::new(body, MAX_ERROR_BODY)
+        .collect()
+        .await
+    else {
         return full(bytes::Bytes::new());
     };
     let bytes = collected.to_bytes();
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return full(bytes) };
-    let Some(message) = value.pointer_mut("/error/message") else { return full(bytes) };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return full(bytes);
+    };
+    let Some(message) = value.pointer_mut("/error/message") else {
+        return full(bytes);
+    };
     let original = message.as_str().unwrap_or_default().to_owned();
     *message = serde_json::Value::String(format!(
         "{original} (note: agw pinned the model from {requested} to {pinned}; a client feature the pinned model does not support can cause this error)"

@@ -23,12 +23,24 @@ pub fn load_once(state: &State, source: &Source) -> bool {
                 tracing::warn!(backend, reason = %why, "API key not available; requests to this backend fail with 502");
             }
             state.install(snapshot);
-            state.metrics.reloads.get_or_create(&ResultLabels { result: "ok".into() }).inc();
+            state
+                .metrics
+                .reloads
+                .get_or_create(&ResultLabels {
+                    result: "ok".into(),
+                })
+                .inc();
             true
         }
         Err(err) => {
             tracing::error!(source = %source.path().display(), error = %err, "bundle rejected; keeping the last good one");
-            state.metrics.reloads.get_or_create(&ResultLabels { result: "error".into() }).inc();
+            state
+                .metrics
+                .reloads
+                .get_or_create(&ResultLabels {
+                    result: "error".into(),
+                })
+                .inc();
             false
         }
     }
@@ -54,7 +66,9 @@ pub async fn watch(state: Arc<State>, source: Source, interval: Duration) {
 }
 
 fn files(state: &State, source: &Source) -> Vec<PathBuf> {
-    state.snapshot().map_or_else(|| vec![source.path().to_owned()], |s| s.watched.clone())
+    state
+        .snapshot()
+        .map_or_else(|| vec![source.path().to_owned()], |s| s.watched.clone())
 }
 
 /// Digest of every file's content (a missing file counts as empty, with its name).

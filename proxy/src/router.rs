@@ -36,53 +36,82 @@ fn decode_unreserved(raw: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let decoded = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| hex(bytes[i + 1]).zip(hex(bytes[i + 2])).map(|(h, l)| h * 16 + l))
+            .then(|| {
+                hex(bytes[i + 1])
+                    .zip(hex(bytes[i + 2]))
+                    .map(|(h, l)| h * 16 + l)
+            })
             .flatten()
             .filter(|v| v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~'));
-        match decoded {
-            Some(value) => {
-                out.push(value);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+        if let Some(value) = decoded {
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
     String::from_utf8_lossy(&out).into_owned()
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// The first rule that matches, as a backend key.
-pub fn select<'b>(bundle: &'b Bundle, host: Option<&str>, path: &str, headers: &HeaderMap) -> Option<&'b str> {
-    bundle.rules.iter().find(|rule| matches(&rule.matches, host, path, headers)).map(|rule| rule.backend.as_str())
+pub fn select<'b>(
+    bundle: &'b Bundle,
+    host: Option<&str>,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<&'b str> {
+    bundle
+        .rules
+        .iter()
+        .find(|rule| matches(&rule.matches, host, path, headers))
+        .map(|rule| rule.backend.as_str())
 }
 
 fn matches(m: &RuleMatch, host: Option<&str>, path: &str, headers: &HeaderMap) -> bool {
-    let prefix_ok = m.path_prefix.as_deref().is_none_or(|prefix| has_prefix(path, prefix));
+    let prefix_ok = m
+        .path_prefix
+        .as_deref()
+        .is_none_or(|prefix| has_prefix(path, prefix));
     let exact_ok = m.exact_path.as_deref().is_none_or(|exact| path == exact);
     let host_ok = m.hostnames.is_empty()
         || host.is_some_and(|h| {
             let bare = h.rsplit_once(':').map_or(h, |(name, _)| name);
-            m.hostnames.iter().any(|name| name.eq_ignore_ascii_case(bare))
+            m.hostnames
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(bare))
         });
-    let headers_ok = m.headers.iter().all(|h| headers.get(&h.name).is_some_and(|v| v.as_bytes() == h.value.as_bytes()));
+    let headers_ok = m.headers.iter().all(|h| {
+        headers
+            .get(&h.name)
+            .is_some_and(|v| v.as_bytes() == h.value.as_bytes())
+    });
     prefix_ok && exact_ok && host_ok && headers_ok
 }
 
 /// Prefix on segment boundaries: `/v1` matches `/v1` and `/v1/x`, not `/v10`.
 fn has_prefix(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The route type for a path: an exact route, else `*`, else none.
 pub fn route_type(backend: &BundleBackend, path: &str) -> Option<RouteType> {
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     backend
         .routes
         .iter()
@@ -97,7 +126,14 @@ mod tests {
 
     #[test]
     fn evasive_paths_normalize_to_the_real_endpoint() {
-        for raw in ["/v1/messages", "//v1//messages", "/v1/./messages", "/v1/x/../messages", "/v1/%6Dessages", "/v1/%6despages/../messages"] {
+        for raw in [
+            "/v1/messages",
+            "//v1//messages",
+            "/v1/./messages",
+            "/v1/x/../messages",
+            "/v1/%6Dessages",
+            "/v1/%6despages/../messages",
+        ] {
             assert_eq!(normalize_path(raw), "/v1/messages", "{raw}");
         }
         assert_eq!(normalize_path("/"), "/");

@@ -104,16 +104,32 @@ impl Source {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn load_bundle(path: &Path) -> Result<Snapshot, LoadError> {
     let bytes = read(path)?;
-    let bundle = bundle::parse_bundle(&bytes).map_err(|source| LoadError::Bundle { path: path.to_owned(), source })?;
+    let bundle = bundle::parse_bundle(&bytes).map_err(|source| LoadError::Bundle {
+        path: path.to_owned(),
+        source,
+    })?;
     let engine = Engine::from_bundle(&bundle)?;
-    let mut snapshot = Snapshot { engine, keys: BTreeMap::new(), key_errors: BTreeMap::new(), watched: vec![path.to_owned()], bundle };
-    let auths: Vec<(String, Option<agw_policy::bundle::Auth>)> =
-        snapshot.bundle.backends.iter().map(|(k, b)| (k.clone(), b.auth.clone())).collect();
+    let mut snapshot = Snapshot {
+        engine,
+        keys: BTreeMap::new(),
+        key_errors: BTreeMap::new(),
+        watched: vec![path.to_owned()],
+        bundle,
+    };
+    let auths: Vec<(String, Option<agw_policy::bundle::Auth>)> = snapshot
+        .bundle
+        .backends
+        .iter()
+        .map(|(k, b)| (k.clone(), b.auth.clone()))
+        .collect();
     for (key, auth) in auths {
         let Some(auth) = auth else {
             snapshot.keys.insert(key, None);
@@ -125,7 +141,13 @@ fn load_bundle(path: &Path) -> Result<Snapshot, LoadError> {
                 snapshot.keys.insert(key, Some(clean_key(&value)));
             }
             Err(e) => {
-                let why = format!("{} (Secret {}/{} key {}): {e}", file.display(), auth.secret.namespace, auth.secret.name, auth.secret.key);
+                let why = format!(
+                    "{} (Secret {}/{} key {}): {e}",
+                    file.display(),
+                    auth.secret.namespace,
+                    auth.secret.name,
+                    auth.secret.key
+                );
                 snapshot.key_errors.insert(key.clone(), why);
                 snapshot.keys.insert(key, None);
             }
@@ -137,27 +159,62 @@ fn load_bundle(path: &Path) -> Result<Snapshot, LoadError> {
 
 fn load_config(path: &Path, wanted: Option<&str>) -> Result<Snapshot, LoadError> {
     let bytes = read(path)?;
-    let manifest_error = |source| LoadError::Manifest { path: path.to_owned(), source };
-    let documents = manifest::parse_bytes(&bytes, |name| std::env::var(name).ok(), Unset::Error).map_err(manifest_error)?;
-    let backend_error = |message: String| LoadError::Backend { path: path.to_owned(), message };
+    let manifest_error = |source| LoadError::Manifest {
+        path: path.to_owned(),
+        source,
+    };
+    let documents = manifest::parse_bytes(&bytes, |name| std::env::var(name).ok(), Unset::Error)
+        .map_err(manifest_error)?;
+    let backend_error = |message: String| LoadError::Backend {
+        path: path.to_owned(),
+        message,
+    };
     let doc = match (documents.backends.as_slice(), wanted) {
         ([], _) => return Err(backend_error("no Backend in this file".into())),
-        (all, Some(name)) => all.iter().find(|b| b.name == name).ok_or_else(|| backend_error(format!("no Backend named {name:?}")))?,
+        (all, Some(name)) => all
+            .iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| backend_error(format!("no Backend named {name:?}")))?,
         ([only], None) => only,
-        (all, None) => return Err(backend_error(format!("{} Backends in this file; choose one with --backend", all.len()))),
+        (all, None) => {
+            return Err(backend_error(format!(
+                "{} Backends in this file; choose one with --backend",
+                all.len()
+            )));
+        }
     };
-    let namespace = doc.namespace.clone().unwrap_or_else(|| "default".to_owned());
-    let opts = CompileOptions::new(namespace.clone(), doc.name.clone()).with_generation(doc.generation);
-    let compiled = agw_policy::compile(&doc.spec, &opts).map_err(|source| LoadError::Compile { path: path.to_owned(), source })?;
+    let namespace = doc
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
+    let opts =
+        CompileOptions::new(namespace.clone(), doc.name.clone()).with_generation(doc.generation);
+    let compiled = agw_policy::compile(&doc.spec, &opts).map_err(|source| LoadError::Compile {
+        path: path.to_owned(),
+        source,
+    })?;
     let key = opts.backend_key();
-    let api_key = match compiled.bundle.backends.get(&key).and_then(|b| b.auth.as_ref()) {
+    let api_key = match compiled
+        .bundle
+        .backends
+        .get(&key)
+        .and_then(|b| b.auth.as_ref())
+    {
         None => None,
         Some(auth) => {
-            let secret = documents.secret(&namespace, &auth.secret.name).ok_or_else(|| {
-                backend_error(format!("the Backend's auth Secret {:?} is not in this file; add it as a document", auth.secret.name))
-            })?;
+            let secret = documents
+                .secret(&namespace, &auth.secret.name)
+                .ok_or_else(|| {
+                    backend_error(format!(
+                        "the Backend's auth Secret {:?} is not in this file; add it as a document",
+                        auth.secret.name
+                    ))
+                })?;
             let value = secret.data.get(&auth.secret.key).ok_or_else(|| {
-                backend_error(format!("Secret {:?} has no key {:?}", auth.secret.name, auth.secret.key))
+                backend_error(format!(
+                    "Secret {:?} has no key {:?}",
+                    auth.secret.name, auth.secret.key
+                ))
             })?;
             Some(clean_key(value))
         }
@@ -175,7 +232,11 @@ fn load_config(path: &Path, wanted: Option<&str>) -> Result<Snapshot, LoadError>
 /// Secrets are often written with a trailing newline or as `Bearer <key>`.
 fn clean_key(value: &str) -> String {
     let value = value.trim();
-    value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned()
+    value
+        .strip_prefix("Bearer ")
+        .unwrap_or(value)
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]

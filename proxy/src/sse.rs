@@ -24,7 +24,12 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Wraps `inner`, counting tokens into `counters`.
 pub fn tap(inner: ProxyBody, counters: TokenCounters, streaming: bool) -> ProxyBody {
-    http_body_util::BodyExt::boxed(UsageTap { inner, counters: Arc::new(counters), pending: Vec::new(), streaming })
+    http_body_util::BodyExt::boxed(UsageTap {
+        inner,
+        counters: Arc::new(counters),
+        pending: Vec::new(),
+        streaming,
+    })
 }
 
 struct UsageTap {
@@ -65,11 +70,22 @@ impl UsageTap {
 
 /// Adds the usage found in one event (or JSON body) to the counters.
 fn count(json: &[u8], counters: &TokenCounters) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else { return };
-    let usage = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage")));
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return;
+    };
+    let usage = value
+        .get("usage")
+        .or_else(|| value.get("message").and_then(|m| m.get("usage")));
     let Some(usage) = usage else { return };
-    let tokens = |field: &str| usage.get(field).and_then(serde_json::Value::as_u64).unwrap_or(0);
-    let input = tokens("input_tokens") + tokens("cache_creation_input_tokens") + tokens("cache_read_input_tokens");
+    let tokens = |field: &str| {
+        usage
+            .get(field)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    let input = tokens("input_tokens")
+        + tokens("cache_creation_input_tokens")
+        + tokens("cache_read_input_tokens");
     if input > 0 {
         counters.input.inc_by(input);
     }
@@ -82,7 +98,10 @@ impl Body for UsageTap {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -116,14 +135,28 @@ mod tests {
     #[tokio::test]
     async fn counts_usage_across_chunk_boundaries() {
         let stream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":34}}\n\n";
-        let counters = TokenCounters { input: Counter::default(), output: Counter::default() };
+        let counters = TokenCounters {
+            input: Counter::default(),
+            output: Counter::default(),
+        };
         let (a, b) = stream.split_at(40);
-        let chunks = futures_util::stream::iter([Ok::<_, BoxError>(Frame::data(Bytes::from(a))), Ok(Frame::data(Bytes::from(b)))]);
+        let chunks = futures_util::stream::iter([
+            Ok::<_, BoxError>(Frame::data(Bytes::from(a))),
+            Ok(Frame::data(Bytes::from(b))),
+        ]);
         let body = http_body_util::StreamBody::new(chunks).boxed();
-        let out = tap(body, counters.clone(), true).collect().await.expect("body").to_bytes();
+        let out = tap(body, counters.clone(), true)
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         assert_eq!(out, stream.as_bytes());
         assert_eq!((counters.input.get(), counters.output.get()), (12, 34));
-        let json = tap(full("{\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}"), counters.clone(), false);
+        let json = tap(
+            full("{\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}"),
+            counters.clone(),
+            false,
+        );
         json.collect().await.expect("body");
         assert_eq!((counters.input.get(), counters.output.get()), (15, 38));
     }

@@ -38,7 +38,12 @@ pub struct State {
 
 impl State {
     pub fn new(limits: Limits, connect_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self { current: ArcSwapOption::empty(), client: client(connect_timeout), limits, metrics: Metrics::new() })
+        Arc::new(Self {
+            current: ArcSwapOption::empty(),
+            client: client(connect_timeout),
+            limits,
+            metrics: Metrics::new(),
+        })
     }
 
     /// The snapshot in force, if one has loaded.
@@ -49,10 +54,18 @@ impl State {
     /// Installs a new snapshot; requests in flight keep the one they started with.
     pub fn install(&self, snapshot: Snapshot) {
         self.metrics.bundle_info.clear();
-        let source = format!("{:?}/{}/{}", snapshot.bundle.source.kind, snapshot.bundle.source.namespace, snapshot.bundle.source.name);
+        let source = format!(
+            "{:?}/{}/{}",
+            snapshot.bundle.source.kind,
+            snapshot.bundle.source.namespace,
+            snapshot.bundle.source.name
+        );
         self.metrics
             .bundle_info
-            .get_or_create(&crate::metrics::BundleLabels { digest: snapshot.bundle.digest.clone(), source })
+            .get_or_create(&crate::metrics::BundleLabels {
+                digest: snapshot.bundle.digest.clone(),
+                source,
+            })
             .set(1);
         self.current.store(Some(Arc::new(snapshot)));
     }
@@ -74,5 +87,7 @@ fn client(connect_timeout: Duration) -> UpstreamClient {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https)
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https)
 }

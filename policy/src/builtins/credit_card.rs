@@ -5,20 +5,31 @@ pub(super) const CANDIDATE: &str = r"(?-u:\d)(?:[ -]?(?-u:\d)){12,18}";
 
 pub(super) fn validate(candidate: &str) -> bool {
     let digits = super::digits(candidate);
-    (13..=19).contains(&digits.len()) && known_issuer(&digits) && super::luhn(&digits) && !repetitive(&digits)
+    (13..=19).contains(&digits.len())
+        && known_issuer(&digits)
+        && super::luhn(&digits)
+        && !repetitive(&digits)
 }
 
 fn prefix(digits: &[u8], len: usize) -> u32 {
-    digits.iter().take(len).fold(0, |acc, &d| acc * 10 + u32::from(d))
+    digits
+        .iter()
+        .take(len)
+        .fold(0, |acc, &d| acc * 10 + u32::from(d))
 }
 
 fn known_issuer(digits: &[u8]) -> bool {
-    let (p1, p2, p3, p4) = (prefix(digits, 1), prefix(digits, 2), prefix(digits, 3), prefix(digits, 4));
+    let (p1, p2, p3, p4) = (
+        prefix(digits, 1),
+        prefix(digits, 2),
+        prefix(digits, 3),
+        prefix(digits, 4),
+    );
     let len = digits.len();
     match p1 {
-        4 => matches!(len, 13 | 16 | 19),                                            // Visa
-        5 => (51..=55).contains(&p2) && len == 16,                                   // Mastercard
-        2 => (2221..=2720).contains(&p4) && len == 16,                               // Mastercard 2-series
+        4 => matches!(len, 13 | 16 | 19),              // Visa
+        5 => (51..=55).contains(&p2) && len == 16,     // Mastercard
+        2 => (2221..=2720).contains(&p4) && len == 16, // Mastercard 2-series
         3 => {
             (matches!(p2, 34 | 37) && len == 15)                                     // Amex
                 || ((3528..=3589).contains(&p4) && (16..=19).contains(&len))        // JCB
@@ -26,7 +37,7 @@ fn known_issuer(digits: &[u8]) -> bool {
         }
         6 => {
             (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && (16..=19).contains(&len) // Discover
-                || (p2 == 62 && (16..=19).contains(&len))                              // UnionPay
+                || (p2 == 62 && (16..=19).contains(&len)) // UnionPay
         }
         _ => false,
     }

@@ -24,7 +24,9 @@ pub fn candidate_pattern(builtin: Builtin) -> &'static str {
 
 /// Whether the candidate `text[start..end]` really is a `builtin`; `text` gives context.
 pub fn validate(builtin: Builtin, text: &str, start: usize, end: usize) -> bool {
-    let Some(candidate) = text.get(start..end) else { return false };
+    let Some(candidate) = text.get(start..end) else {
+        return false;
+    };
     if !standalone(text, start, end) {
         return false;
     }
@@ -48,12 +50,19 @@ fn standalone(text: &str, start: usize, end: usize) -> bool {
     };
     let after_next = text[end..].chars().nth(1);
     let before_prev = text[..start].chars().rev().nth(1);
-    !glued(before) && !glued(after) && !continues_number(after, after_next) && !continues_number(before, before_prev)
+    !glued(before)
+        && !glued(after)
+        && !continues_number(after, after_next)
+        && !continues_number(before, before_prev)
 }
 
 /// Digits of a candidate, ignoring separators.
 pub(crate) fn digits(candidate: &str) -> Vec<u8> {
-    candidate.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
+    candidate
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
 }
 
 /// The Luhn checksum used by payment cards and Canadian SINs.
@@ -64,10 +73,14 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
         .enumerate()
         .map(|(i, &d)| {
             let d = u32::from(d);
-            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
         })
         .sum();
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! US Social Security Numbers: `AAA-GG-SSSS` or `AAA GG SSSS` with a valid area, group and
 //! serial; nine bare digits only right after an explicit "SSN" / "social security" mention.
 
-pub(super) const CANDIDATE: &str = r"(?-u:\d){3}-(?-u:\d){2}-(?-u:\d){4}|(?-u:\d){3} (?-u:\d){2} (?-u:\d){4}|(?-u:\d){9}";
+pub(super) const CANDIDATE: &str =
+    r"(?-u:\d){3}-(?-u:\d){2}-(?-u:\d){4}|(?-u:\d){3} (?-u:\d){2} (?-u:\d){4}|(?-u:\d){9}";
 
 /// How far back (in bytes) an "SSN" mention makes nine bare digits count.
 const CONTEXT_WINDOW: usize = 32;

@@ -15,10 +15,18 @@ fn finds(builtin: Builtin, text: &str) -> Vec<String> {
 
 fn assert_table(builtin: Builtin, positives: &[&str], negatives: &[&str]) {
     for text in positives {
-        assert_eq!(finds(builtin, &format!("value: {text} here")).len(), 1, "{builtin:?} should match {text:?}");
+        assert_eq!(
+            finds(builtin, &format!("value: {text} here")).len(),
+            1,
+            "{builtin:?} should match {text:?}"
+        );
     }
     for text in negatives {
-        assert!(finds(builtin, text).is_empty(), "{builtin:?} must not match {text:?}: {:?}", finds(builtin, text));
+        assert!(
+            finds(builtin, text).is_empty(),
+            "{builtin:?} must not match {text:?}: {:?}",
+            finds(builtin, text)
+        );
     }
 }
 
@@ -38,8 +46,23 @@ const LOOK_ALIKES: &[&str] = &[
 fn credit_cards() {
     assert_table(
         Builtin::CreditCard,
-        &["4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", "378282246310005", "6011111111111117", "2223003122003222"],
-        &[LOOK_ALIKES, &["4111 1111 1111 1112", "1111111111111111", "4111111111111111111111"]].concat(),
+        &[
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "5555555555554444",
+            "378282246310005",
+            "6011111111111117",
+            "2223003122003222",
+        ],
+        &[
+            LOOK_ALIKES,
+            &[
+                "4111 1111 1111 1112",
+                "1111111111111111",
+                "4111111111111111111111",
+            ],
+        ]
+        .concat(),
     );
 }
 
@@ -48,13 +71,32 @@ fn emails() {
     assert_table(
         Builtin::Email,
         &["jane.doe@example.com", "ops+alerts@mail.corp.example.org"],
-        &[LOOK_ALIKES, &["user@localhost", "git@github", "@decorator.attr", "a@b.c"]].concat(),
+        &[
+            LOOK_ALIKES,
+            &["user@localhost", "git@github", "@decorator.attr", "a@b.c"],
+        ]
+        .concat(),
     );
 }
 
 #[test]
 fn ssns() {
-    assert_table(Builtin::Ssn, &["123-45-6789", "123 45 6789"], &[LOOK_ALIKES, &["000-12-3456", "666-12-3456", "900-12-3456", "123-00-4567", "123-45-0000", "order 123456789"]].concat());
+    assert_table(
+        Builtin::Ssn,
+        &["123-45-6789", "123 45 6789"],
+        &[
+            LOOK_ALIKES,
+            &[
+                "000-12-3456",
+                "666-12-3456",
+                "900-12-3456",
+                "123-00-4567",
+                "123-45-0000",
+                "order 123456789",
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(finds(Builtin::Ssn, "my SSN is 123456789"), ["123456789"]);
 }
 
@@ -62,14 +104,28 @@ fn ssns() {
 fn phone_numbers() {
     assert_table(
         Builtin::PhoneNumber,
-        &["(415) 555-2671", "415-555-2671", "+1 415 555 2671", "+447911123456", "415.555.2671"],
-        &[LOOK_ALIKES, &["4155552671", "115-555-2671", "415-555.2671", "2024-05-0112"]].concat(),
+        &[
+            "(415) 555-2671",
+            "415-555-2671",
+            "+1 415 555 2671",
+            "+447911123456",
+            "415.555.2671",
+        ],
+        &[
+            LOOK_ALIKES,
+            &["4155552671", "115-555-2671", "415-555.2671", "2024-05-0112"],
+        ]
+        .concat(),
     );
 }
 
 #[test]
 fn canadian_sins() {
-    assert_table(Builtin::CaSin, &["046 454 286", "130-692-544"], &[LOOK_ALIKES, &["046 454 287", "846 454 286", "046454286"]].concat());
+    assert_table(
+        Builtin::CaSin,
+        &["046 454 286", "130-692-544"],
+        &[LOOK_ALIKES, &["046 454 287", "846 454 286", "046454286"]].concat(),
+    );
 }
 
 #[test]

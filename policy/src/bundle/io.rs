@@ -35,7 +35,9 @@ pub enum BundleError {
     #[error("bundle is not valid JSON: {0}")]
     Json(#[source] serde_json::Error),
     /// An `apiVersion` this build does not know.
-    #[error("bundle apiVersion {found:?} is not supported; this build reads {BUNDLE_API_VERSION:?}")]
+    #[error(
+        "bundle apiVersion {found:?} is not supported; this build reads {BUNDLE_API_VERSION:?}"
+    )]
     ApiVersion {
         /// What the bundle said.
         found: String,
@@ -63,16 +65,28 @@ pub enum BundleError {
 
 impl Bundle {
     /// Builds a bundle and computes its digest.
-    pub fn seal(source: BundleSource, rules: Vec<Rule>, backends: BTreeMap<String, BundleBackend>) -> Self {
-        let mut bundle =
-            Self { api_version: BUNDLE_API_VERSION.to_owned(), source, rules, backends, digest: String::new() };
+    pub fn seal(
+        source: BundleSource,
+        rules: Vec<Rule>,
+        backends: BTreeMap<String, BundleBackend>,
+    ) -> Self {
+        let mut bundle = Self {
+            api_version: BUNDLE_API_VERSION.to_owned(),
+            source,
+            rules,
+            backends,
+            digest: String::new(),
+        };
         bundle.digest = bundle.compute_digest();
         bundle
     }
 
     /// The digest this bundle's content hashes to.
     pub fn compute_digest(&self) -> String {
-        let unsealed = Self { digest: String::new(), ..self.clone() };
+        let unsealed = Self {
+            digest: String::new(),
+            ..self.clone()
+        };
         let bytes = serde_json::to_vec(&unsealed).unwrap_or_default();
         format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
     }
@@ -96,31 +110,57 @@ pub fn schema_json() -> String {
 /// Loads a bundle, refusing anything that is not exactly a bundle this build can serve.
 pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
     if bytes.len() > MAX_BUNDLE_BYTES {
-        return Err(BundleError::TooLarge { size: bytes.len(), limit: MAX_BUNDLE_BYTES });
+        return Err(BundleError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_BUNDLE_BYTES,
+        });
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(BundleError::Json)?;
-    let found = value.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let found = value
+        .get("apiVersion")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
     if found != BUNDLE_API_VERSION {
-        return Err(BundleError::ApiVersion { found: found.to_owned() });
+        return Err(BundleError::ApiVersion {
+            found: found.to_owned(),
+        });
     }
     validate_schema(&value)?;
     let bundle: Bundle = serde_json::from_value(value).map_err(BundleError::Json)?;
     let actual = bundle.compute_digest();
     if actual != bundle.digest {
-        return Err(BundleError::Digest { stated: bundle.digest, actual });
+        return Err(BundleError::Digest {
+            stated: bundle.digest,
+            actual,
+        });
     }
-    if let Some((index, rule)) = bundle.rules.iter().enumerate().find(|(_, r)| !bundle.backends.contains_key(&r.backend)) {
-        return Err(BundleError::DanglingRule { index, backend: rule.backend.clone() });
+    if let Some((index, rule)) = bundle
+        .rules
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !bundle.backends.contains_key(&r.backend))
+    {
+        return Err(BundleError::DanglingRule {
+            index,
+            backend: rule.backend.clone(),
+        });
     }
     Ok(bundle)
 }
 
 fn validate_schema(value: &serde_json::Value) -> Result<(), BundleError> {
-    let schema: serde_json::Value =
-        serde_json::from_str(SCHEMA_JSON).map_err(|e| BundleError::Schema(format!("embedded schema is invalid: {e}")))?;
-    let validator =
-        jsonschema::validator_for(&schema).map_err(|e| BundleError::Schema(format!("embedded schema is invalid: {e}")))?;
-    let problems: Vec<String> =
-        validator.iter_errors(value).take(5).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    if problems.is_empty() { Ok(()) } else { Err(BundleError::Schema(problems.join("; "))) }
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA_JSON)
+        .map_err(|e| BundleError::Schema(format!("embedded schema is invalid: {e}")))?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| BundleError::Schema(format!("embedded schema is invalid: {e}")))?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .take(5)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(BundleError::Schema(problems.join("; ")))
+    }
 }

@@ -270,7 +270,12 @@ pub struct GuardScope {
 
 impl Default for GuardScope {
     fn default() -> Self {
-        Self { system: true, messages: true, tool_results: false, tool_use: false }
+        Self {
+            system: true,
+            messages: true,
+            tool_results: false,
+            tool_use: false,
+        }
     }
 }
 
@@ -310,7 +315,9 @@ pub struct MinLengthDetector {
 }
 
 /// Builtin detectors.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum Builtin {
     /// Payment card numbers: 13–19 digits, Luhn-valid, known issuer prefix.
     CreditCard,
@@ -326,8 +333,13 @@ pub enum Builtin {
 
 impl Builtin {
     /// All builtins, in the order they are listed to users.
-    pub const ALL: [Builtin; 5] =
-        [Self::CreditCard, Self::Email, Self::Ssn, Self::PhoneNumber, Self::CaSin];
+    pub const ALL: [Builtin; 5] = [
+        Self::CreditCard,
+        Self::Email,
+        Self::Ssn,
+        Self::PhoneNumber,
+        Self::CaSin,
+    ];
 
     /// Canonical spec name.
     pub fn name(self) -> &'static str {
@@ -353,7 +365,9 @@ impl Builtin {
 
     /// Resolves a spec name case-insensitively (`SSN`, `ssn` and `Ssn` are all `Ssn`).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
     }
 }
 

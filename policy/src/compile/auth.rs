@@ -32,8 +32,12 @@ pub(super) fn compile(
     for (field, value) in [("name", name), ("key", key)] {
         if !is_secret_segment(value) {
             findings.push(
-                Diagnostic::error(ref_path.field(field), "invalid-secret-ref", format!("{value:?} is not a valid Secret {field}"))
-                    .with_hint("use letters, digits, `-`, `_` and `.`, as Kubernetes does"),
+                Diagnostic::error(
+                    ref_path.field(field),
+                    "invalid-secret-ref",
+                    format!("{value:?} is not a valid Secret {field}"),
+                )
+                .with_hint("use letters, digits, `-`, `_` and `.`, as Kubernetes does"),
             );
         }
     }
@@ -41,7 +45,11 @@ pub(super) fn compile(
     Some(Auth {
         header: AUTH_HEADER.to_owned(),
         secret_file: format!("{root}/{}/{name}/{key}", opts.namespace),
-        secret: SecretKeyLocation { namespace: opts.namespace.clone(), name: name.to_owned(), key: key.to_owned() },
+        secret: SecretKeyLocation {
+            namespace: opts.namespace.clone(),
+            name: name.to_owned(),
+            key: key.to_owned(),
+        },
     })
 }
 
@@ -51,7 +59,9 @@ fn is_secret_segment(value: &str) -> bool {
         && value.len() <= 253
         && value != "."
         && value != ".."
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -62,20 +72,43 @@ mod tests {
 
     #[test]
     fn mounts_the_default_key_under_the_namespace() {
-        let auth = BackendAuth { secret_ref: SecretKeyRef { name: "anthropic-secret".into(), key: None } };
+        let auth = BackendAuth {
+            secret_ref: SecretKeyRef {
+                name: "anthropic-secret".into(),
+                key: None,
+            },
+        };
         let mut findings = Vec::new();
-        let out = compile(Some(&auth), &CompileOptions::new("team-a", "anthropic"), &FieldPath::spec(), &mut findings);
+        let out = compile(
+            Some(&auth),
+            &CompileOptions::new("team-a", "anthropic"),
+            &FieldPath::spec(),
+            &mut findings,
+        );
         assert!(findings.is_empty());
         let out = out.expect("auth");
-        assert_eq!(out.secret_file, "/var/run/agw/auth/team-a/anthropic-secret/Authorization");
+        assert_eq!(
+            out.secret_file,
+            "/var/run/agw/auth/team-a/anthropic-secret/Authorization"
+        );
         assert_eq!(out.header, "x-api-key");
     }
 
     #[test]
     fn path_traversal_in_a_key_is_rejected() {
-        let auth = BackendAuth { secret_ref: SecretKeyRef { name: "s".into(), key: Some("../../etc/passwd".into()) } };
+        let auth = BackendAuth {
+            secret_ref: SecretKeyRef {
+                name: "s".into(),
+                key: Some("../../etc/passwd".into()),
+            },
+        };
         let mut findings = Vec::new();
-        compile(Some(&auth), &CompileOptions::new("ns", "b"), &FieldPath::spec().field("auth"), &mut findings);
+        compile(
+            Some(&auth),
+            &CompileOptions::new("ns", "b"),
+            &FieldPath::spec().field("auth"),
+            &mut findings,
+        );
         assert_eq!(findings[0].code, "invalid-secret-ref");
         assert_eq!(findings[0].path, "spec.auth.secretRef.key");
     }

@@ -10,7 +10,8 @@ use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule};
 use super::Limits;
 use super::regex_safety::{self, Judged};
 use crate::bundle::{
-    Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector, RegexDetector, Rejection,
+    Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector, RegexDetector,
+    Rejection,
 };
 use crate::diagnostics::{Diagnostic, FieldPath, closest};
 
@@ -25,18 +26,29 @@ pub(super) fn compile(
     limits: &Limits,
     findings: &mut Vec<Diagnostic>,
 ) -> GuardSet {
-    let Some(spec) = spec else { return GuardSet::default() };
+    let Some(spec) = spec else {
+        return GuardSet::default();
+    };
     let set = GuardSet {
         request: compile_phase("request", &spec.request, path, limits, findings),
         response: compile_phase("response", &spec.response, path, limits, findings),
     };
-    let total: usize = spec.request.iter().chain(&spec.response).map(|g| g.regex.matches.len()).sum();
+    let total: usize = spec
+        .request
+        .iter()
+        .chain(&spec.response)
+        .map(|g| g.regex.matches.len())
+        .sum();
     if total > limits.max_patterns_per_backend {
         findings.push(
-            Diagnostic::error(path, "too-many-patterns", format!(
-                "{total} patterns in all guards, over the limit of {}",
-                limits.max_patterns_per_backend
-            ))
+            Diagnostic::error(
+                path,
+                "too-many-patterns",
+                format!(
+                    "{total} patterns in all guards, over the limit of {}",
+                    limits.max_patterns_per_backend
+                ),
+            )
             .with_hint("merge phrases into alternations (`a|b|c`) or use builtins"),
         );
     }
@@ -52,16 +64,28 @@ fn compile_phase(
 ) -> Vec<Guard> {
     let phase_path = path.field(phase);
     if rules.len() > limits.max_guards {
-        findings.push(Diagnostic::error(&phase_path, "too-many-guards", format!(
-            "{} guards, over the limit of {}",
-            rules.len(),
-            limits.max_guards
-        )));
+        findings.push(Diagnostic::error(
+            &phase_path,
+            "too-many-guards",
+            format!(
+                "{} guards, over the limit of {}",
+                rules.len(),
+                limits.max_guards
+            ),
+        ));
     }
     rules
         .iter()
         .enumerate()
-        .map(|(i, rule)| compile_guard(format!("{phase}[{i}]"), rule, &phase_path.index(i), limits, findings))
+        .map(|(i, rule)| {
+            compile_guard(
+                format!("{phase}[{i}]"),
+                rule,
+                &phase_path.index(i),
+                limits,
+                findings,
+            )
+        })
         .collect()
 }
 
@@ -73,13 +97,30 @@ fn compile_guard(
     findings: &mut Vec<Diagnostic>,
 ) -> Guard {
     let regex_path = path.field("regex");
-    let action = parse_action(rule.regex.action.as_deref(), &regex_path.field("action"), findings);
-    let mut detectors = patterns(&rule.regex.matches, &regex_path.field("matches"), limits, findings);
-    detectors.extend(builtins(&rule.regex.builtins, &regex_path.field("builtins"), findings));
+    let action = parse_action(
+        rule.regex.action.as_deref(),
+        &regex_path.field("action"),
+        findings,
+    );
+    let mut detectors = patterns(
+        &rule.regex.matches,
+        &regex_path.field("matches"),
+        limits,
+        findings,
+    );
+    detectors.extend(builtins(
+        &rule.regex.builtins,
+        &regex_path.field("builtins"),
+        findings,
+    ));
     if rule.regex.matches.is_empty() && rule.regex.builtins.is_empty() {
         findings.push(
-            Diagnostic::error(&regex_path, "empty-guard", "guard has neither `matches` nor `builtins`, so it never fires")
-                .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
+            Diagnostic::error(
+                &regex_path,
+                "empty-guard",
+                "guard has neither `matches` nor `builtins`, so it never fires",
+            )
+            .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
         );
     }
     Guard {
@@ -91,7 +132,11 @@ fn compile_guard(
     }
 }
 
-fn parse_action(action: Option<&str>, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> GuardAction {
+fn parse_action(
+    action: Option<&str>,
+    path: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> GuardAction {
     match action.map(str::trim) {
         None | Some("Mask") => GuardAction::Mask,
         Some("Reject") => GuardAction::Reject,
@@ -105,14 +150,23 @@ fn parse_action(action: Option<&str>, path: &FieldPath, findings: &mut Vec<Diagn
     }
 }
 
-fn patterns(matches: &[String], path: &FieldPath, limits: &Limits, findings: &mut Vec<Diagnostic>) -> Vec<Detector> {
+fn patterns(
+    matches: &[String],
+    path: &FieldPath,
+    limits: &Limits,
+    findings: &mut Vec<Diagnostic>,
+) -> Vec<Detector> {
     if matches.len() > limits.max_patterns_per_guard {
         findings.push(
-            Diagnostic::error(path, "too-many-patterns", format!(
-                "{} patterns in one guard, over the limit of {}",
-                matches.len(),
-                limits.max_patterns_per_guard
-            ))
+            Diagnostic::error(
+                path,
+                "too-many-patterns",
+                format!(
+                    "{} patterns in one guard, over the limit of {}",
+                    matches.len(),
+                    limits.max_patterns_per_guard
+                ),
+            )
             .with_hint("merge phrases into alternations (`a|b|c`) or use builtins"),
         );
         return Vec::new();
@@ -124,16 +178,30 @@ fn patterns(matches: &[String], path: &FieldPath, limits: &Limits, findings: &mu
             Ok(Judged::Regex { simpler }) => {
                 if let Some(simpler) = simpler {
                     findings.push(
-                        Diagnostic::warning(&item, "needlessly-broad-regex", format!(
-                            "{pattern:?} matches the same prompts as {simpler:?}"
-                        ))
-                        .with_hint(format!("use `{simpler}`; with Mask the wildcards would mask whole lines")),
+                        Diagnostic::warning(
+                            &item,
+                            "needlessly-broad-regex",
+                            format!("{pattern:?} matches the same prompts as {simpler:?}"),
+                        )
+                        .with_hint(format!(
+                            "use `{simpler}`; with Mask the wildcards would mask whole lines"
+                        )),
                     );
                 }
-                detectors.push(Detector::Regex(RegexDetector { pattern: pattern.clone(), path: item.to_string() }));
+                detectors.push(Detector::Regex(RegexDetector {
+                    pattern: pattern.clone(),
+                    path: item.to_string(),
+                }));
             }
-            Ok(Judged::MinLength { chars, across_lines }) => {
-                detectors.push(Detector::MinLength(MinLengthDetector { chars, across_lines, path: item.to_string() }));
+            Ok(Judged::MinLength {
+                chars,
+                across_lines,
+            }) => {
+                detectors.push(Detector::MinLength(MinLengthDetector {
+                    chars,
+                    across_lines,
+                    path: item.to_string(),
+                }));
             }
             Err(refusal) => {
                 let mut diagnostic = Diagnostic::error(&item, refusal.code, refusal.message);
@@ -155,11 +223,22 @@ fn builtins(names: &[String], path: &FieldPath, findings: &mut Vec<Diagnostic>) 
                 Some(near) => format!("did you mean {near}? known builtins: {}", known.join(", ")),
                 None => format!("known builtins: {}", known.join(", ")),
             };
-            findings.push(Diagnostic::error(&item, "unknown-builtin", format!("unknown builtin {name:?}")).with_hint(hint));
+            findings.push(
+                Diagnostic::error(
+                    &item,
+                    "unknown-builtin",
+                    format!("unknown builtin {name:?}"),
+                )
+                .with_hint(hint),
+            );
             continue;
         };
         if seen.contains(&builtin) {
-            findings.push(Diagnostic::warning(&item, "duplicate-builtin", format!("{} is listed twice", builtin.name())));
+            findings.push(Diagnostic::warning(
+                &item,
+                "duplicate-builtin",
+                format!("{} is listed twice", builtin.name()),
+            ));
         } else {
             seen.push(builtin);
         }
@@ -167,15 +246,27 @@ fn builtins(names: &[String], path: &FieldPath, findings: &mut Vec<Diagnostic>) 
     seen.into_iter().map(Detector::Builtin).collect()
 }
 
-fn rejection(rule: &PromptGuardRule, path: &FieldPath, limits: &Limits, findings: &mut Vec<Diagnostic>) -> Rejection {
+fn rejection(
+    rule: &PromptGuardRule,
+    path: &FieldPath,
+    limits: &Limits,
+    findings: &mut Vec<Diagnostic>,
+) -> Rejection {
     let response = rule.response.as_ref();
-    let message = response.and_then(|r| r.message.as_deref()).map(str::trim).filter(|m| !m.is_empty());
+    let message = response
+        .and_then(|r| r.message.as_deref())
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
     if let Some(message) = message.filter(|m| m.len() > limits.max_message_bytes) {
-        findings.push(Diagnostic::error(path.field("message"), "message-too-long", format!(
-            "message is {} bytes, over the limit of {}",
-            message.len(),
-            limits.max_message_bytes
-        )));
+        findings.push(Diagnostic::error(
+            path.field("message"),
+            "message-too-long",
+            format!(
+                "message is {} bytes, over the limit of {}",
+                message.len(),
+                limits.max_message_bytes
+            ),
+        ));
     }
     let status = match response.and_then(|r| r.status_code) {
         None => DEFAULT_REJECT_STATUS,
@@ -187,12 +278,22 @@ fn rejection(rule: &PromptGuardRule, path: &FieldPath, limits: &Limits, findings
             DEFAULT_REJECT_STATUS
         }),
     };
-    Rejection { status, message: message.unwrap_or(DEFAULT_REJECT_MESSAGE).to_owned() }
+    Rejection {
+        status,
+        message: message.unwrap_or(DEFAULT_REJECT_MESSAGE).to_owned(),
+    }
 }
 
 fn scope(names: Option<&[String]>, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> GuardScope {
-    let Some(names) = names else { return GuardScope::default() };
-    let mut scope = GuardScope { system: false, messages: false, tool_results: false, tool_use: false };
+    let Some(names) = names else {
+        return GuardScope::default();
+    };
+    let mut scope = GuardScope {
+        system: false,
+        messages: false,
+        tool_results: false,
+        tool_use: false,
+    };
     for (i, name) in names.iter().enumerate() {
         match name.trim() {
             "System" => scope.system = true,
@@ -200,15 +301,23 @@ fn scope(names: Option<&[String]>, path: &FieldPath, findings: &mut Vec<Diagnost
             "ToolResults" => scope.tool_results = true,
             "ToolUse" => scope.tool_use = true,
             other => findings.push(
-                Diagnostic::error(path.index(i), "invalid-scope", format!("unknown scope {other:?}"))
-                    .with_hint(format!("valid scopes: {}", GUARD_SCOPES.join(", "))),
+                Diagnostic::error(
+                    path.index(i),
+                    "invalid-scope",
+                    format!("unknown scope {other:?}"),
+                )
+                .with_hint(format!("valid scopes: {}", GUARD_SCOPES.join(", "))),
             ),
         }
     }
     if names.is_empty() {
         findings.push(
-            Diagnostic::error(path, "empty-scope", "scope is empty, so the guard inspects nothing")
-                .with_hint("omit `scope` for the default (System, Messages)"),
+            Diagnostic::error(
+                path,
+                "empty-scope",
+                "scope is empty, so the guard inspects nothing",
+            )
+            .with_hint("omit `scope` for the default (System, Messages)"),
         );
     }
     scope

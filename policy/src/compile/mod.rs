@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::limits::Limits;
-use crate::bundle::{BUNDLE_API_VERSION, Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind};
+use crate::bundle::{
+    BUNDLE_API_VERSION, Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind,
+};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 
 /// Where the operator mounts auth Secrets in proxy pods, `<root>/<ns>/<secret>/<key>`.
@@ -83,7 +85,10 @@ pub fn compile(spec: &BackendSpec, opts: &CompileOptions) -> Result<Compiled, Di
     }
     let key = opts.backend_key();
     let rules = vec![Rule {
-        matches: RuleMatch { path_prefix: Some("/".to_owned()), ..RuleMatch::default() },
+        matches: RuleMatch {
+            path_prefix: Some("/".to_owned()),
+            ..RuleMatch::default()
+        },
         backend: key.clone(),
     }];
     let source = BundleSource {
@@ -93,7 +98,10 @@ pub fn compile(spec: &BackendSpec, opts: &CompileOptions) -> Result<Compiled, Di
         generation: opts.generation,
     };
     let bundle = Bundle::seal(source, rules, BTreeMap::from([(key, backend)]));
-    Ok(Compiled { bundle, warnings: diagnostics.warnings })
+    Ok(Compiled {
+        bundle,
+        warnings: diagnostics.warnings,
+    })
 }
 
 /// Compiles one Backend into its bundle entry, pushing findings. Gateway bundles reuse this
@@ -110,12 +118,37 @@ pub fn compile_backend(
     let ai = policies.and_then(|p| p.ai.as_ref());
     let tls = policies.and_then(|p| p.tls.as_ref());
 
-    let upstream = upstream::compile(&spec.ai.provider, tls, &root.field("ai").field("provider"), findings);
-    let auth = auth::compile(policies.and_then(|p| p.auth.as_ref()), opts, &policies_path.field("auth"), findings);
+    let upstream = upstream::compile(
+        &spec.ai.provider,
+        tls,
+        &root.field("ai").field("provider"),
+        findings,
+    );
+    let auth = auth::compile(
+        policies.and_then(|p| p.auth.as_ref()),
+        opts,
+        &policies_path.field("auth"),
+        findings,
+    );
     let guard_spec = ai.and_then(|a| a.prompt_guard.as_ref());
-    let guards = guards::compile(guard_spec, &ai_path.field("promptGuard"), &opts.limits, findings);
-    let routes = routes::compile(ai.and_then(routes_of), !guards.request.is_empty(), &ai_path.field("routes"), findings);
-    BundleBackend { upstream, auth, routes, guards }
+    let guards = guards::compile(
+        guard_spec,
+        &ai_path.field("promptGuard"),
+        &opts.limits,
+        findings,
+    );
+    let routes = routes::compile(
+        ai.and_then(routes_of),
+        !guards.request.is_empty(),
+        &ai_path.field("routes"),
+        findings,
+    );
+    BundleBackend {
+        upstream,
+        auth,
+        routes,
+        guards,
+    }
 }
 
 fn routes_of(ai: &AiPolicies) -> Option<&BTreeMap<String, String>> {

@@ -45,7 +45,11 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(code: &'static str, message: String, hint: impl Into<Option<String>>) -> Self {
-        Self { code, message, hint: hint.into() }
+        Self {
+            code,
+            message,
+            hint: hint.into(),
+        }
     }
 }
 
@@ -54,7 +58,11 @@ pub fn judge(pattern: &str, limits: &Limits) -> Result<Judged, Refusal> {
     if pattern.len() > limits.max_pattern_bytes {
         return Err(Refusal::new(
             "regex-too-long",
-            format!("pattern is {} bytes, over the limit of {} bytes", pattern.len(), limits.max_pattern_bytes),
+            format!(
+                "pattern is {} bytes, over the limit of {} bytes",
+                pattern.len(),
+                limits.max_pattern_bytes
+            ),
             "split it into several shorter patterns".to_owned(),
         ));
     }
@@ -71,12 +79,19 @@ pub fn judge(pattern: &str, limits: &Limits) -> Result<Judged, Refusal> {
         ));
     }
     check_size(&hir, limits)?;
-    Ok(Judged::Regex { simpler: simpler_equivalent(pattern, &hir) })
+    Ok(Judged::Regex {
+        simpler: simpler_equivalent(pattern, &hir),
+    })
 }
 
 /// The parser configuration shared with the engine, so both agree on what a pattern means.
 pub fn parser(limits: &Limits) -> regex_syntax::Parser {
-    ParserBuilder::new().case_insensitive(true).unicode(true).utf8(true).nest_limit(limits.max_nesting).build()
+    ParserBuilder::new()
+        .case_insensitive(true)
+        .unicode(true)
+        .utf8(true)
+        .nest_limit(limits.max_nesting)
+        .build()
 }
 
 /// Parses in two steps (AST, then HIR) so constructs that regex syntax accepts with another
@@ -124,7 +139,10 @@ fn find_possessive(node: &Ast) -> Option<ast::Span> {
 
 /// Builds the automaton with the engine's size limit; too large means refused.
 fn check_size(hir: &Hir, limits: &Limits) -> Result<(), Refusal> {
-    let config = meta::Config::new().nfa_size_limit(Some(limits.max_compiled_bytes)).onepass(false).backtrack(false);
+    let config = meta::Config::new()
+        .nfa_size_limit(Some(limits.max_compiled_bytes))
+        .onepass(false)
+        .backtrack(false);
     match meta::Builder::new().configure(config).build_from_hir(hir) {
         Ok(_) => Ok(()),
         Err(err) => Err(Refusal::new(
@@ -157,21 +175,36 @@ fn describe_syntax_error(pattern: &str, err: &SyntaxError, limits: &Limits) -> R
     };
     match kind {
         Some(ErrorKind::UnsupportedLookAround) => {
-            let construct = if rest.starts_with("(?<") { "lookbehind" } else { "lookahead" };
-            unsupported(construct, "match the phrase itself, e.g. `credit card`, or split the check into two guards")
+            let construct = if rest.starts_with("(?<") {
+                "lookbehind"
+            } else {
+                "lookahead"
+            };
+            unsupported(
+                construct,
+                "match the phrase itself, e.g. `credit card`, or split the check into two guards",
+            )
         }
-        Some(ErrorKind::UnsupportedBackreference) => {
-            unsupported("a backreference", "spell out the repeated text, or list the variants as alternatives")
-        }
+        Some(ErrorKind::UnsupportedBackreference) => unsupported(
+            "a backreference",
+            "spell out the repeated text, or list the variants as alternatives",
+        ),
         Some(ErrorKind::NestLimitExceeded(_)) => Refusal::new(
             "regex-too-deep",
-            format!("pattern nests groups or repetitions deeper than the limit of {} (at {at})", limits.max_nesting),
+            format!(
+                "pattern nests groups or repetitions deeper than the limit of {} (at {at})",
+                limits.max_nesting
+            ),
             "flatten the pattern".to_owned(),
         ),
         Some(ErrorKind::FlagUnrecognized) if rest.starts_with("(?>") || rest.starts_with('>') => {
             unsupported("an atomic group `(?>…)`", "use a plain group `(?:…)`")
         }
-        _ => Refusal::new("invalid-regex", format!("invalid pattern at {at}: {}", first_line(err)), None),
+        _ => Refusal::new(
+            "invalid-regex",
+            format!("invalid pattern at {at}: {}", first_line(err)),
+            None,
+        ),
     }
 }
 
@@ -186,7 +219,10 @@ fn position(span: ast::Span) -> String {
 /// regex-syntax renders errors as a multi-line picture; the last line is the message.
 fn first_line(err: &SyntaxError) -> String {
     let text = err.to_string();
-    text.lines().rev().find(|l| l.starts_with("error:")).map_or(text.clone(), |l| l.trim_start_matches("error: ").to_owned())
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .map_or(text.clone(), |l| l.trim_start_matches("error: ").to_owned())
 }
 
 /// `.{N,}`, `(?s).{N,}`, `[\s\S]{N,}`, optionally in a group or between `^`/`$` anchors
@@ -194,7 +230,9 @@ fn first_line(err: &SyntaxError) -> String {
 fn as_length_check(hir: &Hir) -> Option<Judged> {
     let core = match hir.kind() {
         HirKind::Concat(parts) => {
-            let mut inner = parts.iter().filter(|h| !matches!(h.kind(), HirKind::Look(Look::Start | Look::End)));
+            let mut inner = parts
+                .iter()
+                .filter(|h| !matches!(h.kind(), HirKind::Look(Look::Start | Look::End)));
             let only = inner.next()?;
             if inner.next().is_some() {
                 return None;
@@ -202,7 +240,10 @@ fn as_length_check(hir: &Hir) -> Option<Judged> {
             let anchored = parts.len() > 1;
             let judged = as_length_check(only)?;
             return match judged {
-                Judged::MinLength { across_lines: false, .. } if anchored => None,
+                Judged::MinLength {
+                    across_lines: false,
+                    ..
+                } if anchored => None,
                 other => Some(other),
             };
         }
@@ -211,12 +252,17 @@ fn as_length_check(hir: &Hir) -> Option<Judged> {
         _ => return None,
     };
     let across_lines = any_char_class(&core.sub)?;
-    Some(Judged::MinLength { chars: u64::from(core.min), across_lines })
+    Some(Judged::MinLength {
+        chars: u64::from(core.min),
+        across_lines,
+    })
 }
 
 /// `Some(true)` for a class of every character, `Some(false)` for every character but `\n`.
 fn any_char_class(hir: &Hir) -> Option<bool> {
-    let HirKind::Class(Class::Unicode(class)) = hir.kind() else { return None };
+    let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+        return None;
+    };
     let mut missing = class.clone();
     missing.negate();
     match missing.ranges() {
@@ -229,7 +275,9 @@ fn any_char_class(hir: &Hir) -> Option<bool> {
 /// `.*foo.*` searches exactly like `foo` (matching is unanchored), but under Mask it would
 /// mask whole lines; suggest the core when the pattern is wrapped in unbounded wildcards.
 fn simpler_equivalent(pattern: &str, hir: &Hir) -> Option<String> {
-    let HirKind::Concat(parts) = hir.kind() else { return None };
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
     let is_wildcard = |h: &Hir| matches!(h.kind(), HirKind::Repetition(r) if r.min == 0 && r.max.is_none() && any_char_class(&r.sub).is_some());
     let leading = parts.first().is_some_and(is_wildcard);
     let trailing = parts.last().is_some_and(is_wildcard);
@@ -259,7 +307,11 @@ mod tests {
     #[test]
     fn plain_phrases_and_nested_quantifiers_are_accepted() {
         for pattern in ["credit card", "(a+)+$", r"\bdrop\s+database\b", "(?-i)SSN"] {
-            assert_eq!(judge(pattern, &Limits::default()), Ok(Judged::Regex { simpler: None }), "{pattern}");
+            assert_eq!(
+                judge(pattern, &Limits::default()),
+                Ok(Judged::Regex { simpler: None }),
+                "{pattern}"
+            );
         }
     }
 
@@ -267,15 +319,29 @@ mod tests {
     fn look_around_names_the_construct_and_position() {
         let r = refusal("foo(?=bar)");
         assert_eq!(r.code, "unsupported-regex-feature");
-        assert!(r.message.starts_with("lookahead at character 4"), "{}", r.message);
+        assert!(
+            r.message.starts_with("lookahead at character 4"),
+            "{}",
+            r.message
+        );
         assert!(refusal("(?<!x)y").message.starts_with("lookbehind"));
     }
 
     #[test]
     fn backreference_possessive_and_atomic_are_unsupported() {
         assert!(refusal(r"(a)\1").message.starts_with("a backreference"));
-        assert!(refusal("a*+").message.starts_with("a possessive quantifier"), "{:?}", refusal("a*+"));
-        assert!(refusal("(?>a)").message.starts_with("an atomic group"), "{:?}", refusal("(?>a)"));
+        assert!(
+            refusal("a*+")
+                .message
+                .starts_with("a possessive quantifier"),
+            "{:?}",
+            refusal("a*+")
+        );
+        assert!(
+            refusal("(?>a)").message.starts_with("an atomic group"),
+            "{:?}",
+            refusal("(?>a)")
+        );
     }
 
     #[test]
@@ -294,16 +360,35 @@ mod tests {
     #[test]
     fn length_patterns_become_length_checks() {
         let limits = Limits::default();
-        assert_eq!(judge(".{4000,}", &limits), Ok(Judged::MinLength { chars: 4000, across_lines: false }));
-        for pattern in [r"[\s\S]{50000,}", "(?s).{50000,}", "^(?s:.{50000,})$", "(.{50000,})"] {
+        assert_eq!(
+            judge(".{4000,}", &limits),
+            Ok(Judged::MinLength {
+                chars: 4000,
+                across_lines: false
+            })
+        );
+        for pattern in [
+            r"[\s\S]{50000,}",
+            "(?s).{50000,}",
+            "^(?s:.{50000,})$",
+            "(.{50000,})",
+        ] {
             let judged = judge(pattern, &limits);
-            assert!(matches!(judged, Ok(Judged::MinLength { chars: 50000, .. })), "{pattern}: {judged:?}");
+            assert!(
+                matches!(judged, Ok(Judged::MinLength { chars: 50000, .. })),
+                "{pattern}: {judged:?}"
+            );
         }
     }
 
     #[test]
     fn wildcard_wrapped_patterns_get_a_simpler_equivalent() {
-        assert_eq!(judge(".*secret.*", &Limits::default()), Ok(Judged::Regex { simpler: Some("secret".into()) }));
+        assert_eq!(
+            judge(".*secret.*", &Limits::default()),
+            Ok(Judged::Regex {
+                simpler: Some("secret".into())
+            })
+        );
     }
 
     #[test]

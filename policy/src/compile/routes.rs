@@ -28,7 +28,9 @@ pub(super) fn compile(
     path: &FieldPath,
     findings: &mut Vec<Diagnostic>,
 ) -> Vec<Route> {
-    let Some(routes) = routes.filter(|r| !r.is_empty()) else { return default_routes() };
+    let Some(routes) = routes.filter(|r| !r.is_empty()) else {
+        return default_routes();
+    };
     let mut table = BTreeMap::new();
     for (key, type_name) in routes {
         let entry = path.key(key);
@@ -38,7 +40,9 @@ pub(super) fn compile(
         }
     }
     if guarded && table.get(MESSAGES_PATH) == Some(&RouteType::Messages) {
-        table.entry(COUNT_TOKENS_PATH.to_owned()).or_insert(RouteType::AnthropicTokenCount);
+        table
+            .entry(COUNT_TOKENS_PATH.to_owned())
+            .or_insert(RouteType::AnthropicTokenCount);
     }
     if !table.contains_key(FALLBACK) {
         findings.push(
@@ -59,8 +63,13 @@ fn default_routes() -> Vec<Route> {
 
 /// Exact paths in byte order, then the fallback.
 fn into_table(table: BTreeMap<String, RouteType>) -> Vec<Route> {
-    let (fallback, exact): (Vec<_>, Vec<_>) = table.into_iter().partition(|(key, _)| key == FALLBACK);
-    exact.into_iter().chain(fallback).map(|(path, route_type)| Route { path, route_type }).collect()
+    let (fallback, exact): (Vec<_>, Vec<_>) =
+        table.into_iter().partition(|(key, _)| key == FALLBACK);
+    exact
+        .into_iter()
+        .chain(fallback)
+        .map(|(path, route_type)| Route { path, route_type })
+        .collect()
 }
 
 fn parse_type(name: &str, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> Option<RouteType> {
@@ -76,7 +85,12 @@ fn parse_type(name: &str, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> O
                 None => format!("valid route types: {valid}"),
             };
             findings.push(
-                Diagnostic::error(path, "invalid-route-type", format!("unknown route type {other:?}")).with_hint(hint),
+                Diagnostic::error(
+                    path,
+                    "invalid-route-type",
+                    format!("unknown route type {other:?}"),
+                )
+                .with_hint(hint),
             );
             return None;
         }
@@ -95,15 +109,25 @@ fn check_key(key: &str, path: &FieldPath, findings: &mut Vec<Diagnostic>) -> Opt
         format!("route key {key:?} uses a wildcard; only the whole key `*` is a wildcard")
     } else if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
         format!("route key {key:?} contains whitespace")
-    } else if key.split('/').any(|segment| segment == "." || segment == "..") {
+    } else if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         format!("route key {key:?} contains a dot segment")
     } else {
         return Some(key.to_owned());
     };
-    let suggestion = format!("/{}", key.trim_start_matches('/').split(['?', '#']).next().unwrap_or_default());
+    let suggestion = format!(
+        "/{}",
+        key.trim_start_matches('/')
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+    );
     findings.push(
-        Diagnostic::error(path, "invalid-route-key", problem)
-            .with_hint(format!("write an exact path such as `{suggestion}`, or `*` for every other path")),
+        Diagnostic::error(path, "invalid-route-key", problem).with_hint(format!(
+            "write an exact path such as `{suggestion}`, or `*` for every other path"
+        )),
     );
     None
 }
@@ -113,14 +137,25 @@ mod tests {
     use super::*;
 
     fn run(entries: &[(&str, &str)], guarded: bool) -> (Vec<Route>, Vec<Diagnostic>) {
-        let routes = entries.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let routes = entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut findings = Vec::new();
-        let table = compile(Some(&routes), guarded, &FieldPath::spec().field("routes"), &mut findings);
+        let table = compile(
+            Some(&routes),
+            guarded,
+            &FieldPath::spec().field("routes"),
+            &mut findings,
+        );
         (table, findings)
     }
 
     fn paths(table: &[Route]) -> Vec<(&str, RouteType)> {
-        table.iter().map(|r| (r.path.as_str(), r.route_type)).collect()
+        table
+            .iter()
+            .map(|r| (r.path.as_str(), r.route_type))
+            .collect()
     }
 
     #[test]
@@ -139,7 +174,13 @@ mod tests {
 
     #[test]
     fn explicit_token_count_route_is_respected() {
-        let (table, _) = run(&[("/v1/messages", "Messages"), ("/v1/messages/count_tokens", "Passthrough")], true);
+        let (table, _) = run(
+            &[
+                ("/v1/messages", "Messages"),
+                ("/v1/messages/count_tokens", "Passthrough"),
+            ],
+            true,
+        );
         assert_eq!(table[1].route_type, RouteType::Passthrough);
     }
 
@@ -149,14 +190,26 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, "invalid-route-type");
         assert_eq!(findings[0].path, r#"spec.routes["/v1/messages"]"#);
-        assert!(findings[0].hint.as_deref().unwrap_or_default().contains("did you mean Messages?"));
+        assert!(
+            findings[0]
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("did you mean Messages?")
+        );
     }
 
     #[test]
     fn relative_key_is_rejected_with_the_fixed_path() {
         let (_, findings) = run(&[("v1/messages", "Messages"), ("*", "Passthrough")], false);
         assert_eq!(findings[0].code, "invalid-route-key");
-        assert!(findings[0].hint.as_deref().unwrap_or_default().contains("`/v1/messages`"));
+        assert!(
+            findings[0]
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("`/v1/messages`")
+        );
     }
 
     #[test]

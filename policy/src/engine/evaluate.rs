@@ -4,7 +4,9 @@ use regex_automata::{Input, PatternSet};
 
 use super::mask::{self, Replacement};
 use super::normalize::Normalized;
-use super::{BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Owner, Rejected, Segment, covers};
+use super::{
+    BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Owner, Rejected, Segment, covers,
+};
 use crate::bundle::{Builtin, CUSTOM_MASK, MinLengthDetector};
 
 /// A text, normalized, with the set of scan patterns that occur in it.
@@ -18,15 +20,25 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
     if guards.guards.is_empty() {
         return Decision::Allow;
     }
-    let scanned: Vec<Option<Scanned<'_>>> =
-        segments.iter().map(|s| covers(guards.scope, s.kind).then(|| scan(guards, s.text))).collect();
+    let scanned: Vec<Option<Scanned<'_>>> = segments
+        .iter()
+        .map(|s| covers(guards.scope, s.kind).then(|| scan(guards, s.text)))
+        .collect();
     let mut replacements: Vec<Vec<Replacement>> = vec![Vec::new(); segments.len()];
     let mut hits = Vec::new();
     for (index, guard) in guards.guards.iter().enumerate() {
         let mut count = 0;
-        for (segment, scanned) in segments.iter().zip(&scanned).enumerate().filter_map(|(i, (s, sc))| {
-            sc.as_ref().filter(|_| covers(guard.guard.scope, s.kind)).map(|sc| (i, sc))
-        }) {
+        for (segment, scanned) in
+            segments
+                .iter()
+                .zip(&scanned)
+                .enumerate()
+                .filter_map(|(i, (s, sc))| {
+                    sc.as_ref()
+                        .filter(|_| covers(guard.guard.scope, s.kind))
+                        .map(|sc| (i, sc))
+                })
+        {
             if guard.guard.action.is_reject() {
                 if fires(guards, index, guard, scanned) {
                     return Decision::Reject(Rejected {
@@ -42,13 +54,20 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
             }
         }
         if count > 0 {
-            hits.push(GuardHit { guard_id: guard.guard.id.clone(), count });
+            hits.push(GuardHit {
+                guard_id: guard.guard.id.clone(),
+                count,
+            });
         }
     }
     if hits.is_empty() {
         return Decision::Allow;
     }
-    let texts = segments.iter().zip(replacements).map(|(s, r)| mask::apply(s.text, r)).collect();
+    let texts = segments
+        .iter()
+        .zip(replacements)
+        .map(|(s, r)| mask::apply(s.text, r))
+        .collect();
     Decision::Mask(Masked { texts, hits })
 }
 
@@ -59,48 +78,100 @@ fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {
         scan.which_overlapping_matches(&Input::new(normalized.text()), &mut set);
         set
     });
-    Scanned { normalized, original: text, found }
+    Scanned {
+        normalized,
+        original: text,
+        found,
+    }
 }
 
-fn owned_hits<'g>(guards: &'g BackendGuards, index: usize, scanned: &Scanned<'_>) -> impl Iterator<Item = Owner> + 'g {
-    let found: Vec<usize> = scanned.found.as_ref().map(|set| set.iter().map(|p| p.as_usize()).collect()).unwrap_or_default();
-    found.into_iter().filter_map(move |p| guards.owners.get(p).copied()).filter(move |owner| match owner {
-        Owner::Custom { guard } | Owner::Builtin { guard, .. } => *guard == index,
-    })
+fn owned_hits<'g>(
+    guards: &'g BackendGuards,
+    index: usize,
+    scanned: &Scanned<'_>,
+) -> impl Iterator<Item = Owner> + 'g {
+    let found: Vec<usize> = scanned
+        .found
+        .as_ref()
+        .map(|set| set.iter().map(|p| p.as_usize()).collect())
+        .unwrap_or_default();
+    found
+        .into_iter()
+        .filter_map(move |p| guards.owners.get(p).copied())
+        .filter(move |owner| match owner {
+            Owner::Custom { guard } | Owner::Builtin { guard, .. } => *guard == index,
+        })
 }
 
 /// Whether the guard fires anywhere in the text (for Reject: no spans needed).
-fn fires(guards: &BackendGuards, index: usize, guard: &CompiledGuard, scanned: &Scanned<'_>) -> bool {
+fn fires(
+    guards: &BackendGuards,
+    index: usize,
+    guard: &CompiledGuard,
+    scanned: &Scanned<'_>,
+) -> bool {
     let by_pattern = owned_hits(guards, index, scanned).any(|owner| match owner {
         Owner::Custom { .. } => true,
         Owner::Builtin { builtin, .. } => builtin_spans(guards, builtin, scanned).next().is_some(),
     });
-    by_pattern || guard.min_lengths.iter().any(|length| too_long(length, scanned.original))
+    by_pattern
+        || guard
+            .min_lengths
+            .iter()
+            .any(|length| too_long(length, scanned.original))
 }
 
 /// Spans the guard masks, in original-text coordinates.
-fn spans(guards: &BackendGuards, index: usize, guard: &CompiledGuard, scanned: &Scanned<'_>) -> Vec<Replacement> {
+fn spans(
+    guards: &BackendGuards,
+    index: usize,
+    guard: &CompiledGuard,
+    scanned: &Scanned<'_>,
+) -> Vec<Replacement> {
     let mut out = Vec::new();
     let mut custom_hit = false;
     let mut builtin_hits = Vec::new();
     for owner in owned_hits(guards, index, scanned) {
         match owner {
             Owner::Custom { .. } => custom_hit = true,
-            Owner::Builtin { builtin, .. } if !builtin_hits.contains(&builtin) => builtin_hits.push(builtin),
+            Owner::Builtin { builtin, .. } if !builtin_hits.contains(&builtin) => {
+                builtin_hits.push(builtin);
+            }
             Owner::Builtin { .. } => {}
         }
     }
     if let (true, Some(custom)) = (custom_hit, &guard.custom) {
         for m in custom.find_iter(scanned.normalized.text()) {
             let (start, end) = scanned.normalized.original_span(m.start(), m.end());
-            out.push(Replacement { start, end, with: CUSTOM_MASK });
+            out.push(Replacement {
+                start,
+                end,
+                with: CUSTOM_MASK,
+            });
         }
     }
-    for builtin in builtin_hits.into_iter().filter(|b| guard.builtins.contains(b)) {
-        out.extend(builtin_spans(guards, builtin, scanned).map(|(start, end)| Replacement { start, end, with: builtin.mask() }));
+    for builtin in builtin_hits
+        .into_iter()
+        .filter(|b| guard.builtins.contains(b))
+    {
+        out.extend(
+            builtin_spans(guards, builtin, scanned).map(|(start, end)| Replacement {
+                start,
+                end,
+                with: builtin.mask(),
+            }),
+        );
     }
-    if guard.min_lengths.iter().any(|length| too_long(length, scanned.original)) {
-        out.push(Replacement { start: 0, end: scanned.original.len(), with: CUSTOM_MASK });
+    if guard
+        .min_lengths
+        .iter()
+        .any(|length| too_long(length, scanned.original))
+    {
+        out.push(Replacement {
+            start: 0,
+            end: scanned.original.len(),
+            with: CUSTOM_MASK,
+        });
     }
     out
 }
@@ -129,6 +200,7 @@ fn too_long(length: &MinLengthDetector, text: &str) -> bool {
     if length.across_lines {
         text.chars().count() >= wanted
     } else {
-        text.split('\n').any(|line| line.len() >= wanted && line.chars().count() >= wanted)
+        text.split('\n')
+            .any(|line| line.len() >= wanted && line.chars().count() >= wanted)
     }
 }

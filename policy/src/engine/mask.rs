@@ -17,7 +17,9 @@ pub struct Replacement {
 
 /// Applies `replacements` to `original`; returns `None` when none applies.
 pub fn apply(original: &str, mut replacements: Vec<Replacement>) -> Option<String> {
-    replacements.retain(|r| r.start < r.end && original.is_char_boundary(r.start) && original.is_char_boundary(r.end));
+    replacements.retain(|r| {
+        r.start < r.end && original.is_char_boundary(r.start) && original.is_char_boundary(r.end)
+    });
     if replacements.is_empty() {
         return None;
     }

@@ -11,8 +11,8 @@
 //! characters are removed, "CREDIT\u{200b}CARD" reads "CREDITCARD", and squeezing the
 //! space out of a phrase must not slip past its guard either.
 
-use regex_automata::meta::{self, Regex};
 use regex_automata::MatchKind;
+use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition};
 
@@ -36,7 +36,10 @@ pub fn custom_hir(pattern: &str, path: &str) -> Result<Hir, BuildError> {
     let limits = Limits::default();
     let hir = regex_safety::parser(&limits)
         .parse(pattern)
-        .map_err(|e| BuildError { path: path.to_owned(), reason: e.to_string() })?;
+        .map_err(|e| BuildError {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     let hir = flex_spaces(hir);
     if is_plain_phrase(pattern) && pattern.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Ok(Hir::concat(vec![Hir::look(Look::WordAscii), hir]));
@@ -46,7 +49,10 @@ pub fn custom_hir(pattern: &str, path: &str) -> Result<Hir, BuildError> {
 
 /// Text with no regex metacharacters: what users write when they mean "this phrase".
 pub fn is_plain_phrase(pattern: &str) -> bool {
-    !pattern.is_empty() && !pattern.contains(['\\', '.', '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|'])
+    !pattern.is_empty()
+        && !pattern.contains([
+            '\\', '.', '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|',
+        ])
 }
 
 /// Parses a builtin candidate pattern (ASCII digits, case-insensitive).
@@ -55,7 +61,10 @@ pub fn builtin_hir(pattern: &str, path: &str) -> Result<Hir, BuildError> {
         .case_insensitive(true)
         .build()
         .parse(pattern)
-        .map_err(|e| BuildError { path: path.to_owned(), reason: e.to_string() })
+        .map_err(|e| BuildError {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// Builds one automaton over several patterns, with the compiler's size limit, for finding
@@ -72,13 +81,20 @@ pub fn build_scan(hirs: &[Hir], path: &str) -> Result<Regex, BuildError> {
 fn build_with(hirs: &[Hir], path: &str, kind: MatchKind) -> Result<Regex, BuildError> {
     let config = meta::Config::new()
         .match_kind(kind)
-        .nfa_size_limit(Some(Limits::default().max_compiled_bytes.saturating_mul(hirs.len().max(1))))
+        .nfa_size_limit(Some(
+            Limits::default()
+                .max_compiled_bytes
+                .saturating_mul(hirs.len().max(1)),
+        ))
         .utf8_empty(true);
     meta::Builder::new()
         .configure(config)
         .syntax(syntax::Config::new())
         .build_many_from_hir(hirs)
-        .map_err(|e| BuildError { path: path.to_owned(), reason: e.to_string() })
+        .map_err(|e| BuildError {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// Rewrites every literal space into `\s*`, so "credit card" matches "credit\n\tcard".
@@ -86,8 +102,13 @@ fn flex_spaces(hir: Hir) -> Hir {
     match hir.into_kind() {
         HirKind::Literal(literal) => split_spaces(&literal.0),
         HirKind::Concat(parts) => Hir::concat(parts.into_iter().map(flex_spaces).collect()),
-        HirKind::Alternation(parts) => Hir::alternation(parts.into_iter().map(flex_spaces).collect()),
-        HirKind::Repetition(rep) => Hir::repetition(Repetition { sub: Box::new(flex_spaces(*rep.sub)), ..rep }),
+        HirKind::Alternation(parts) => {
+            Hir::alternation(parts.into_iter().map(flex_spaces).collect())
+        }
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            sub: Box::new(flex_spaces(*rep.sub)),
+            ..rep
+        }),
         HirKind::Capture(mut capture) => {
             capture.sub = Box::new(flex_spaces(*capture.sub));
             Hir::capture(capture)
@@ -124,7 +145,12 @@ fn whitespace_run() -> Hir {
         ClassUnicodeRange::new('\u{2028}', '\u{2029}'),
         ClassUnicodeRange::new('\u{3000}', '\u{3000}'),
     ]);
-    Hir::repetition(Repetition { min: 0, max: None, greedy: true, sub: Box::new(Hir::class(Class::Unicode(class))) })
+    Hir::repetition(Repetition {
+        min: 0,
+        max: None,
+        greedy: true,
+        sub: Box::new(Hir::class(Class::Unicode(class))),
+    })
 }
 
 fn is_whitespace_run(hir: &Hir) -> bool {

@@ -17,7 +17,9 @@ use regex_automata::meta::Regex;
 
 pub use self::matcher::BuildError as EngineError;
 use crate::builtins;
-use crate::bundle::{Builtin, Bundle, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector};
+use crate::bundle::{
+    Builtin, Bundle, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector,
+};
 
 /// The part of a request a text came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,7 +95,9 @@ impl Engine {
         let backends = bundle
             .backends
             .iter()
-            .map(|(key, backend)| Ok((key.clone(), BackendGuards::from_guard_set(&backend.guards)?)))
+            .map(|(key, backend)| {
+                Ok((key.clone(), BackendGuards::from_guard_set(&backend.guards)?))
+            })
             .collect::<Result<_, EngineError>>()?;
         Ok(Self { backends })
     }
@@ -139,14 +143,29 @@ impl BackendGuards {
         let mut owners = Vec::new();
         let mut guards = Vec::new();
         let mut builtins = BTreeMap::new();
-        let mut scope = GuardScope { system: false, messages: false, tool_results: false, tool_use: false };
+        let mut scope = GuardScope {
+            system: false,
+            messages: false,
+            tool_results: false,
+            tool_use: false,
+        };
         for (index, guard) in set.request.iter().enumerate() {
             let compiled = compile_guard(guard, index, &mut scan_hirs, &mut owners, &mut builtins)?;
             scope = union(scope, guard.scope);
             guards.push(compiled);
         }
-        let scan = if scan_hirs.is_empty() { None } else { Some(matcher::build_scan(&scan_hirs, "guards")?) };
-        Ok(Self { guards, scan, owners, builtins, scope })
+        let scan = if scan_hirs.is_empty() {
+            None
+        } else {
+            Some(matcher::build_scan(&scan_hirs, "guards")?)
+        };
+        Ok(Self {
+            guards,
+            scan,
+            owners,
+            builtins,
+            scope,
+        })
     }
 
     /// Whether there is no request guard.
@@ -187,17 +206,30 @@ fn compile_guard(
                 let path = format!("{}/{}", guard.id, builtin.name());
                 let hir = matcher::builtin_hir(builtins::candidate_pattern(*builtin), &path)?;
                 if !builtin_regexes.contains_key(builtin) {
-                    builtin_regexes.insert(*builtin, matcher::build(std::slice::from_ref(&hir), &path)?);
+                    builtin_regexes
+                        .insert(*builtin, matcher::build(std::slice::from_ref(&hir), &path)?);
                 }
                 scan_hirs.push(hir);
-                owners.push(Owner::Builtin { guard: index, builtin: *builtin });
+                owners.push(Owner::Builtin {
+                    guard: index,
+                    builtin: *builtin,
+                });
                 builtins.push(*builtin);
             }
             Detector::MinLength(length) => min_lengths.push(length.clone()),
         }
     }
-    let custom = if custom_hirs.is_empty() { None } else { Some(matcher::build(&custom_hirs, &guard.id)?) };
-    Ok(CompiledGuard { guard: guard.clone(), custom, builtins, min_lengths })
+    let custom = if custom_hirs.is_empty() {
+        None
+    } else {
+        Some(matcher::build(&custom_hirs, &guard.id)?)
+    };
+    Ok(CompiledGuard {
+        guard: guard.clone(),
+        custom,
+        builtins,
+        min_lengths,
+    })
 }
 
 fn union(a: GuardScope, b: GuardScope) -> GuardScope {

@@ -24,7 +24,10 @@ impl<'a> Normalized<'a> {
     /// Normalizes `original`; borrows it when nothing needs to change.
     pub fn new(original: &'a str) -> Self {
         if original.is_ascii() {
-            return Self { text: Cow::Borrowed(original), origin: None };
+            return Self {
+                text: Cow::Borrowed(original),
+                origin: None,
+            };
         }
         let mut text = String::with_capacity(original.len());
         let mut origin = Vec::with_capacity(original.len());
@@ -38,7 +41,10 @@ impl<'a> Normalized<'a> {
                 origin.extend(std::iter::repeat_n(range, out.len_utf8()));
             }
         }
-        Self { text: Cow::Owned(text), origin: Some(origin) }
+        Self {
+            text: Cow::Owned(text),
+            origin: Some(origin),
+        }
     }
 
     /// The text to match on.
@@ -108,6 +114,9 @@ mod tests {
         let n = Normalized::new(original);
         assert_eq!(n.text(), "x credit");
         let (start, end) = n.original_span(2, 8);
-        assert_eq!(&original[start..end], "ｃｒｅ\u{200b}dit".trim_start_matches('x'));
+        assert_eq!(
+            &original[start..end],
+            "ｃｒｅ\u{200b}dit".trim_start_matches('x')
+        );
     }
 }

@@ -9,43 +9,80 @@ fn guard(id: &str, action: GuardAction, detectors: Vec<Detector>) -> Guard {
     Guard {
         id: id.to_owned(),
         action,
-        reject: Rejection { status: 400, message: format!("rejected by {id}") },
+        reject: Rejection {
+            status: 400,
+            message: format!("rejected by {id}"),
+        },
         scope: GuardScope::default(),
         detectors,
     }
 }
 
 fn phrase(p: &str) -> Detector {
-    Detector::Regex(RegexDetector { pattern: p.to_owned(), path: "p".to_owned() })
+    Detector::Regex(RegexDetector {
+        pattern: p.to_owned(),
+        path: "p".to_owned(),
+    })
 }
 
 fn engine(guards: Vec<Guard>) -> BackendGuards {
-    BackendGuards::from_guard_set(&GuardSet { request: guards, response: vec![] }).expect("builds")
+    BackendGuards::from_guard_set(&GuardSet {
+        request: guards,
+        response: vec![],
+    })
+    .expect("builds")
 }
 
 fn message(text: &str) -> [Segment<'_>; 1] {
-    [Segment { kind: SegmentKind::Message, text }]
+    [Segment {
+        kind: SegmentKind::Message,
+        text,
+    }]
 }
 
 fn tutorial() -> BackendGuards {
-    engine(vec![guard("request[0]", GuardAction::Reject, vec![phrase("credit card")])])
+    engine(vec![guard(
+        "request[0]",
+        GuardAction::Reject,
+        vec![phrase("credit card")],
+    )])
 }
 
 #[test]
 fn tutorial_guard_sees_through_presentation() {
     let g = tutorial();
-    for text in ["What is a credit card", "Credit Card", "CREDIT\u{200b}CARD", "ｃｒｅｄｉｔ card", "credit\n\tcard"] {
+    for text in [
+        "What is a credit card",
+        "Credit Card",
+        "CREDIT\u{200b}CARD",
+        "ｃｒｅｄｉｔ card",
+        "credit\n\tcard",
+    ] {
         let decision = g.evaluate_request(&message(text));
-        assert!(matches!(&decision, Decision::Reject(r) if r.guard_id == "request[0]"), "{text:?}: {decision:?}");
+        assert!(
+            matches!(&decision, Decision::Reject(r) if r.guard_id == "request[0]"),
+            "{text:?}: {decision:?}"
+        );
     }
-    assert_eq!(g.evaluate_request(&message("What is Kubernetes?")), Decision::Allow);
+    assert_eq!(
+        g.evaluate_request(&message("What is Kubernetes?")),
+        Decision::Allow
+    );
 }
 
 #[test]
 fn first_reject_in_order_wins_over_earlier_mask() {
     let g = engine(vec![
-        guard("request[0]", GuardAction::Mask, vec![Detector::Builtin(Builtin::Email)]),
-        guard("request[1]", GuardAction::Reject, vec![phrase("drop database")]),
+        guard(
+            "request[0]",
+            GuardAction::Mask,
+            vec![Detector::Builtin(Builtin::Email)],
+        ),
+        guard(
+            "request[1]",
+            GuardAction::Reject,
+            vec![phrase("drop database")],
+        ),
     ]);
     let decision = g.evaluate_request(&message("mail a@example.com then drop database"));
     assert!(matches!(decision, Decision::Reject(r) if r.guard_id == "request[1]"));
@@ -57,22 +94,43 @@ fn overlapping_guards_cannot_hide_each_other() {
         guard("request[0]", GuardAction::Mask, vec![phrase("credit card")]),
         guard("request[1]", GuardAction::Reject, vec![phrase("card")]),
     ]);
-    assert!(matches!(g.evaluate_request(&message("my credit card")), Decision::Reject(_)));
+    assert!(matches!(
+        g.evaluate_request(&message("my credit card")),
+        Decision::Reject(_)
+    ));
 }
 
 #[test]
 fn mask_replaces_the_original_span_only() {
-    let g = engine(vec![guard("request[0]", GuardAction::Mask, vec![Detector::Builtin(Builtin::Email), phrase("secret")])]);
+    let g = engine(vec![guard(
+        "request[0]",
+        GuardAction::Mask,
+        vec![Detector::Builtin(Builtin::Email), phrase("secret")],
+    )]);
     let text = "Write to ｊａｎｅ@example.com about the SECRET plan";
-    let Decision::Mask(masked) = g.evaluate_request(&message(text)) else { panic!("expected mask") };
-    assert_eq!(masked.texts[0].as_deref(), Some("Write to <EMAIL_ADDRESS> about the <masked> plan"));
-    assert_eq!(masked.hits, [GuardHit { guard_id: "request[0]".into(), count: 2 }]);
+    let Decision::Mask(masked) = g.evaluate_request(&message(text)) else {
+        panic!("expected mask")
+    };
+    assert_eq!(
+        masked.texts[0].as_deref(),
+        Some("Write to <EMAIL_ADDRESS> about the <masked> plan")
+    );
+    assert_eq!(
+        masked.hits,
+        [GuardHit {
+            guard_id: "request[0]".into(),
+            count: 2
+        }]
+    );
 }
 
 #[test]
 fn scope_limits_what_a_guard_sees() {
     let g = tutorial();
-    let segments = [Segment { kind: SegmentKind::ToolResult, text: "credit card" }];
+    let segments = [Segment {
+        kind: SegmentKind::ToolResult,
+        text: "credit card",
+    }];
     assert_eq!(g.evaluate_request(&segments), Decision::Allow);
     assert!(!g.scope().tool_results);
 }
@@ -82,15 +140,32 @@ fn length_checks_act_like_guards() {
     let g = engine(vec![guard(
         "request[0]",
         GuardAction::Reject,
-        vec![Detector::MinLength(MinLengthDetector { chars: 10, across_lines: false, path: "p".into() })],
+        vec![Detector::MinLength(MinLengthDetector {
+            chars: 10,
+            across_lines: false,
+            path: "p".into(),
+        })],
     )]);
-    assert!(matches!(g.evaluate_request(&message("0123456789")), Decision::Reject(_)));
-    assert_eq!(g.evaluate_request(&message("01234\n56789")), Decision::Allow);
+    assert!(matches!(
+        g.evaluate_request(&message("0123456789")),
+        Decision::Reject(_)
+    ));
+    assert_eq!(
+        g.evaluate_request(&message("01234\n56789")),
+        Decision::Allow
+    );
 }
 
 #[test]
 fn invalid_pattern_in_a_bundle_is_an_error_not_skipped() {
-    let set = GuardSet { request: vec![guard("request[0]", GuardAction::Reject, vec![phrase("(unclosed")])], response: vec![] };
+    let set = GuardSet {
+        request: vec![guard(
+            "request[0]",
+            GuardAction::Reject,
+            vec![phrase("(unclosed")],
+        )],
+        response: vec![],
+    };
     let err = BackendGuards::from_guard_set(&set).expect_err("invalid");
     assert_eq!(err.path, "p");
 }

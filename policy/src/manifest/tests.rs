@@ -1,6 +1,8 @@
+use std::fmt::Write as _;
+
 use super::*;
 
-const TUTORIAL: &str = r#"
+const TUTORIAL: &str = r"
 apiVersion: v1
 kind: Secret
 metadata:
@@ -32,7 +34,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
   name: claude
-"#;
+";
 
 fn env(name: &str) -> Option<String> {
     (name == "ANTHROPIC_API_KEY").then(|| "sk-test".to_owned())
@@ -44,7 +46,9 @@ fn reads_backends_and_secrets_and_skips_the_rest() {
     assert_eq!(docs.backends.len(), 1);
     assert_eq!(docs.backends[0].name, "anthropic");
     assert_eq!(docs.backends[0].document, 2);
-    let secret = docs.secret("agentgateway-system", "anthropic-secret").expect("secret");
+    let secret = docs
+        .secret("agentgateway-system", "anthropic-secret")
+        .expect("secret");
     assert_eq!(secret.data["Authorization"], "sk-test");
     assert_eq!(docs.skipped.len(), 1);
     assert!(docs.skipped[0].contains("HTTPRoute"));
@@ -59,7 +63,10 @@ fn secret_debug_output_hides_values() {
 #[test]
 fn unset_variable_names_itself_and_its_line() {
     let err = parse_documents(TUTORIAL, |_| None).expect_err("unset");
-    assert_eq!(err.to_string(), "document 1, line 9: environment variable ANTHROPIC_API_KEY is not set (write ${ANTHROPIC_API_KEY:-default} for a default)");
+    assert_eq!(
+        err.to_string(),
+        "document 1, line 9: environment variable ANTHROPIC_API_KEY is not set (write ${ANTHROPIC_API_KEY:-default} for a default)"
+    );
     let with_default = TUTORIAL.replace("${ANTHROPIC_API_KEY}", "${ANTHROPIC_API_KEY:-none}");
     assert!(parse_documents(&with_default, |_| None).is_ok());
 }
@@ -68,7 +75,10 @@ fn unset_variable_names_itself_and_its_line() {
 fn dollar_signs_in_patterns_survive() {
     let text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: 'x$ $$ $1'\n";
     assert!(parse_documents(text, |_| None).is_ok());
-    assert_eq!(expand_env("x$ $$ $1", 1, 1, &|_| None, Unset::Error).expect("expands"), "x$ $ $1");
+    assert_eq!(
+        expand_env("x$ $$ $1", 1, 1, &|_| None, Unset::Error).expect("expands"),
+        "x$ $ $1"
+    );
 }
 
 #[test]
@@ -88,14 +98,20 @@ fn syntax_errors_carry_document_line_and_column() {
 
 #[test]
 fn billion_laughs_is_refused_quickly() {
-    let mut text = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for (prev, next) in ('a'..'i').zip('b'..='i') {
         let refs = vec![format!("*{prev}"); 9].join(",");
-        text.push_str(&format!("{next}: &{next} [{refs}]\n"));
+        writeln!(text, "{next}: &{next} [{refs}]").expect("write to string");
     }
     let started = std::time::Instant::now();
     let err = parse_documents(&text, |_| None).expect_err("bomb");
-    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(matches!(err, ManifestError::Yaml { .. }), "{err}");
 }
 
@@ -105,7 +121,10 @@ fn deep_nesting_is_refused() {
     assert!(parse_documents(&text, |_| None).is_err());
     let text = format!("a: {}1{}", "[".repeat(100), "]".repeat(100));
     let err = parse_documents(&text, |_| None).expect_err("deep");
-    assert!(err.to_string().contains("nesting") || err.to_string().contains("recursion"), "{err}");
+    assert!(
+        err.to_string().contains("nesting") || err.to_string().contains("recursion"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,7 +151,10 @@ fn comments_are_not_expanded() {
 #[test]
 fn unset_variables_can_be_kept_for_offline_checks() {
     let docs = parse_bytes(TUTORIAL.as_bytes(), |_| None, Unset::KeepAsWritten).expect("parses");
-    assert_eq!(docs.secrets[0].data["Authorization"], "${ANTHROPIC_API_KEY}");
+    assert_eq!(
+        docs.secrets[0].data["Authorization"],
+        "${ANTHROPIC_API_KEY}"
+    );
     let port = "apiVersion: v1\nkind: ConfigMap\ndata: {port: '${PORT:-443}'}\n";
     assert!(parse_bytes(port.as_bytes(), |_| None, Unset::KeepAsWritten).is_ok());
 }

@@ -1,2 +1,0 @@
-//! Placeholder until the operator crate lands.
-fn main() {}

@@ -1,2 +1,0 @@
-//! Placeholder until the webhook crate lands.
-fn main() {}
