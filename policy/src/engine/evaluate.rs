@@ -75,7 +75,14 @@ fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {
     let normalized = Normalized::new(text);
     let found = guards.scan.as_ref().map(|scan| {
         let mut set = PatternSet::new(scan.pattern_len());
-        scan.which_overlapping_matches(&Input::new(normalized.text()), &mut set);
+        let input = Input::new(normalized.text());
+        if guards
+            .any
+            .as_ref()
+            .is_none_or(|any| any.is_match(input.clone()))
+        {
+            scan.which_overlapping_matches(&input, &mut set);
+        }
         set
     });
     Scanned {

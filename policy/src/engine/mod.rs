@@ -119,8 +119,12 @@ enum Owner {
 #[derive(Debug)]
 pub struct BackendGuards {
     guards: Vec<CompiledGuard>,
-    /// Every custom pattern and builtin candidate of every guard.
+    /// Every custom pattern and builtin candidate of every guard, reporting all overlapping
+    /// matches.
     scan: Option<Regex>,
+    /// The same patterns, leftmost-first: answers "does anything match at all?" in one
+    /// forward pass that can stop early and use literal prefilters (the common, allow case).
+    any: Option<Regex>,
     owners: Vec<Owner>,
     /// Builtin candidate automata, for validation and spans.
     builtins: BTreeMap<Builtin, Regex>,
@@ -154,14 +158,18 @@ impl BackendGuards {
             scope = union(scope, guard.scope);
             guards.push(compiled);
         }
-        let scan = if scan_hirs.is_empty() {
-            None
+        let (scan, any) = if scan_hirs.is_empty() {
+            (None, None)
         } else {
-            Some(matcher::build_scan(&scan_hirs, "guards")?)
+            (
+                Some(matcher::build_scan(&scan_hirs, "guards")?),
+                Some(matcher::build(&scan_hirs, "guards")?),
+            )
         };
         Ok(Self {
             guards,
             scan,
+            any,
             owners,
             builtins,
             scope,

@@ -1,0 +1,227 @@
+//! Guard engine throughput on Claude Code-like requests: allow, reject and mask paths, and the
+//! build time of a 50-phrase guard set. Prints a table; run with `hack/bench-guards` or
+//! `cargo bench -p agw-policy --bench scan`.
+// A benchmark binary: a guard set that fails to build should stop it loudly.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use agw_policy::bundle::{
+    Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, RegexDetector, Rejection,
+};
+use agw_policy::engine::{BackendGuards, Decision, Segment, SegmentKind};
+
+const SYSTEM: &str = "You are an interactive CLI tool that helps users with software engineering tasks. \
+Use the instructions below and the tools available to you to assist the user. Be concise, direct and to the point. \
+When you run a non-trivial bash command, explain what the command does and why you are running it. ";
+
+const CODE: &str = r"fn handle(req: Request<Incoming>) -> Result<Response<Body>, Error> {
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    match router.lookup(&path) {
+        Some(route) => route.forward(req).await.map_err(Error::from),
+        None => Ok(not_found(&path)),
+    }
+}
+";
+
+const LOG: &str = "2024-05-01T12:00:00.123Z INFO request id=550e8400-e29b-41d4-a716-446655440000 \
+peer=192.168.100.200:51234 status=200 bytes=1714567890 version=1.2.3 commit=4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+
+/// A Claude Code-like request's texts totalling about `size` bytes.
+fn request(size: usize, needle: Option<&str>) -> Vec<(SegmentKind, String)> {
+    let mut segments = vec![(SegmentKind::System, SYSTEM.repeat(20))];
+    let mut total = segments[0].1.len();
+    let mut turn = 0;
+    while total < size {
+        let text = match turn % 3 {
+            0 => format!(
+                "Please refactor the handler in src/server.rs and explain the change (turn {turn})."
+            ),
+            1 => CODE.repeat(12),
+            _ => LOG.repeat(20),
+        };
+        total += text.len();
+        segments.push((SegmentKind::Message, text));
+        turn += 1;
+    }
+    if let (Some(needle), Some(last)) = (needle, segments.last_mut()) {
+        last.1.push_str(needle);
+    }
+    segments
+}
+
+fn guard(id: &str, action: GuardAction, detectors: Vec<Detector>) -> Guard {
+    Guard {
+        id: id.into(),
+        action,
+        reject: Rejection {
+            status: 400,
+            message: "rejected".into(),
+        },
+        scope: GuardScope::default(),
+        detectors,
+    }
+}
+
+fn phrase(p: &str) -> Detector {
+    Detector::Regex(RegexDetector {
+        pattern: p.into(),
+        path: "bench".into(),
+    })
+}
+
+/// The tutorial's extended example.
+fn tutorial_extended() -> GuardSet {
+    let phrases = ["SSN", "Social Security", "delete all", "drop database"]
+        .map(phrase)
+        .to_vec();
+    GuardSet {
+        request: vec![
+            guard("request[0]", GuardAction::Reject, phrases),
+            guard(
+                "request[1]",
+                GuardAction::Reject,
+                vec![
+                    Detector::Builtin(Builtin::Email),
+                    Detector::Builtin(Builtin::CreditCard),
+                ],
+            ),
+        ],
+        response: vec![],
+    }
+}
+
+/// 50 phrases plus every builtin, as Reject; and a Mask guard with the builtins.
+fn fifty_phrases(action: GuardAction) -> GuardSet {
+    let phrases: Vec<Detector> = (0..50)
+        .map(|i| phrase(&format!("project codename {i} secret")))
+        .collect();
+    let builtins = Builtin::ALL.into_iter().map(Detector::Builtin).collect();
+    GuardSet {
+        request: vec![
+            guard("request[0]", action, phrases),
+            guard("request[1]", action, builtins),
+        ],
+        response: vec![],
+    }
+}
+
+struct Row {
+    case: &'static str,
+    size: usize,
+    per_iter: Vec<Duration>,
+}
+
+fn measure(
+    case: &'static str,
+    guards: &BackendGuards,
+    texts: &[(SegmentKind, String)],
+    expect: fn(&Decision) -> bool,
+) -> Row {
+    let segments: Vec<Segment<'_>> = texts
+        .iter()
+        .map(|(kind, text)| Segment { kind: *kind, text })
+        .collect();
+    let size: usize = texts.iter().map(|(_, t)| t.len()).sum();
+    assert!(
+        expect(&guards.evaluate_request(&segments)),
+        "{case}: unexpected decision"
+    );
+    let iterations = (200_000_000 / size).clamp(20, 2_000);
+    let mut per_iter = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        black_box(guards.evaluate_request(black_box(&segments)));
+        per_iter.push(started.elapsed());
+    }
+    per_iter.sort();
+    Row {
+        case,
+        size,
+        per_iter,
+    }
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "{:<34} {:>9} {:>12} {:>12} {:>12}",
+        "case", "input", "MB/s (p50)", "p50", "p99"
+    );
+    for row in rows {
+        let p50 = row.per_iter[row.per_iter.len() / 2];
+        let p99 = row.per_iter[row.per_iter.len() * 99 / 100];
+        #[allow(clippy::cast_precision_loss)]
+        let mbps = row.size as f64 / p50.as_secs_f64() / 1e6;
+        println!(
+            "{:<34} {:>7}KB {:>12.0} {:>12.2?} {:>12.2?}",
+            row.case,
+            row.size / 1024,
+            mbps,
+            p50,
+            p99
+        );
+    }
+}
+
+fn main() {
+    let allow = |d: &Decision| matches!(d, Decision::Allow);
+    let reject = |d: &Decision| matches!(d, Decision::Reject(_));
+    let mask = |d: &Decision| matches!(d, Decision::Mask(_));
+    let extended = BackendGuards::from_guard_set(&tutorial_extended()).expect("builds");
+    let fifty_reject =
+        BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Reject)).expect("builds");
+    let fifty_mask =
+        BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Mask)).expect("builds");
+    let mut rows = Vec::new();
+    for size in [100 * 1024, 1024 * 1024] {
+        let innocent = request(size, None);
+        let bad = request(size, Some(" then drop database production"));
+        let pii = request(
+            size,
+            Some(" mail jane.doe@example.com or call (415) 555-2671"),
+        );
+        rows.push(measure(
+            "allow: tutorial extended",
+            &extended,
+            &innocent,
+            allow,
+        ));
+        rows.push(measure(
+            "allow: 50 phrases + builtins",
+            &fifty_reject,
+            &innocent,
+            allow,
+        ));
+        rows.push(measure(
+            "reject: tutorial extended (at end)",
+            &extended,
+            &bad,
+            reject,
+        ));
+        rows.push(measure(
+            "mask: 50 phrases + builtins",
+            &fifty_mask,
+            &pii,
+            mask,
+        ));
+    }
+    print(&rows);
+    let builds: Vec<Duration> = (0..20)
+        .map(|_| {
+            let started = Instant::now();
+            black_box(
+                BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Reject)).expect("builds"),
+            );
+            started.elapsed()
+        })
+        .collect();
+    let mut sorted = builds;
+    sorted.sort();
+    println!(
+        "\nbuild: 50 phrases + all builtins   p50 {:.2?}   max {:.2?}",
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1]
+    );
+}
