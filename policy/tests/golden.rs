@@ -1,0 +1,99 @@
+//! Golden files: the bundle of each tutorial manifest, and the diagnostics of a corpus of bad
+//! inputs. A change in compiler output shows up as a reviewable snapshot diff.
+
+use std::path::Path;
+
+use agw_policy::manifest::{self, Unset};
+use agw_policy::{CompileOptions, compile};
+
+fn backends(path: &Path) -> Vec<manifest::BackendDoc> {
+    let bytes = std::fs::read(path).expect("readable");
+    manifest::parse_bytes(&bytes, |_| None, Unset::KeepAsWritten)
+        .expect("parses")
+        .backends
+}
+
+#[test]
+fn tutorial_manifests_compile_to_their_golden_bundles() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples");
+    for name in [
+        "backend-flexible",
+        "backend-fixed-model",
+        "backend-guarded",
+        "backend-extended-guards",
+    ] {
+        let doc = backends(&samples.join(format!("{name}.yaml"))).remove(0);
+        let compiled = compile(
+            &doc.spec,
+            &CompileOptions::new("agentgateway-system", doc.name),
+        )
+        .expect(name);
+        assert!(
+            compiled.warnings.is_empty(),
+            "{name}: {:?}",
+            compiled.warnings
+        );
+        let again = compile(
+            &doc.spec,
+            &CompileOptions::new("agentgateway-system", "anthropic"),
+        )
+        .expect(name);
+        assert_eq!(
+            compiled.bundle.to_json(),
+            again.bundle.to_json(),
+            "{name}: output is not deterministic"
+        );
+        insta::assert_snapshot!(name, compiled.bundle.to_json());
+    }
+}
+
+#[test]
+fn bad_inputs_give_every_diagnostic_with_its_path() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    for name in ["bad-patterns", "bad-names"] {
+        let doc = backends(&corpus.join(format!("{name}.yaml"))).remove(0);
+        let diagnostics =
+            compile(&doc.spec, &CompileOptions::new("default", doc.name)).expect_err(name);
+        let rendered: Vec<String> = diagnostics
+            .errors
+            .iter()
+            .chain(&diagnostics.warnings)
+            .map(|d| format!("{:?} {} {d}", d.severity, d.code))
+            .collect();
+        insta::assert_snapshot!(name, rendered.join("\n"));
+    }
+}
+
+#[test]
+fn pattern_count_and_size_limits_are_reported() {
+    let mut doc = backends(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples/backend-guarded.yaml"),
+    )
+    .remove(0);
+    let set_matches = |spec: &mut agw_crds::BackendSpec, matches: Vec<String>| {
+        let guards = spec
+            .policies
+            .as_mut()
+            .and_then(|p| p.ai.as_mut())
+            .and_then(|a| a.prompt_guard.as_mut());
+        guards.expect("guards").request[0].regex.matches = matches;
+    };
+    set_matches(
+        &mut doc.spec,
+        (0..10_000).map(|i| format!("phrase {i}")).collect(),
+    );
+    let err = compile(&doc.spec, &CompileOptions::new("ns", "b")).expect_err("too many");
+    assert!(
+        err.errors
+            .iter()
+            .any(|d| d.code == "too-many-patterns" && d.message.contains("10000")),
+        "{err}"
+    );
+    set_matches(&mut doc.spec, vec!["a".repeat(1024 * 1024)]);
+    let err = compile(&doc.spec, &CompileOptions::new("ns", "b")).expect_err("too long");
+    assert_eq!(err.errors[0].code, "regex-too-long");
+    assert_eq!(
+        err.errors[0].path,
+        "spec.policies.ai.promptGuard.request[0].regex.matches[0]"
+    );
+}
