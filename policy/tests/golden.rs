@@ -1,5 +1,7 @@
 //! Golden files: the bundle of each tutorial manifest, and the diagnostics of a corpus of bad
 //! inputs. A change in compiler output shows up as a reviewable snapshot diff.
+// Test helpers: a failed expectation is the test failure.
+#![allow(clippy::expect_used)]
 
 use std::path::Path;
 
