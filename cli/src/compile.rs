@@ -22,6 +22,9 @@ pub struct Args {
     /// Which Backend to compile when the file holds several.
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
+    /// Directory where the proxy finds auth Secret keys (`<dir>/<namespace>/<secret>/<key>`).
+    #[arg(long, value_name = "DIR", default_value = agw_policy::compile::DEFAULT_AUTH_MOUNT_ROOT)]
+    auth_mount_root: String,
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -40,7 +43,9 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_UNREADABLE;
         }
     };
-    match agw_policy::compile(&doc.spec, &input::options(doc, args.namespace.as_deref())) {
+    let mut opts = input::options(doc, args.namespace.as_deref());
+    opts.auth_mount_root.clone_from(&args.auth_mount_root);
+    match agw_policy::compile(&doc.spec, &opts) {
         Ok(compiled) => {
             for warning in &compiled.warnings {
                 eprintln!("{name}: warning: {warning}");

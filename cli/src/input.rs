@@ -3,8 +3,8 @@
 use std::io::Read as _;
 use std::path::Path;
 
+use agw_policy::CompileOptions;
 use agw_policy::manifest::{self, BackendDoc, Documents, Unset};
-use agw_policy::{CompileOptions, compile::DEFAULT_AUTH_MOUNT_ROOT};
 
 /// Namespace assumed for Backends whose manifest names none, as kubectl does.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -34,7 +34,5 @@ pub fn options(doc: &BackendDoc, namespace_override: Option<&str>) -> CompileOpt
     let namespace = namespace_override
         .or(doc.namespace.as_deref())
         .unwrap_or(DEFAULT_NAMESPACE);
-    let mut opts = CompileOptions::new(namespace, doc.name.clone()).with_generation(doc.generation);
-    DEFAULT_AUTH_MOUNT_ROOT.clone_into(&mut opts.auth_mount_root);
-    opts
+    CompileOptions::new(namespace, doc.name.clone()).with_generation(doc.generation)
 }

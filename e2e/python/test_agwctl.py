@@ -1,0 +1,62 @@
+"""agwctl as a user runs it: exit codes, output format, and the tutorial's prompts."""
+
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT, binary
+
+SAMPLES = ROOT / "config" / "samples"
+CORPUS = ROOT / "policy" / "tests" / "corpus"
+
+
+def agwctl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([binary("agwctl"), *args], input=stdin, capture_output=True, text=True, timeout=30)
+
+
+def test_lint_of_the_tutorial_manifests_is_silent():
+    files = sorted(str(p) for p in SAMPLES.glob("backend-*.yaml")) + [str(SAMPLES / "secret.yaml"), str(ROOT / "examples" / "claude-code.yaml")]
+    result = agwctl("lint", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_lint_reports_every_error_with_file_and_path_and_exits_1():
+    path = CORPUS / "bad-patterns.yaml"
+    result = agwctl("lint", str(path))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"{path}: spec.policies.ai.promptGuard.request[0].regex.matches[0]: lookahead at character 1 is not supported" in result.stdout
+    assert any(line.startswith(f"{path}: warning: ") for line in lines)
+    assert sum("regex.matches[" in line for line in lines) >= 10
+
+
+def test_unparsable_input_exits_2_with_line_and_column(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: agentgateway.dev/v1alpha1\nkind: Backend\nspec: [unclosed\n")
+    result = agwctl("lint", str(bad))
+    assert result.returncode == 2
+    assert "line" in result.stderr and "column" in result.stderr
+    binary_file = tmp_path / "blob.yaml"
+    binary_file.write_bytes(b"\x00\xff\xfe\x01")
+    assert agwctl("lint", str(binary_file)).returncode == 2
+
+
+def test_check_rejects_the_tutorial_prompt_with_exit_3():
+    result = agwctl("check", str(SAMPLES / "backend-guarded.yaml"), "--prompt", "What is a credit card")
+    assert result.returncode == 3
+    assert "request[0]" in result.stdout and "Rejected due to inappropriate content" in result.stdout
+    allowed = agwctl("check", str(SAMPLES / "backend-guarded.yaml"), "--prompt", "What is Kubernetes?")
+    assert allowed.returncode == 0
+
+
+def test_check_shows_the_masked_prompt_from_stdin():
+    result = agwctl("check", str(ROOT / "examples" / "claude-code.yaml"), stdin="mail me at jane@example.com")
+    assert result.returncode == 0
+    assert "mail me at <EMAIL_ADDRESS>" in result.stdout
+
+
+def test_compile_writes_the_bundle(tmp_path: Path):
+    out = tmp_path / "bundle.json"
+    result = agwctl("compile", str(SAMPLES / "backend-guarded.yaml"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert '"apiVersion": "bundle.agentgateway.dev/v1"' in out.read_text()
