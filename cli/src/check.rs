@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use agw_policy::engine::{Decision, Engine, Segment, SegmentKind};
 
-use crate::{EXIT_UNREADABLE, compile::pick, input};
+use crate::{EXIT_UNREADABLE, input};
 
 /// Exit code: the prompt would be rejected.
 const EXIT_REJECTED: u8 = 3;
@@ -35,20 +35,14 @@ pub struct Args {
 
 pub fn run(args: &Args) -> u8 {
     let name = args.file.display();
-    let documents = match input::read(&args.file) {
-        Ok(documents) => documents,
-        Err(message) => {
-            eprintln!("{name}: {message}");
-            return EXIT_UNREADABLE;
-        }
-    };
-    let doc = match pick(&documents.backends, args.backend.as_deref()) {
+    let doc = match input::read_backend(&args.file, args.backend.as_deref()) {
         Ok(doc) => doc,
         Err(message) => {
             eprintln!("{name}: {message}");
             return EXIT_UNREADABLE;
         }
     };
+    let doc = &doc;
     let bundle = match agw_policy::compile(&doc.spec, &input::options(doc, None)) {
         Ok(compiled) => compiled.bundle,
         Err(diagnostics) => {

@@ -29,20 +29,14 @@ pub struct Args {
 
 pub fn run(args: &Args) -> u8 {
     let name = args.file.display();
-    let documents = match input::read(&args.file) {
-        Ok(documents) => documents,
-        Err(message) => {
-            eprintln!("{name}: {message}");
-            return EXIT_UNREADABLE;
-        }
-    };
-    let doc = match pick(&documents.backends, args.backend.as_deref()) {
+    let doc = match input::read_backend(&args.file, args.backend.as_deref()) {
         Ok(doc) => doc,
         Err(message) => {
             eprintln!("{name}: {message}");
             return EXIT_UNREADABLE;
         }
     };
+    let doc = &doc;
     let mut opts = input::options(doc, args.namespace.as_deref());
     opts.auth_mount_root.clone_from(&args.auth_mount_root);
     match agw_policy::compile(&doc.spec, &opts) {
@@ -58,28 +52,6 @@ pub fn run(args: &Args) -> u8 {
             }
             1
         }
-    }
-}
-
-pub(crate) fn pick<'a>(
-    backends: &'a [agw_policy::manifest::BackendDoc],
-    wanted: Option<&str>,
-) -> Result<&'a agw_policy::manifest::BackendDoc, String> {
-    match (backends, wanted) {
-        ([], _) => Err("no Backend in this file".to_owned()),
-        (_, Some(wanted)) => backends
-            .iter()
-            .find(|b| b.name == wanted)
-            .ok_or_else(|| format!("no Backend named {wanted:?} in this file")),
-        ([only], None) => Ok(only),
-        (many, None) => Err(format!(
-            "{} Backends in this file; pick one with --backend ({})",
-            many.len(),
-            many.iter()
-                .map(|b| b.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
     }
 }
 

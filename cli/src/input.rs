@@ -36,3 +36,31 @@ pub fn options(doc: &BackendDoc, namespace_override: Option<&str>) -> CompileOpt
         .unwrap_or(DEFAULT_NAMESPACE);
     CompileOptions::new(namespace, doc.name.clone()).with_generation(doc.generation)
 }
+
+/// Reads `path` and picks its one Backend, or the one named `wanted`.
+pub fn read_backend(path: &Path, wanted: Option<&str>) -> Result<BackendDoc, String> {
+    let documents = read(path)?;
+    pick(&documents.backends, wanted).cloned()
+}
+
+fn pick<'a>(
+    backends: &'a [agw_policy::manifest::BackendDoc],
+    wanted: Option<&str>,
+) -> Result<&'a agw_policy::manifest::BackendDoc, String> {
+    match (backends, wanted) {
+        ([], _) => Err("no Backend in this file".to_owned()),
+        (_, Some(wanted)) => backends
+            .iter()
+            .find(|b| b.name == wanted)
+            .ok_or_else(|| format!("no Backend named {wanted:?} in this file")),
+        ([only], None) => Ok(only),
+        (many, None) => Err(format!(
+            "{} Backends in this file; pick one with --backend ({})",
+            many.len(),
+            many.iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
