@@ -42,8 +42,7 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_UNREADABLE;
         }
     };
-    let doc = &doc;
-    let bundle = match agw_policy::compile(&doc.spec, &input::options(doc, None)) {
+    let bundle = match agw_policy::compile(&doc.spec, &input::options(&doc, None)) {
         Ok(compiled) => compiled.bundle,
         Err(diagnostics) => {
             for error in &diagnostics.errors {

@@ -36,8 +36,7 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_UNREADABLE;
         }
     };
-    let doc = &doc;
-    let mut opts = input::options(doc, args.namespace.as_deref());
+    let mut opts = input::options(&doc, args.namespace.as_deref());
     opts.auth_mount_root.clone_from(&args.auth_mount_root);
     match agw_policy::compile(&doc.spec, &opts) {
         Ok(compiled) => {
