@@ -154,8 +154,3 @@ pub fn compile_backend(
 fn routes_of(ai: &AiPolicies) -> Option<&BTreeMap<String, String>> {
     ai.routes.as_ref()
 }
-
-/// The bundle schema version this compiler emits.
-pub const fn bundle_api_version() -> &'static str {
-    BUNDLE_API_VERSION
-}
