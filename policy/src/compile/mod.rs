@@ -18,9 +18,7 @@ use std::collections::BTreeMap;
 use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::limits::Limits;
-use crate::bundle::{
-    BUNDLE_API_VERSION, Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind,
-};
+use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 
 /// Where the operator mounts auth Secrets in proxy pods, `<root>/<ns>/<secret>/<key>`.
