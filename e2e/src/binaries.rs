@@ -73,7 +73,11 @@ fn agw_bin_dirs() -> Vec<PathBuf> {
 }
 
 fn display_list(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The three control-plane binaries built by `hack/envtest/build.sh`.
@@ -119,20 +123,25 @@ fn envtest_bin_dir() -> Result<PathBuf> {
     let cache = if let Some(cache) = std::env::var_os("AGW_CACHE").filter(|d| !d.is_empty()) {
         PathBuf::from(cache)
     } else {
-        let home = std::env::var_os("HOME").filter(|d| !d.is_empty()).ok_or_else(|| Error::MissingBinary {
-            name: "kube-apiserver".to_owned(),
-            path: PathBuf::from("$HOME/.cache/agw"),
-            hint: "neither AGW_ENVTEST_BIN, AGW_CACHE nor HOME is set; \
+        let home = std::env::var_os("HOME")
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| Error::MissingBinary {
+                name: "kube-apiserver".to_owned(),
+                path: PathBuf::from("$HOME/.cache/agw"),
+                hint: "neither AGW_ENVTEST_BIN, AGW_CACHE nor HOME is set; \
                    run hack/envtest/build.sh and export AGW_ENVTEST_BIN"
-                .to_owned(),
-        })?;
+                    .to_owned(),
+            })?;
         PathBuf::from(home).join(".cache").join("agw")
     };
     Ok(cache.join("envtest").join(ENVTEST_K8S_VERSION).join("bin"))
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -146,7 +155,9 @@ mod tests {
 
     #[test]
     fn a_missing_agw_binary_names_the_build_command() {
-        let err = try_agw_binary("agw-no-such-binary").unwrap_err().to_string();
+        let err = try_agw_binary("agw-no-such-binary")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cargo build --workspace --bins"), "{err}");
         assert!(err.contains("agw-no-such-binary"), "{err}");
     }

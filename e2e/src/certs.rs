@@ -28,7 +28,9 @@ pub struct CertifiedKey {
 impl fmt::Debug for CertifiedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the key, even in test failure output.
-        f.debug_struct("CertifiedKey").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+        f.debug_struct("CertifiedKey")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +63,9 @@ pub struct Ca {
 
 impl fmt::Debug for Ca {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ca").field("common_name", &self.common_name).finish_non_exhaustive()
+        f.debug_struct("Ca")
+            .field("common_name", &self.common_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,12 +74,20 @@ impl Ca {
     pub fn new(common_name: &str) -> Result<Ca> {
         let what = || format!("CA {common_name:?}");
         let key = KeyPair::generate().map_err(|e| Error::cert(what(), e))?;
-        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::cert(what(), e))?;
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::cert(what(), e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages =
-            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let cert = params.self_signed(&key).map_err(|e| Error::cert(what(), e))?;
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| Error::cert(what(), e))?;
         Ok(Ca {
             issuer: Issuer::new(params, key),
             common_name: common_name.to_owned(),
@@ -107,12 +119,18 @@ impl Ca {
             return Err(Error::InvalidInput {
                 what: "client certificate groups",
                 value: groups.join(","),
-                reason: "a generated client certificate carries at most one group (O); bind RBAC to \
+                reason:
+                    "a generated client certificate carries at most one group (O); bind RBAC to \
                          the user or one group, or use a ServiceAccount token"
-                    .to_owned(),
+                        .to_owned(),
             });
         }
-        self.issue(user, groups, Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)
+        self.issue(
+            user,
+            groups,
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )
     }
 
     fn issue(
@@ -122,19 +140,33 @@ impl Ca {
         sans: Vec<String>,
         usage: ExtendedKeyUsagePurpose,
     ) -> Result<CertifiedKey> {
-        let what = || format!("certificate {common_name:?} signed by {:?}", self.common_name);
+        let what = || {
+            format!(
+                "certificate {common_name:?} signed by {:?}",
+                self.common_name
+            )
+        };
         let key = KeyPair::generate().map_err(|e| Error::cert(what(), e))?;
         let mut params = CertificateParams::new(sans).map_err(|e| Error::cert(what(), e))?;
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         for org in organizations {
-            params.distinguished_name.push(DnType::OrganizationName, *org);
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, *org);
         }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).map_err(|e| Error::cert(what(), e))?;
-        Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| Error::cert(what(), e))?;
+        Ok(CertifiedKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
@@ -158,7 +190,8 @@ pub(crate) fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .map_err(|e| Error::io(context(), e))?;
-    file.write_all(contents.as_bytes()).map_err(|e| Error::io(context(), e))
+    file.write_all(contents.as_bytes())
+        .map_err(|e| Error::io(context(), e))
 }
 
 #[cfg(test)]
@@ -169,7 +202,9 @@ mod tests {
     fn certificates_are_pem_and_keys_pkcs8() {
         let ca = Ca::new("test-ca").unwrap();
         assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
-        let serving = ca.serving_cert("server", &["localhost", "127.0.0.1"]).unwrap();
+        let serving = ca
+            .serving_cert("server", &["localhost", "127.0.0.1"])
+            .unwrap();
         assert!(serving.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(serving.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let (private, public) = signing_key_pair().unwrap();
@@ -181,7 +216,10 @@ mod tests {
     fn a_client_certificate_refuses_two_groups() {
         let ca = Ca::new("test-ca").unwrap();
         assert!(ca.client_cert("alice", &["dev"]).is_ok());
-        let err = ca.client_cert("alice", &["dev", "ops"]).unwrap_err().to_string();
+        let err = ca
+            .client_cert("alice", &["dev", "ops"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most one group"), "{err}");
     }
 
@@ -198,9 +236,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("test-ca").unwrap();
-        let files = ca.client_cert("alice", &[]).unwrap().write(dir.path(), "alice").unwrap();
+        let files = ca
+            .client_cert("alice", &[])
+            .unwrap()
+            .write(dir.path(), "alice")
+            .unwrap();
         let mode = std::fs::metadata(&files.key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(std::fs::read_to_string(&files.cert).unwrap().contains("CERTIFICATE"));
+        assert!(
+            std::fs::read_to_string(&files.cert)
+                .unwrap()
+                .contains("CERTIFICATE")
+        );
     }
 }

@@ -20,11 +20,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A binary the tests need is not where it should be.
     #[error("{name} not found at {}: {hint}", path.display())]
-    MissingBinary { name: String, path: PathBuf, hint: String },
+    MissingBinary {
+        name: String,
+        path: PathBuf,
+        hint: String,
+    },
 
     /// A file or process operation failed.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 
     /// rcgen refused to build a key or certificate.
     #[error("generating {what}: {source}")]
@@ -32,11 +39,17 @@ pub enum Error {
 
     /// The written kubeconfig could not be turned into a client configuration.
     #[error("loading kubeconfig {}: {source}", path.display())]
-    Kubeconfig { path: PathBuf, source: kube::config::KubeconfigError },
+    Kubeconfig {
+        path: PathBuf,
+        source: kube::config::KubeconfigError,
+    },
 
     /// A request to the apiserver failed.
     #[error("{context}: {source}")]
-    Kube { context: String, source: kube::Error },
+    Kube {
+        context: String,
+        source: kube::Error,
+    },
 
     /// A file the harness reads (a CRD manifest) is not what it expects.
     #[error("{}: {message}", path.display())]
@@ -44,11 +57,22 @@ pub enum Error {
 
     /// A control-plane process exited while the harness was waiting for it.
     #[error("{name} exited during start-up ({status}); last lines of {}:\n{tail}", log.display())]
-    ProcessExited { name: String, status: ExitStatus, log: PathBuf, tail: String },
+    ProcessExited {
+        name: String,
+        status: ExitStatus,
+        log: PathBuf,
+        tail: String,
+    },
 
     /// A control-plane process kept running but never became ready.
     #[error("{name} not ready after {waited:?} ({last_error}); last lines of {}:\n{tail}", log.display())]
-    NotReady { name: String, waited: Duration, last_error: String, log: PathBuf, tail: String },
+    NotReady {
+        name: String,
+        waited: Duration,
+        last_error: String,
+        log: PathBuf,
+        tail: String,
+    },
 
     /// Something the harness waits for (a CRD to be Established, discovery) did not happen.
     #[error("timed out after {waited:?} waiting for {what}")]
@@ -64,11 +88,19 @@ pub enum Error {
 
     /// A kubectl invocation that had to succeed did not.
     #[error("`kubectl {args}` failed ({status}):\n{stderr}")]
-    KubectlFailed { args: String, status: ExitStatus, stderr: String },
+    KubectlFailed {
+        args: String,
+        status: ExitStatus,
+        stderr: String,
+    },
 
     /// A caller-supplied value the harness cannot use.
     #[error("invalid {what} {value:?}: {reason}")]
-    InvalidInput { what: &'static str, value: String, reason: String },
+    InvalidInput {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl fmt::Debug for Error {
@@ -79,14 +111,23 @@ impl fmt::Debug for Error {
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn kube(context: impl Into<String>, source: kube::Error) -> Self {
-        Error::Kube { context: context.into(), source }
+        Error::Kube {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn cert(what: impl Into<String>, source: rcgen::Error) -> Self {
-        Error::Certificate { what: what.into(), source }
+        Error::Certificate {
+            what: what.into(),
+            source,
+        }
     }
 }

@@ -39,7 +39,11 @@ pub struct KubectlOutput {
 impl Kubectl {
     /// A kubectl running `bin` with `--kubeconfig kubeconfig`; its discovery cache lives in
     /// `cache_dir` (one per control plane, so runs never see another cluster's cache).
-    pub fn new(bin: impl Into<PathBuf>, kubeconfig: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        bin: impl Into<PathBuf>,
+        kubeconfig: impl Into<PathBuf>,
+        cache_dir: impl Into<PathBuf>,
+    ) -> Self {
         Kubectl {
             bin: bin.into(),
             kubeconfig: kubeconfig.into(),
@@ -86,18 +90,27 @@ impl Kubectl {
 
     /// `kubectl apply -n <namespace> -f -` with `yaml` on stdin, as the tutorial does it.
     pub async fn apply_stdin(&self, namespace: &str, yaml: &str) -> Result<KubectlOutput> {
-        self.run_with_stdin(["apply", "-n", namespace, "-f", "-"], yaml).await
+        self.run_with_stdin(["apply", "-n", namespace, "-f", "-"], yaml)
+            .await
     }
 
     /// `kubectl apply -n <namespace> -f <path>` (a file or a directory).
     pub async fn apply_file(&self, namespace: &str, path: &Path) -> Result<KubectlOutput> {
-        let args: Vec<OsString> =
-            vec!["apply".into(), "-n".into(), namespace.into(), "-f".into(), path.into()];
+        let args: Vec<OsString> = vec![
+            "apply".into(),
+            "-n".into(),
+            namespace.into(),
+            "-f".into(),
+            path.into(),
+        ];
         self.run(args).await
     }
 
     async fn execute(&self, args: Vec<OsString>, stdin: Option<&str>) -> Result<KubectlOutput> {
-        let shown = args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>();
+        let shown = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>();
         let mut command = tokio::process::Command::new(&self.bin);
         command
             .arg("--kubeconfig")
@@ -107,13 +120,20 @@ impl Kubectl {
             .args(&args)
             // A developer's KUBECONFIG must not leak into a plugin or sub-command lookup.
             .env_remove("KUBECONFIG")
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {} {}", self.bin.display(), shown.join(" ")), e))?;
+        let mut child = command.spawn().map_err(|e| {
+            Error::io(
+                format!("starting {} {}", self.bin.display(), shown.join(" ")),
+                e,
+            )
+        })?;
         let feed = child.stdin.take();
         let input = stdin.unwrap_or_default().to_owned();
         let write = async move {
@@ -124,8 +144,15 @@ impl Kubectl {
         };
         let wait = async { tokio::join!(write, child.wait_with_output()).1 };
         let output = match tokio::time::timeout(self.timeout, wait).await {
-            Ok(output) => output.map_err(|e| Error::io(format!("running kubectl {}", shown.join(" ")), e))?,
-            Err(_) => return Err(Error::KubectlTimeout { args: shown.join(" "), timeout: self.timeout }),
+            Ok(output) => {
+                output.map_err(|e| Error::io(format!("running kubectl {}", shown.join(" ")), e))?
+            }
+            Err(_) => {
+                return Err(Error::KubectlTimeout {
+                    args: shown.join(" "),
+                    timeout: self.timeout,
+                });
+            }
         };
         Ok(KubectlOutput {
             args: shown,
@@ -141,7 +168,9 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    args.into_iter().map(|a| a.as_ref().to_os_string()).collect()
+    args.into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect()
 }
 
 impl KubectlOutput {
@@ -161,7 +190,11 @@ impl KubectlOutput {
         if self.success() {
             Ok(self)
         } else {
-            Err(Error::KubectlFailed { args: self.args.join(" "), status: self.status, stderr: self.stderr })
+            Err(Error::KubectlFailed {
+                args: self.args.join(" "),
+                status: self.status,
+                stderr: self.stderr,
+            })
         }
     }
 }

@@ -45,6 +45,9 @@
 //! Start-up needs the binaries from `hack/envtest/build.sh` (found through `AGW_ENVTEST_BIN`,
 //! else `${AGW_CACHE:-~/.cache/agw}/envtest/v1.34.10/bin`); without them it fails with that hint.
 //!
+//! Nothing in a cluster is instant (a new RoleBinding, a status written by the operator):
+//! [`eventually`]`(timeout, "what", async || …)` polls a check and reports its last failure.
+//!
 //! # agw binaries
 //!
 //! [`binaries::agw_binary`]`("agw-proxy")` finds a binary built by
@@ -58,8 +61,10 @@ pub mod binaries;
 pub mod certs;
 pub mod envtest;
 mod error;
+mod eventually;
 pub mod kubectl;
 
 pub use envtest::{ControlPlane, Identity};
 pub use error::{Error, Result};
+pub use eventually::eventually;
 pub use kubectl::{Kubectl, KubectlOutput};

@@ -38,15 +38,27 @@ pub(crate) fn args(pki: &Pki<'_>, port: u16, etcd_client_port: u16) -> Vec<Strin
         "--authorization-mode=RBAC".to_owned(),
         format!("--service-account-issuer=https://127.0.0.1:{port}/"),
         format!("--service-account-key-file={}", pki.sa_public.display()),
-        format!("--service-account-signing-key-file={}", pki.sa_private.display()),
+        format!(
+            "--service-account-signing-key-file={}",
+            pki.sa_private.display()
+        ),
     ]
 }
 
 /// Waits until `GET /readyz` answers 200 to `client` (the admin).
-pub(crate) async fn wait_ready_for(apiserver: &mut Supervised, client: &kube::Client) -> Result<Duration> {
+pub(crate) async fn wait_ready_for(
+    apiserver: &mut Supervised,
+    client: &kube::Client,
+) -> Result<Duration> {
     wait_ready(apiserver, READY_TIMEOUT, async || {
-        let request = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
-        client.request_text(request).await.map(drop).map_err(|e| format!("/readyz: {e}"))
+        let request = http::Request::get("/readyz")
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        client
+            .request_text(request)
+            .await
+            .map(drop)
+            .map_err(|e| format!("/readyz: {e}"))
     })
     .await
 }

@@ -24,11 +24,17 @@ const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(30);
 /// The repository's CRD manifests: `<root>/crds/*.yaml`, sorted.
 pub fn repo_crd_files() -> Result<Vec<PathBuf>> {
     let dir = workspace_root().join("crds");
-    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?.path();
-        if path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml") {
+        let path = entry
+            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+            .path();
+        if path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        {
             files.push(path);
         }
     }
@@ -45,7 +51,10 @@ pub fn read_crds(path: &Path) -> Result<Vec<CustomResourceDefinition>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Error::io(format!("listing {}", path.display()), e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|ext| ext == "yaml" || ext == "yml"))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            })
             .collect();
         files.sort();
         for file in files {
@@ -53,18 +62,27 @@ pub fn read_crds(path: &Path) -> Result<Vec<CustomResourceDefinition>> {
         }
         return Ok(all);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let invalid = |message: String| Error::InvalidManifest { path: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let invalid = |message: String| Error::InvalidManifest {
+        path: path.to_path_buf(),
+        message,
+    };
     let mut crds = Vec::new();
     for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
-        let value = serde_json::Value::deserialize(document).map_err(|e| invalid(format!("document {index}: {e}")))?;
+        let value = serde_json::Value::deserialize(document)
+            .map_err(|e| invalid(format!("document {index}: {e}")))?;
         if value.is_null() {
             continue; // an empty document, e.g. after a trailing `---`
         }
-        if value.get("kind").and_then(serde_json::Value::as_str) != Some("CustomResourceDefinition") {
-            return Err(invalid(format!("document {index} is not a CustomResourceDefinition")));
+        if value.get("kind").and_then(serde_json::Value::as_str) != Some("CustomResourceDefinition")
+        {
+            return Err(invalid(format!(
+                "document {index} is not a CustomResourceDefinition"
+            )));
         }
-        let crd = serde_json::from_value(value).map_err(|e| invalid(format!("document {index}: {e}")))?;
+        let crd =
+            serde_json::from_value(value).map_err(|e| invalid(format!("document {index}: {e}")))?;
         crds.push(crd);
     }
     Ok(crds)
@@ -91,17 +109,27 @@ pub async fn install(client: &Client, crds: &[CustomResourceDefinition]) -> Resu
     for crd in crds {
         wait_established(&api, crd).await?;
         wait_discoverable(client, crd).await?;
+        wait_published(client, crd).await?;
     }
     Ok(names)
 }
 
-async fn wait_established(api: &Api<CustomResourceDefinition>, crd: &CustomResourceDefinition) -> Result<()> {
+async fn wait_established(
+    api: &Api<CustomResourceDefinition>,
+    crd: &CustomResourceDefinition,
+) -> Result<()> {
     let name = crd.metadata.name.clone().unwrap_or_default();
     let established = await_condition(api.clone(), &name, conditions::is_crd_established());
     match tokio::time::timeout(ESTABLISHED_TIMEOUT, established).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(Error::Watch { what: format!("CustomResourceDefinition {name}"), message: e.to_string() }),
-        Err(_) => Err(Error::Timeout { what: format!("CustomResourceDefinition {name} to be Established"), waited: ESTABLISHED_TIMEOUT }),
+        Ok(Err(e)) => Err(Error::Watch {
+            what: format!("CustomResourceDefinition {name}"),
+            message: e.to_string(),
+        }),
+        Err(_) => Err(Error::Timeout {
+            what: format!("CustomResourceDefinition {name} to be Established"),
+            waited: ESTABLISHED_TIMEOUT,
+        }),
     }
 }
 
@@ -127,6 +155,52 @@ async fn wait_discoverable(client: &Client, crd: &CustomResourceDefinition) -> R
     Ok(())
 }
 
+/// Waits until the OpenAPI v3 document of each served version describes the kind: the
+/// apiserver publishes CRD schemas asynchronously, and `kubectl explain` (and client-side
+/// validation) read them from there.
+async fn wait_published(client: &Client, crd: &CustomResourceDefinition) -> Result<()> {
+    let kind = &crd.spec.names.kind;
+    let started = Instant::now();
+    for version in crd.spec.versions.iter().filter(|v| v.served) {
+        let path = format!("/openapi/v3/apis/{}/{}", crd.spec.group, version.name);
+        loop {
+            if let Ok(request) = http::Request::get(path.as_str()).body(Vec::new())
+                && let Ok(document) = client.request::<serde_json::Value>(request).await
+                && describes_kind(&document, &crd.spec.group, &version.name, kind)
+            {
+                break;
+            }
+            if started.elapsed() > ESTABLISHED_TIMEOUT {
+                return Err(Error::Timeout {
+                    what: format!("{kind} to be published at {path}"),
+                    waited: ESTABLISHED_TIMEOUT,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an OpenAPI v3 document has a schema tagged with this group/version/kind.
+fn describes_kind(document: &serde_json::Value, group: &str, version: &str, kind: &str) -> bool {
+    let Some(schemas) = document
+        .pointer("/components/schemas")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return false;
+    };
+    schemas
+        .values()
+        .filter_map(|s| s.get("x-kubernetes-group-version-kind")?.as_array())
+        .flatten()
+        .any(|gvk| {
+            gvk.get("group").and_then(serde_json::Value::as_str) == Some(group)
+                && gvk.get("version").and_then(serde_json::Value::as_str) == Some(version)
+                && gvk.get("kind").and_then(serde_json::Value::as_str) == Some(kind)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +208,10 @@ mod tests {
     #[test]
     fn the_repo_crds_parse() {
         let files = repo_crd_files().unwrap();
-        assert!(files.iter().any(|f| f.ends_with("crds/backend.yaml")), "{files:?}");
+        assert!(
+            files.iter().any(|f| f.ends_with("crds/backend.yaml")),
+            "{files:?}"
+        );
         let crds = read_crds(&files[0]).unwrap();
         assert!(crds.iter().any(|c| c.spec.names.plural == "backends"));
     }
@@ -143,8 +220,15 @@ mod tests {
     fn a_document_of_another_kind_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.yaml");
-        std::fs::write(&file, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+        std::fs::write(
+            &file,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )
+        .unwrap();
         let err = read_crds(&file).unwrap_err().to_string();
-        assert!(err.contains("document 0 is not a CustomResourceDefinition"), "{err}");
+        assert!(
+            err.contains("document 0 is not a CustomResourceDefinition"),
+            "{err}"
+        );
     }
 }

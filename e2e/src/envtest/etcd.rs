@@ -37,14 +37,19 @@ pub(crate) async fn wait_healthy(etcd: &mut Supervised, client_port: u16) -> Res
 async fn health(port: u16) -> std::result::Result<(), String> {
     let probe = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
+        stream
+            .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
         Ok::<_, std::io::Error>(String::from_utf8_lossy(&response).into_owned())
     };
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
         Ok(Ok(body)) if body.contains(r#""health":"true""#) => Ok(()),
-        Ok(Ok(body)) => Err(format!("/health answered {:?}", body.lines().last().unwrap_or_default())),
+        Ok(Ok(body)) => Err(format!(
+            "/health answered {:?}",
+            body.lines().last().unwrap_or_default()
+        )),
         Ok(Err(e)) => Err(format!("/health: {e}")),
         Err(_) => Err(format!("/health did not answer within {PROBE_TIMEOUT:?}")),
     }

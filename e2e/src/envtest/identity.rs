@@ -60,13 +60,22 @@ impl ControlPlane {
     pub async fn namespace(&self, prefix: &str) -> Result<String> {
         let name = format!("{}-{}", sanitize(prefix), self.next());
         let namespace = Namespace {
-            metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..ObjectMeta::default()
+            },
             ..Namespace::default()
         };
         let api: Api<Namespace> = Api::all(self.client()?);
-        api.create(&PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PostParams::default() }, &namespace)
-            .await
-            .map_err(|e| Error::kube(format!("creating namespace {name}"), e))?;
+        api.create(
+            &PostParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..PostParams::default()
+            },
+            &namespace,
+        )
+        .await
+        .map_err(|e| Error::kube(format!("creating namespace {name}"), e))?;
         Ok(name)
     }
 
@@ -77,9 +86,17 @@ impl ControlPlane {
         let dir = self.identity_dir(name)?;
         let files = self.ca.client_cert(name, groups)?.write(&dir, "client")?;
         let kubeconfig = kubeconfig::path_in(&dir, "client");
-        let credential = Credential::ClientCert { cert: &files.cert, key: &files.key };
+        let credential = Credential::ClientCert {
+            cert: &files.cert,
+            key: &files.key,
+        };
         kubeconfig::write(&kubeconfig, &self.server, &self.ca_file, name, &credential)?;
-        self.identity(name, groups.iter().map(|g| (*g).to_owned()).collect(), kubeconfig).await
+        self.identity(
+            name,
+            groups.iter().map(|g| (*g).to_owned()).collect(),
+            kubeconfig,
+        )
+        .await
     }
 
     /// Shorthand for `self.user(name, groups).await?.client()`.
@@ -94,42 +111,86 @@ impl ControlPlane {
         let user = format!("system:serviceaccount:{namespace}:{name}");
         let api: Api<ServiceAccount> = Api::namespaced(self.client()?, namespace);
         let account = ServiceAccount {
-            metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
             ..ServiceAccount::default()
         };
         match api.create(&PostParams::default(), &account).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(e) => return Err(Error::kube(format!("creating ServiceAccount {namespace}/{name}"), e)),
+            Err(e) => {
+                return Err(Error::kube(
+                    format!("creating ServiceAccount {namespace}/{name}"),
+                    e,
+                ));
+            }
         }
         let request = TokenRequest {
-            spec: TokenRequestSpec { expiration_seconds: Some(TOKEN_SECONDS), ..TokenRequestSpec::default() },
+            spec: TokenRequestSpec {
+                expiration_seconds: Some(TOKEN_SECONDS),
+                ..TokenRequestSpec::default()
+            },
             ..TokenRequest::default()
         };
         let issued = api
             .create_token_request(name, &PostParams::default(), &request)
             .await
-            .map_err(|e| Error::kube(format!("requesting a token for ServiceAccount {namespace}/{name}"), e))?;
+            .map_err(|e| {
+                Error::kube(
+                    format!("requesting a token for ServiceAccount {namespace}/{name}"),
+                    e,
+                )
+            })?;
         let token = issued.status.map(|s| s.token).unwrap_or_default();
         let dir = self.identity_dir(&user)?;
         let token_file = dir.join("token");
         write_file(&token_file, &token, 0o600)?;
         let kubeconfig = kubeconfig::path_in(&dir, "token");
-        kubeconfig::write(&kubeconfig, &self.server, &self.ca_file, &user, &Credential::TokenFile(&token_file))?;
-        let groups = vec!["system:serviceaccounts".to_owned(), format!("system:serviceaccounts:{namespace}")];
+        kubeconfig::write(
+            &kubeconfig,
+            &self.server,
+            &self.ca_file,
+            &user,
+            &Credential::TokenFile(&token_file),
+        )?;
+        let groups = vec![
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+        ];
         self.identity(&user, groups, kubeconfig).await
     }
 
-    async fn identity(&self, user: &str, groups: Vec<String>, kubeconfig: PathBuf) -> Result<Identity> {
+    async fn identity(
+        &self,
+        user: &str,
+        groups: Vec<String>,
+        kubeconfig: PathBuf,
+    ) -> Result<Identity> {
         let config = kubeconfig::load(&kubeconfig).await?;
-        let kubectl = Kubectl::new(&self.bins.kubectl, &kubeconfig, self.dir().join("kubectl-cache"));
-        Ok(Identity { user: user.to_owned(), groups, kubeconfig, config, kubectl })
+        let kubectl = Kubectl::new(
+            &self.bins.kubectl,
+            &kubeconfig,
+            self.dir().join("kubectl-cache"),
+        );
+        Ok(Identity {
+            user: user.to_owned(),
+            groups,
+            kubeconfig,
+            config,
+            kubectl,
+        })
     }
 
     /// A fresh directory for one identity's files.
     fn identity_dir(&self, user: &str) -> Result<PathBuf> {
-        let dir = self.dir().join("identities").join(format!("{}-{}", sanitize(user), self.next()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let dir = self
+            .dir()
+            .join("identities")
+            .join(format!("{}-{}", sanitize(user), self.next()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         Ok(dir)
     }
 
@@ -143,11 +204,21 @@ impl ControlPlane {
 fn sanitize(text: &str) -> String {
     let mapped: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(PREFIX_MAX)
         .collect();
     let trimmed = mapped.trim_matches('-');
-    if trimmed.is_empty() { "test".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "test".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +229,10 @@ mod tests {
     fn names_become_dns_labels() {
         assert_eq!(sanitize("crd"), "crd");
         assert_eq!(sanitize("Webhook_Rotation"), "webhook-rotation");
-        assert_eq!(sanitize("system:serviceaccount:ns:op"), "system-serviceaccount-ns-op");
+        assert_eq!(
+            sanitize("system:serviceaccount:ns:op"),
+            "system-serviceaccount-ns-op"
+        );
         assert_eq!(sanitize("--"), "test");
         assert_eq!(sanitize(&"x".repeat(100)).len(), 40);
     }

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
 };
 
 use crate::certs::write_file;
@@ -22,7 +23,13 @@ pub(crate) enum Credential<'a> {
 
 /// Writes a kubeconfig with one cluster, one user and one current context, all named after
 /// `user` so `kubectl config view` tells identities apart.
-pub(crate) fn write(path: &Path, server: &str, ca_file: &Path, user: &str, credential: &Credential<'_>) -> Result<()> {
+pub(crate) fn write(
+    path: &Path,
+    server: &str,
+    ca_file: &Path,
+    user: &str,
+    credential: &Credential<'_>,
+) -> Result<()> {
     let mut auth = AuthInfo::default();
     match credential {
         Credential::ClientCert { cert, key } => {
@@ -41,10 +48,18 @@ pub(crate) fn write(path: &Path, server: &str, ca_file: &Path, user: &str, crede
             }),
             ..NamedCluster::default()
         }],
-        auth_infos: vec![NamedAuthInfo { name: user.to_owned(), auth_info: Some(auth), ..NamedAuthInfo::default() }],
+        auth_infos: vec![NamedAuthInfo {
+            name: user.to_owned(),
+            auth_info: Some(auth),
+            ..NamedAuthInfo::default()
+        }],
         contexts: vec![NamedContext {
             name: user.to_owned(),
-            context: Some(Context { cluster: "agw-e2e".to_owned(), user: Some(user.to_owned()), ..Context::default() }),
+            context: Some(Context {
+                cluster: "agw-e2e".to_owned(),
+                user: Some(user.to_owned()),
+                ..Context::default()
+            }),
             ..NamedContext::default()
         }],
         current_context: Some(user.to_owned()),
@@ -61,10 +76,16 @@ pub(crate) fn write(path: &Path, server: &str, ca_file: &Path, user: &str, crede
 
 /// The client configuration a kubeconfig file describes.
 pub(crate) async fn load(path: &Path) -> Result<kube::Config> {
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig { path: path.to_path_buf(), source })?;
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
+        path: path.to_path_buf(),
+        source,
+    })?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|source| Error::Kubeconfig { path: path.to_path_buf(), source })
+        .map_err(|source| Error::Kubeconfig {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn path_string(path: &Path) -> String {

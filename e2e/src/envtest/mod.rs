@@ -111,7 +111,8 @@ impl ControlPlane {
 
     /// A new `kube::Client` for the admin. Call it inside the tokio runtime that uses it.
     pub fn client(&self) -> Result<kube::Client> {
-        kube::Client::try_from(self.config.clone()).map_err(|e| Error::kube("building a client for the admin", e))
+        kube::Client::try_from(self.config.clone())
+            .map_err(|e| Error::kube("building a client for the admin", e))
     }
 
     /// The admin's client configuration (e.g. to tweak timeouts before building a client).
@@ -161,7 +162,11 @@ impl ControlPlane {
     }
 
     pub fn pids(&self) -> Pids {
-        Pids { etcd: self.etcd.pid(), apiserver: self.apiserver.pid(), watchdog: self.watchdog.pid() }
+        Pids {
+            etcd: self.etcd.pid(),
+            apiserver: self.apiserver.pid(),
+            watchdog: self.watchdog.pid(),
+        }
     }
 
     pub fn startup_times(&self) -> StartupTimes {

@@ -15,7 +15,10 @@ pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
     for port in &mut ports {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|e| Error::io("binding 127.0.0.1:0 to find a free port", e))?;
-        *port = listener.local_addr().map_err(|e| Error::io("reading a bound port", e))?.port();
+        *port = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading a bound port", e))?
+            .port();
         listeners.push(listener);
     }
     Ok(ports)

@@ -27,9 +27,15 @@ pub(crate) struct Supervised {
 
 impl Supervised {
     /// Starts `bin args…` with stdin closed and stdout+stderr appended to `log`.
-    pub(crate) fn spawn(name: &'static str, bin: &Path, args: &[String], log: PathBuf) -> Result<Self> {
+    pub(crate) fn spawn(
+        name: &'static str,
+        bin: &Path,
+        args: &[String],
+        log: PathBuf,
+    ) -> Result<Self> {
         let context = || format!("starting {name} ({})", bin.display());
-        let out = File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+        let out =
+            File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
         let err = out.try_clone().map_err(|e| Error::io(context(), e))?;
         let child = Command::new(bin)
             .args(args)
@@ -119,7 +125,10 @@ pub(crate) fn log_tail(path: &Path) -> String {
         return format!("({} could not be opened)", path.display());
     };
     let len = file.metadata().map_or(0, |m| m.len());
-    if file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES))).is_err() {
+    if file
+        .seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))
+        .is_err()
+    {
         return format!("({} could not be read)", path.display());
     }
     let mut bytes = Vec::new();
@@ -130,7 +139,11 @@ pub(crate) fn log_tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(TAIL_LINES);
     let tail = lines[start..].join("\n");
-    if tail.is_empty() { "(empty log)".to_owned() } else { tail }
+    if tail.is_empty() {
+        "(empty log)".to_owned()
+    } else {
+        tail
+    }
 }
 
 #[cfg(test)]
@@ -141,7 +154,10 @@ mod tests {
     fn the_tail_keeps_the_last_lines() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.log");
-        let text = (0..100).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
+        let text = (0..100)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         std::fs::write(&log, text).unwrap();
         let tail = log_tail(&log);
         assert!(tail.starts_with("line 60\n"), "{tail}");
@@ -152,23 +168,36 @@ mod tests {
     fn an_exited_process_reports_its_log() {
         let dir = tempfile::tempdir().unwrap();
         let args = vec!["-c".to_owned(), "echo boom >&2; exit 3".to_owned()];
-        let mut p = Supervised::spawn("sh", Path::new("/bin/sh"), &args, dir.path().join("sh.log")).unwrap();
+        let mut p = Supervised::spawn("sh", Path::new("/bin/sh"), &args, dir.path().join("sh.log"))
+            .unwrap();
         let err = loop {
             match p.ensure_running() {
                 Ok(()) => std::thread::sleep(std::time::Duration::from_millis(10)),
                 Err(e) => break e.to_string(),
             }
         };
-        assert!(err.contains("exit status: 3") && err.contains("boom"), "{err}");
+        assert!(
+            err.contains("exit status: 3") && err.contains("boom"),
+            "{err}"
+        );
     }
 
     #[test]
     fn stop_kills_and_reaps() {
         let dir = tempfile::tempdir().unwrap();
         let args = vec!["60".to_owned()];
-        let mut p = Supervised::spawn("sleep", Path::new("/bin/sleep"), &args, dir.path().join("s.log")).unwrap();
+        let mut p = Supervised::spawn(
+            "sleep",
+            Path::new("/bin/sleep"),
+            &args,
+            dir.path().join("s.log"),
+        )
+        .unwrap();
         let pid = p.pid();
         p.stop();
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} is still there");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} is still there"
+        );
     }
 }

@@ -70,7 +70,9 @@ impl ControlPlane {
 
 fn lost_port_race(error: &Error) -> bool {
     match error {
-        Error::ProcessExited { tail, .. } | Error::NotReady { tail, .. } => tail.contains("address already in use"),
+        Error::ProcessExited { tail, .. } | Error::NotReady { tail, .. } => {
+            tail.contains("address already in use")
+        }
         _ => false,
     }
 }
@@ -90,21 +92,34 @@ async fn start_once() -> Result<ControlPlane> {
     startup.certificates = step.elapsed();
 
     let [etcd_client, etcd_peer, api_port] = free_ports::<3>()?;
-    let ports = Ports { etcd_client, etcd_peer, apiserver: api_port };
+    let ports = Ports {
+        etcd_client,
+        etcd_peer,
+        apiserver: api_port,
+    };
     let etcd_args = etcd::args(&root.join("etcd"), etcd_client, etcd_peer);
     let mut etcd = Supervised::spawn("etcd", &bins.etcd, &etcd_args, root.join("etcd.log"))?;
     watchdog.watch(etcd.pid())?;
     startup.etcd = etcd::wait_healthy(&mut etcd, etcd_client).await?;
 
     let api_args = apiserver::args(&apiserver_pki(&pki), api_port, etcd_client);
-    let mut apiserver = Supervised::spawn("kube-apiserver", &bins.kube_apiserver, &api_args, root.join("kube-apiserver.log"))?;
+    let mut apiserver = Supervised::spawn(
+        "kube-apiserver",
+        &bins.kube_apiserver,
+        &api_args,
+        root.join("kube-apiserver.log"),
+    )?;
     watchdog.watch(apiserver.pid())?;
     let server = format!("https://127.0.0.1:{api_port}");
     let kubeconfig = kubeconfig::path_in(root, "admin");
-    let admin = Credential::ClientCert { cert: &pki.admin.cert, key: &pki.admin.key };
+    let admin = Credential::ClientCert {
+        cert: &pki.admin.cert,
+        key: &pki.admin.key,
+    };
     kubeconfig::write(&kubeconfig, &server, &pki.ca_file, ADMIN_USER, &admin)?;
     let config = kubeconfig::load(&kubeconfig).await?;
-    let client = kube::Client::try_from(config.clone()).map_err(|e| Error::kube("building the admin client", e))?;
+    let client = kube::Client::try_from(config.clone())
+        .map_err(|e| Error::kube("building the admin client", e))?;
     startup.apiserver = apiserver::wait_ready_for(&mut apiserver, &client).await?;
 
     let step = Instant::now();
@@ -135,14 +150,26 @@ fn generate_pki(dir: &Path) -> Result<Pki> {
     let ca = Ca::new("agw-e2e-ca")?;
     let ca_file = dir.join("ca.crt");
     write_file(&ca_file, ca.cert_pem(), 0o644)?;
-    let serving = ca.serving_cert("kube-apiserver", SERVING_SANS)?.write(dir, "apiserver")?;
-    let admin = ca.client_cert(ADMIN_USER, &["system:masters"])?.write(dir, "admin")?;
+    let serving = ca
+        .serving_cert("kube-apiserver", SERVING_SANS)?
+        .write(dir, "apiserver")?;
+    let admin = ca
+        .client_cert(ADMIN_USER, &["system:masters"])?
+        .write(dir, "admin")?;
     let (private, public) = certs::signing_key_pair()?;
     let sa_private = dir.join("sa.key");
     let sa_public = dir.join("sa.pub");
     write_file(&sa_private, &private, 0o600)?;
     write_file(&sa_public, &public, 0o644)?;
-    Ok(Pki { dir: dir.to_path_buf(), ca, ca_file, serving, admin, sa_private, sa_public })
+    Ok(Pki {
+        dir: dir.to_path_buf(),
+        ca,
+        ca_file,
+        serving,
+        admin,
+        sa_private,
+        sa_public,
+    })
 }
 
 fn apiserver_pki(pki: &Pki) -> apiserver::Pki<'_> {

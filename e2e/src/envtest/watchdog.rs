@@ -66,7 +66,9 @@ impl Watchdog {
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(Error::io(context(), std::io::ErrorKind::BrokenPipe.into()));
         };
-        writeln!(stdin, "pid {pid}").and_then(|()| stdin.flush()).map_err(|e| Error::io(context(), e))
+        writeln!(stdin, "pid {pid}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| Error::io(context(), e))
     }
 
     /// Ends the watchdog without it touching anything; the caller cleans up itself.
@@ -102,7 +104,12 @@ mod tests {
     fn follower(dir: &Path) -> Child {
         let file = dir.join("log");
         std::fs::write(&file, "").unwrap();
-        Command::new("tail").arg("-f").arg(&file).stdout(Stdio::null()).spawn().unwrap()
+        Command::new("tail")
+            .arg("-f")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     fn wait_gone(pid: u32) -> bool {
@@ -138,7 +145,10 @@ mod tests {
         let mut dog = Watchdog::spawn(dir.path()).unwrap();
         dog.watch(victim.id()).unwrap();
         dog.disarm();
-        assert!(victim.try_wait().unwrap().is_none(), "disarm killed the process");
+        assert!(
+            victim.try_wait().unwrap().is_none(),
+            "disarm killed the process"
+        );
         assert!(dir.path().exists());
         victim.kill().unwrap();
         victim.wait().unwrap();
@@ -152,7 +162,10 @@ mod tests {
         dog.watch(bystander.id()).unwrap();
         drop(dog.stdin.take());
         dog.child.wait().unwrap();
-        assert!(bystander.try_wait().unwrap().is_none(), "an unrelated process was killed");
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "an unrelated process was killed"
+        );
         bystander.kill().unwrap();
         bystander.wait().unwrap();
     }
