@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 
 /// The Kubernetes version `hack/envtest/build.sh` builds; its cache directory is named after it.
 pub const ENVTEST_K8S_VERSION: &str = "v1.34.10";
+/// The Gateway API release whose CRDs `hack/envtest/gateway-api.sh` fetches.
+pub const GATEWAY_API_VERSION: &str = "v1.4.1";
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -44,8 +46,8 @@ pub fn try_agw_binary(name: &str) -> Result<PathBuf> {
         }
     }
     let searched = candidates.first().cloned().unwrap_or_default();
-    Err(Error::MissingBinary {
-        name: name.to_owned(),
+    Err(Error::Missing {
+        what: name.to_owned(),
         path: searched.join(name),
         hint: format!(
             "run `cargo build --workspace --bins` first (or set AGW_BIN_DIR); searched {}",
@@ -94,7 +96,11 @@ impl EnvtestBinaries {
     /// `${AGW_CACHE:-$HOME/.cache/agw}/envtest/v1.34.10/bin`. A missing binary is an error whose
     /// message says to run `hack/envtest/build.sh`.
     pub fn locate() -> Result<Self> {
-        let dir = envtest_bin_dir()?;
+        Self::in_dir(envtest_bin_dir()?)
+    }
+
+    /// The binaries in `dir`; an error naming the first one missing and how to build it.
+    pub fn in_dir(dir: PathBuf) -> Result<Self> {
         let bins = EnvtestBinaries {
             etcd: dir.join("etcd"),
             kube_apiserver: dir.join("kube-apiserver"),
@@ -103,8 +109,8 @@ impl EnvtestBinaries {
         };
         for path in [&bins.etcd, &bins.kube_apiserver, &bins.kubectl] {
             if !path.is_file() {
-                return Err(Error::MissingBinary {
-                    name: file_name(path),
+                return Err(Error::Missing {
+                    what: file_name(path),
                     path: path.clone(),
                     hint: "run hack/envtest/build.sh (it prints AGW_ENVTEST_BIN=<dir>; \
                            export it if you built elsewhere)"
@@ -116,25 +122,59 @@ impl EnvtestBinaries {
     }
 }
 
+/// The directory of Gateway API standard-channel CRDs from `hack/envtest/gateway-api.sh`:
+/// `$AGW_GATEWAY_API_CRDS`, else `${AGW_CACHE:-$HOME/.cache/agw}/envtest/gateway-api-v1.4.1`.
+/// Install them with `ControlPlane::install_crds`.
+pub fn gateway_api_crds() -> Result<PathBuf> {
+    let dir = match std::env::var_os("AGW_GATEWAY_API_CRDS").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => cache_dir()?
+            .join("envtest")
+            .join(format!("gateway-api-{GATEWAY_API_VERSION}")),
+    };
+    if dir.join(".complete").is_file()
+        || dir
+            .join("gateway.networking.k8s.io_httproutes.yaml")
+            .is_file()
+    {
+        Ok(dir)
+    } else {
+        Err(Error::Missing {
+            what: "Gateway API CRDs".to_owned(),
+            path: dir,
+            hint: "run hack/envtest/gateway-api.sh (it prints AGW_GATEWAY_API_CRDS=<dir>)"
+                .to_owned(),
+        })
+    }
+}
+
 fn envtest_bin_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("AGW_ENVTEST_BIN").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
+    Ok(cache_dir()?
+        .join("envtest")
+        .join(ENVTEST_K8S_VERSION)
+        .join("bin"))
+}
+
+/// `$AGW_CACHE`, else `$HOME/.cache/agw` — where hack/ scripts put what they build or fetch.
+fn cache_dir() -> Result<PathBuf> {
     let cache = if let Some(cache) = std::env::var_os("AGW_CACHE").filter(|d| !d.is_empty()) {
         PathBuf::from(cache)
     } else {
         let home = std::env::var_os("HOME")
             .filter(|d| !d.is_empty())
-            .ok_or_else(|| Error::MissingBinary {
-                name: "kube-apiserver".to_owned(),
+            .ok_or_else(|| Error::Missing {
+                what: "the agw cache directory".to_owned(),
                 path: PathBuf::from("$HOME/.cache/agw"),
-                hint: "neither AGW_ENVTEST_BIN, AGW_CACHE nor HOME is set; \
-                   run hack/envtest/build.sh and export AGW_ENVTEST_BIN"
+                hint: "HOME is not set; set AGW_CACHE, or AGW_ENVTEST_BIN to the directory \
+                       hack/envtest/build.sh printed"
                     .to_owned(),
             })?;
         PathBuf::from(home).join(".cache").join("agw")
     };
-    Ok(cache.join("envtest").join(ENVTEST_K8S_VERSION).join("bin"))
+    Ok(cache)
 }
 
 fn file_name(path: &Path) -> String {
@@ -151,6 +191,16 @@ mod tests {
     #[test]
     fn the_workspace_root_holds_the_crds() {
         assert!(workspace_root().join("crds").join("backend.yaml").is_file());
+    }
+
+    #[test]
+    fn missing_envtest_binaries_say_to_run_build_sh() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = EnvtestBinaries::in_dir(dir.path().to_path_buf())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("etcd not found at "), "{err}");
+        assert!(err.contains("run hack/envtest/build.sh"), "{err}");
     }
 
     #[test]

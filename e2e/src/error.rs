@@ -18,10 +18,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// test shows the log tail as readable lines rather than an escaped string.
 #[derive(thiserror::Error)]
 pub enum Error {
-    /// A binary the tests need is not where it should be.
-    #[error("{name} not found at {}: {hint}", path.display())]
-    MissingBinary {
-        name: String,
+    /// A binary or file the tests need (built or fetched by a hack/ script) is not there.
+    #[error("{what} not found at {}: {hint}", path.display())]
+    Missing {
+        what: String,
         path: PathBuf,
         hint: String,
     },

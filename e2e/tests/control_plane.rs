@@ -259,3 +259,31 @@ fn a_killed_test_process_leaves_nothing_behind() {
     }
     assert_nothing_left(&dir, [ports[0], ports[1], ports[2]]);
 }
+
+#[tokio::test]
+async fn third_party_crds_install_and_are_served_at_once() {
+    let cp = ControlPlane::shared().await.unwrap();
+    let dir = agw_e2e::binaries::gateway_api_crds().unwrap();
+    let names = cp.install_crds(&[dir.as_path()]).await.unwrap();
+    assert!(
+        names.contains(&"httproutes.gateway.networking.k8s.io".to_owned()),
+        "{names:?}"
+    );
+    // Installed means usable right away by kubectl: discovery and OpenAPI included.
+    let ns = cp.namespace("gateway-api").await.unwrap();
+    let listed = cp
+        .kubectl()
+        .run(["get", "httproutes", "-n", &ns])
+        .await
+        .unwrap();
+    assert!(
+        listed.success() && listed.stderr.contains("No resources found"),
+        "{listed}"
+    );
+    let explained = cp
+        .kubectl()
+        .run(["explain", "httproute.spec.parentRefs"])
+        .await
+        .unwrap();
+    assert!(explained.success(), "{explained}");
+}

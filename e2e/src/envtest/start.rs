@@ -192,3 +192,31 @@ async fn install_repo_crds(client: &kube::Client) -> Result<()> {
     }
     crds::install(client, &all).await.map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::ExitStatus;
+
+    use super::*;
+
+    fn exited(tail: &str) -> Error {
+        Error::ProcessExited {
+            name: "etcd".to_owned(),
+            status: ExitStatus::from_raw(1 << 8),
+            log: PathBuf::from("etcd.log"),
+            tail: tail.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_a_taken_port_is_worth_another_start() {
+        let etcd = r#"{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:35368: bind: address already in use"}"#;
+        assert!(lost_port_race(&exited(etcd)));
+        assert!(!lost_port_race(&exited("open /etc/x: permission denied")));
+        assert!(!lost_port_race(&Error::Timeout {
+            what: "x".to_owned(),
+            waited: std::time::Duration::ZERO
+        }));
+    }
+}
