@@ -104,6 +104,11 @@ async fn the_admin_is_a_system_master_and_namespaces_are_fresh() {
     let (user, groups) = whoami(&cp.kubectl()).await;
     assert_eq!(user, "agw-e2e-admin");
     assert!(groups.contains(&"system:masters".to_owned()), "{groups:?}");
+    let shown = format!("{cp:?}");
+    assert!(
+        !shown.contains("PRIVATE KEY") && shown.contains("agw-e2e-ca"),
+        "{shown}"
+    );
 
     let a = cp.namespace("Harness_Test").await.unwrap();
     let b = cp.namespace("Harness_Test").await.unwrap();

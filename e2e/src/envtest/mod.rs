@@ -15,6 +15,15 @@
 //! - [`ControlPlane::start`]: a private one, stopped when dropped. For tests that restart the
 //!   apiserver's world, install cluster-scoped things that would disturb others (webhook
 //!   configurations that reject Backends everywhere), or test the harness itself.
+//!
+//! What differs from a real cluster, because only etcd and the apiserver run:
+//! - no kubelet, scheduler or controller-manager: Deployments get no ReplicaSets or Pods (the
+//!   pod stand-in in this crate plays that part), owner references are never garbage-collected,
+//!   a deleted namespace stays Terminating, and no `default` ServiceAccount appears;
+//! - the aggregated ClusterRoles (`view`, `edit`, `admin`) exist but are empty — the aggregation
+//!   controller is not running — so RBAC tests bind Roles they write themselves;
+//! - RBAC grants, like everything read through an informer, take effect a moment after they are
+//!   written: wrap the first use in [`crate::eventually`].
 
 mod apiserver;
 pub mod crds;
