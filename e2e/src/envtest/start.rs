@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::kubeconfig::{self, Credential};
 use super::ports::free_ports;
@@ -91,42 +91,25 @@ async fn start_once() -> Result<ControlPlane> {
     let pki = generate_pki(&root.join("pki"))?;
     startup.certificates = step.elapsed();
 
-    let [etcd_client, etcd_peer, api_port] = free_ports::<3>()?;
+    let [etcd_client, etcd_peer, apiserver] = free_ports::<3>()?;
     let ports = Ports {
         etcd_client,
         etcd_peer,
-        apiserver: api_port,
+        apiserver,
     };
     let etcd_args = etcd::args(&root.join("etcd"), etcd_client, etcd_peer);
     let mut etcd = Supervised::spawn("etcd", &bins.etcd, &etcd_args, root.join("etcd.log"))?;
     watchdog.watch(etcd.pid())?;
     startup.etcd = etcd::wait_healthy(&mut etcd, etcd_client).await?;
 
-    let api_args = apiserver::args(&apiserver_pki(&pki), api_port, etcd_client);
-    let mut apiserver = Supervised::spawn(
-        "kube-apiserver",
-        &bins.kube_apiserver,
-        &api_args,
-        root.join("kube-apiserver.log"),
-    )?;
-    watchdog.watch(apiserver.pid())?;
-    let server = format!("https://127.0.0.1:{api_port}");
-    let kubeconfig = kubeconfig::path_in(root, "admin");
-    let admin = Credential::ClientCert {
-        cert: &pki.admin.cert,
-        key: &pki.admin.key,
-    };
-    kubeconfig::write(&kubeconfig, &server, &pki.ca_file, ADMIN_USER, &admin)?;
-    let config = kubeconfig::load(&kubeconfig).await?;
-    let client = kube::Client::try_from(config.clone())
-        .map_err(|e| Error::kube("building the admin client", e))?;
-    startup.apiserver = apiserver::wait_ready_for(&mut apiserver, &client).await?;
+    let (apiserver, admin) = start_apiserver(&bins, root, &pki, ports, &mut watchdog).await?;
+    startup.apiserver = admin.ready_in;
 
     let step = Instant::now();
-    install_repo_crds(&client).await?;
+    install_repo_crds(&admin.client).await?;
     startup.crds = step.elapsed();
 
-    let kubectl = Kubectl::new(&bins.kubectl, &kubeconfig, root.join("kubectl-cache"));
+    let kubectl = Kubectl::new(&bins.kubectl, &admin.kubeconfig, root.join("kubectl-cache"));
     Ok(ControlPlane {
         apiserver,
         etcd,
@@ -134,15 +117,58 @@ async fn start_once() -> Result<ControlPlane> {
         bins,
         ca: pki.ca,
         ca_file: pki.ca_file,
-        server,
-        kubeconfig,
-        config,
+        server: admin.server,
+        kubeconfig: admin.kubeconfig,
+        config: admin.config,
         kubectl,
         ports,
         startup,
         sequence: AtomicU64::new(0),
         dir,
     })
+}
+
+/// How the admin reaches a freshly started apiserver.
+struct Admin {
+    server: String,
+    kubeconfig: PathBuf,
+    config: kube::Config,
+    client: kube::Client,
+    ready_in: Duration,
+}
+
+async fn start_apiserver(
+    bins: &EnvtestBinaries,
+    root: &Path,
+    pki: &Pki,
+    ports: Ports,
+    watchdog: &mut Watchdog,
+) -> Result<(Supervised, Admin)> {
+    let args = apiserver::args(&apiserver_pki(pki), ports.apiserver, ports.etcd_client);
+    let log = root.join("kube-apiserver.log");
+    let mut process = Supervised::spawn("kube-apiserver", &bins.kube_apiserver, &args, log)?;
+    watchdog.watch(process.pid())?;
+    let server = format!("https://127.0.0.1:{}", ports.apiserver);
+    let kubeconfig = kubeconfig::path_in(root, "admin");
+    let credential = Credential::ClientCert {
+        cert: &pki.admin.cert,
+        key: &pki.admin.key,
+    };
+    kubeconfig::write(&kubeconfig, &server, &pki.ca_file, ADMIN_USER, &credential)?;
+    let config = kubeconfig::load(&kubeconfig).await?;
+    let client = kube::Client::try_from(config.clone())
+        .map_err(|e| Error::kube("building the admin client", e))?;
+    let ready_in = apiserver::wait_ready_for(&mut process, &client).await?;
+    Ok((
+        process,
+        Admin {
+            server,
+            kubeconfig,
+            config,
+            client,
+            ready_in,
+        },
+    ))
 }
 
 fn generate_pki(dir: &Path) -> Result<Pki> {

@@ -18,7 +18,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use crate::error::{Error, Result};
 
 const SCRIPT: &str = r#"
-trap '' INT HUP TERM
+trap '' INT HUP
 dir=$1
 pids=
 while read -r word pid; do
