@@ -78,6 +78,10 @@ pub enum Error {
     #[error("timed out after {waited:?} waiting for {what}")]
     Timeout { what: String, waited: Duration },
 
+    /// The apiserver answered, but not with what the API promises.
+    #[error("{what}: {message}")]
+    UnexpectedResponse { what: String, message: String },
+
     /// A watch the harness relied on broke.
     #[error("watching {what}: {message}")]
     Watch { what: String, message: String },

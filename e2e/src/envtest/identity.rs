@@ -110,51 +110,13 @@ impl ControlPlane {
     pub async fn service_account(&self, namespace: &str, name: &str) -> Result<Identity> {
         let user = format!("system:serviceaccount:{namespace}:{name}");
         let api: Api<ServiceAccount> = Api::namespaced(self.client()?, namespace);
-        let account = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.to_owned()),
-                ..ObjectMeta::default()
-            },
-            ..ServiceAccount::default()
-        };
-        match api.create(&PostParams::default(), &account).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(e) => {
-                return Err(Error::kube(
-                    format!("creating ServiceAccount {namespace}/{name}"),
-                    e,
-                ));
-            }
-        }
-        let request = TokenRequest {
-            spec: TokenRequestSpec {
-                expiration_seconds: Some(TOKEN_SECONDS),
-                ..TokenRequestSpec::default()
-            },
-            ..TokenRequest::default()
-        };
-        let issued = api
-            .create_token_request(name, &PostParams::default(), &request)
-            .await
-            .map_err(|e| {
-                Error::kube(
-                    format!("requesting a token for ServiceAccount {namespace}/{name}"),
-                    e,
-                )
-            })?;
-        let token = issued.status.map(|s| s.token).unwrap_or_default();
+        let token = issue_token(&api, namespace, name).await?;
         let dir = self.identity_dir(&user)?;
         let token_file = dir.join("token");
         write_file(&token_file, &token, 0o600)?;
         let kubeconfig = kubeconfig::path_in(&dir, "token");
-        kubeconfig::write(
-            &kubeconfig,
-            &self.server,
-            &self.ca_file,
-            &user,
-            &Credential::TokenFile(&token_file),
-        )?;
+        let credential = Credential::TokenFile(&token_file);
+        kubeconfig::write(&kubeconfig, &self.server, &self.ca_file, &user, &credential)?;
         let groups = vec![
             "system:serviceaccounts".to_owned(),
             format!("system:serviceaccounts:{namespace}"),
@@ -196,6 +158,51 @@ impl ControlPlane {
 
     fn next(&self) -> u64 {
         self.sequence.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Creates the ServiceAccount unless it exists and returns a token the TokenRequest API issued
+/// for it.
+async fn issue_token(api: &Api<ServiceAccount>, namespace: &str, name: &str) -> Result<String> {
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    match api.create(&PostParams::default(), &account).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => {
+            return Err(Error::kube(
+                format!("creating ServiceAccount {namespace}/{name}"),
+                e,
+            ));
+        }
+    }
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            expiration_seconds: Some(TOKEN_SECONDS),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let issued = api
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .map_err(|e| {
+            Error::kube(
+                format!("requesting a token for ServiceAccount {namespace}/{name}"),
+                e,
+            )
+        })?;
+    match issued.status.map(|s| s.token) {
+        Some(token) if !token.is_empty() => Ok(token),
+        _ => Err(Error::UnexpectedResponse {
+            what: format!("TokenRequest for ServiceAccount {namespace}/{name}"),
+            message: "the response carries no token".to_owned(),
+        }),
     }
 }
 
