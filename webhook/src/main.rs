@@ -1,0 +1,173 @@
+//! `agw-webhook`: serves `POST /validate` for `agentgateway.dev` Backends over TLS.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agw_webhook::metrics::{Metrics, admin_router};
+use agw_webhook::server::{self, RequestLimits};
+use agw_webhook::tls::{CertFiles, ReloadingCert};
+use clap::Parser;
+use tokio::sync::watch;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agw-webhook",
+    version,
+    about = "Validating admission webhook for agentgateway.dev Backends",
+    long_about = "Answers the apiserver's AdmissionReviews for Backend CREATE and UPDATE with the verdict \
+                  of agw's policy compiler, the same code the operator runs: a spec that would not compile \
+                  is refused at `kubectl apply` time with every bad field named, and compiler warnings \
+                  reach the user as `Warning:` lines.",
+    after_help = "Examples:\n  \
+        # In a pod: the serving certificate mounted from a Secret (reloaded when it changes)\n  \
+        agw-webhook --tls-cert /var/run/agw/webhook-tls/tls.crt --tls-key /var/run/agw/webhook-tls/tls.key\n\n  \
+        # Locally, for an apiserver that calls https://127.0.0.1:9443/validate\n  \
+        agw-webhook --listen 127.0.0.1:9443 --tls-cert tls.crt --tls-key tls.key\n\n\
+        Admin endpoints (plain HTTP on --admin): /healthz, /readyz, /metrics (Prometheus)."
+)]
+struct Args {
+    /// Address for the HTTPS admission endpoint.
+    #[arg(long, default_value = "0.0.0.0:9443", env = "AGW_WEBHOOK_LISTEN")]
+    listen: SocketAddr,
+    /// Address for /healthz, /readyz and /metrics (plain HTTP).
+    #[arg(long, default_value = "0.0.0.0:9092", env = "AGW_WEBHOOK_ADMIN")]
+    admin: SocketAddr,
+    /// PEM serving certificate chain (leaf first).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/run/agw/webhook-tls/tls.crt",
+        env = "AGW_WEBHOOK_TLS_CERT"
+    )]
+    tls_cert: PathBuf,
+    /// PEM private key of the serving certificate.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/run/agw/webhook-tls/tls.key",
+        env = "AGW_WEBHOOK_TLS_KEY"
+    )]
+    tls_key: PathBuf,
+    /// How often the certificate files are checked for changes.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    tls_reload_interval: Duration,
+    /// Largest AdmissionReview accepted, in bytes (it carries the object and the old object).
+    #[arg(long, default_value_t = 6 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Time to answer one review (the apiserver waits `timeoutSeconds`, 5 s in config/webhook).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+    /// On SIGTERM, how long in-flight reviews may take to finish.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    drain_timeout: Duration,
+    /// Log format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("agw-webhook: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("agw-webhook: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(args: Args) -> agw_webhook::Result<()> {
+    let cert = ReloadingCert::load(CertFiles {
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
+    })?;
+    let tls = cert.server_config()?;
+    let listener = server::bind(args.listen).await?;
+    let admin = server::bind(args.admin).await?;
+    let metrics = Arc::new(Metrics::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(cert.watch(args.tls_reload_interval, metrics.clone()));
+    tokio::spawn(signal_shutdown(stop_tx));
+
+    let admin_task = tokio::spawn({
+        let mut stop = stop_rx.clone();
+        let router = admin_router(metrics.clone());
+        async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = axum::serve(admin, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %err, "admin server failed");
+            }
+        }
+    });
+    tracing::info!(
+        listen = %listener.local_addr().unwrap_or(args.listen),
+        admin = %args.admin,
+        "agw-webhook serving POST /validate"
+    );
+    metrics.set_ready(true);
+    let limits = RequestLimits {
+        max_body_bytes: args.max_body_bytes,
+        timeout: args.request_timeout,
+    };
+    let router = server::validate_router(metrics.clone(), limits);
+    let mut stop = stop_rx;
+    let ready = metrics.clone();
+    let shutdown = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+        ready.set_ready(false);
+    };
+    server::serve_tls(listener, tls, router, shutdown, args.drain_timeout).await;
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn signal_shutdown(stop: watch::Sender<bool>) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+    let _ = stop.send(true);
+}
