@@ -57,12 +57,14 @@
 //!
 //! [`certs::Ca`] makes serving and client certificates (e.g. a webhook's, with SAN 127.0.0.1).
 
+pub mod agw;
 pub mod binaries;
 pub mod certs;
 pub mod envtest;
 mod error;
 mod eventually;
 pub mod kubectl;
+pub mod webhook;
 
 pub use envtest::{ControlPlane, Identity};
 pub use error::{Error, Result};

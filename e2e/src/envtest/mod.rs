@@ -31,7 +31,7 @@ mod etcd;
 mod identity;
 mod kubeconfig;
 pub mod ports;
-mod process;
+pub(crate) mod process;
 mod start;
 mod watchdog;
 

@@ -33,12 +33,24 @@ impl Supervised {
         args: &[String],
         log: PathBuf,
     ) -> Result<Self> {
+        Self::spawn_with_env(name, bin, args, &[], log)
+    }
+
+    /// Like [`Supervised::spawn`], with extra environment variables.
+    pub(crate) fn spawn_with_env(
+        name: &'static str,
+        bin: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        log: PathBuf,
+    ) -> Result<Self> {
         let context = || format!("starting {name} ({})", bin.display());
         let out =
             File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
         let err = out.try_clone().map_err(|e| Error::io(context(), e))?;
         let child = Command::new(bin)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -68,6 +80,25 @@ impl Supervised {
             }),
             Err(e) => Err(Error::io(format!("checking on {}", self.name), e)),
         }
+    }
+
+    /// Sends SIGTERM and waits up to `grace` for the process to exit by itself; then kills it.
+    /// Returns the exit status when it exited on its own.
+    pub(crate) fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < grace {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop();
+        None
     }
 
     /// Kills the process and waits until it is gone, so its pid and ports are released when this
