@@ -2,18 +2,19 @@
 
 use regex_automata::{Input, PatternSet};
 
+use super::builtin_scan::BuiltinHits;
 use super::mask::{self, Replacement};
 use super::normalize::Normalized;
-use super::{
-    BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Owner, Rejected, Segment, covers,
-};
+use super::{BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Rejected, Segment, covers};
 use crate::bundle::{Builtin, CUSTOM_MASK, MinLengthDetector};
 
-/// A text, normalized, with the set of scan patterns that occur in it.
+/// A text, normalized, with the custom patterns that occur in it and, once asked for, the
+/// validated builtin matches.
 struct Scanned<'a> {
     normalized: Normalized<'a>,
     original: &'a str,
     found: Option<PatternSet>,
+    builtins: BuiltinHits,
 }
 
 pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Decision {
@@ -89,25 +90,16 @@ fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {
         normalized,
         original: text,
         found,
+        builtins: guards.builtins.hits(),
     }
 }
 
-fn owned_hits<'g>(
-    guards: &'g BackendGuards,
-    index: usize,
-    scanned: &Scanned<'_>,
-) -> impl Iterator<Item = Owner> + 'g {
-    let found: Vec<usize> = scanned
-        .found
-        .as_ref()
-        .map(|set| set.iter().map(|p| p.as_usize()).collect())
-        .unwrap_or_default();
-    found
-        .into_iter()
-        .filter_map(move |p| guards.owners.get(p).copied())
-        .filter(move |owner| match owner {
-            Owner::Custom { guard } | Owner::Builtin { guard, .. } => *guard == index,
-        })
+/// Whether one of guard `index`'s custom patterns occurs in the text.
+fn custom_hit(guards: &BackendGuards, index: usize, scanned: &Scanned<'_>) -> bool {
+    scanned.found.as_ref().is_some_and(|set| {
+        set.iter()
+            .any(|p| guards.owners.get(p.as_usize()) == Some(&index))
+    })
 }
 
 /// Whether the guard fires anywhere in the text (for Reject: no spans needed).
@@ -117,11 +109,11 @@ fn fires(
     guard: &CompiledGuard,
     scanned: &Scanned<'_>,
 ) -> bool {
-    let by_pattern = owned_hits(guards, index, scanned).any(|owner| match owner {
-        Owner::Custom { .. } => true,
-        Owner::Builtin { builtin, .. } => builtin_spans(guards, builtin, scanned).next().is_some(),
-    });
-    by_pattern
+    custom_hit(guards, index, scanned)
+        || guard
+            .builtins
+            .iter()
+            .any(|&builtin| builtin_spans(guards, builtin, scanned).next().is_some())
         || guard
             .min_lengths
             .iter()
@@ -136,18 +128,7 @@ fn spans(
     scanned: &Scanned<'_>,
 ) -> Vec<Replacement> {
     let mut out = Vec::new();
-    let mut custom_hit = false;
-    let mut builtin_hits = Vec::new();
-    for owner in owned_hits(guards, index, scanned) {
-        match owner {
-            Owner::Custom { .. } => custom_hit = true,
-            Owner::Builtin { builtin, .. } if !builtin_hits.contains(&builtin) => {
-                builtin_hits.push(builtin);
-            }
-            Owner::Builtin { .. } => {}
-        }
-    }
-    if let (true, Some(custom)) = (custom_hit, &guard.custom) {
+    if let (true, Some(custom)) = (custom_hit(guards, index, scanned), &guard.custom) {
         for m in custom.find_iter(scanned.normalized.text()) {
             let (start, end) = scanned.normalized.original_span(m.start(), m.end());
             out.push(Replacement {
@@ -157,10 +138,7 @@ fn spans(
             });
         }
     }
-    for builtin in builtin_hits
-        .into_iter()
-        .filter(|b| guard.builtins.contains(b))
-    {
+    for &builtin in &guard.builtins {
         out.extend(
             builtin_spans(guards, builtin, scanned).map(|(start, end)| Replacement {
                 start,
@@ -189,14 +167,11 @@ fn builtin_spans<'s>(
     builtin: Builtin,
     scanned: &'s Scanned<'_>,
 ) -> impl Iterator<Item = (usize, usize)> + 's {
-    let text = scanned.normalized.text();
     guards
         .builtins
-        .get(&builtin)
-        .into_iter()
-        .flat_map(move |re| re.find_iter(text))
-        .filter(move |m| crate::builtins::validate(builtin, text, m.start(), m.end()))
-        .map(move |m| scanned.normalized.original_span(m.start(), m.end()))
+        .spans(builtin, scanned.normalized.text(), &scanned.builtins)
+        .iter()
+        .map(|&(start, end)| scanned.normalized.original_span(start, end))
 }
 
 fn too_long(length: &MinLengthDetector, text: &str) -> bool {

@@ -6,15 +6,18 @@
 //! ([`matcher`]); guards are then decided in order: the first `Reject` guard that fires
 //! rejects, `Mask` guards accumulate replacements ([`mask`]) in the original text.
 
+mod builtin_scan;
 mod evaluate;
 pub mod mask;
 pub mod matcher;
 pub mod normalize;
+mod prefilter;
 
 use std::collections::BTreeMap;
 
 use regex_automata::meta::Regex;
 
+use self::builtin_scan::BuiltinScanner;
 pub use self::matcher::BuildError as EngineError;
 use crate::builtins;
 use crate::bundle::{
@@ -108,26 +111,20 @@ impl Engine {
     }
 }
 
-/// A detector of a guard, as the shared automaton's pattern ids refer to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Owner {
-    Custom { guard: usize },
-    Builtin { guard: usize, builtin: Builtin },
-}
-
 /// Compiled request guards of one backend.
 #[derive(Debug)]
 pub struct BackendGuards {
     guards: Vec<CompiledGuard>,
-    /// Every custom pattern and builtin candidate of every guard, reporting all overlapping
-    /// matches.
+    /// Every custom pattern of every guard, reporting all overlapping matches.
     scan: Option<Regex>,
     /// The same patterns, leftmost-first: answers "does anything match at all?" in one
     /// forward pass that can stop early and use literal prefilters (the common, allow case).
+    /// Builtin candidates stay out: they start with classes and would defeat the prefilter.
     any: Option<Regex>,
-    owners: Vec<Owner>,
-    /// Builtin candidate automata, for validation and spans.
-    builtins: BTreeMap<Builtin, Regex>,
+    /// For each pattern of `scan`, the index of the guard it belongs to.
+    owners: Vec<usize>,
+    /// Builtin candidate automata with their prechecks, for validation and spans.
+    builtins: BuiltinScanner,
     scope: GuardScope,
 }
 
@@ -146,7 +143,7 @@ impl BackendGuards {
         let mut scan_hirs = Vec::new();
         let mut owners = Vec::new();
         let mut guards = Vec::new();
-        let mut builtins = BTreeMap::new();
+        let mut builtins = BuiltinScanner::new();
         let mut scope = GuardScope {
             system: false,
             messages: false,
@@ -196,8 +193,8 @@ fn compile_guard(
     guard: &Guard,
     index: usize,
     scan_hirs: &mut Vec<regex_syntax::hir::Hir>,
-    owners: &mut Vec<Owner>,
-    builtin_regexes: &mut BTreeMap<Builtin, Regex>,
+    owners: &mut Vec<usize>,
+    scanner: &mut BuiltinScanner,
 ) -> Result<CompiledGuard, EngineError> {
     let mut custom_hirs = Vec::new();
     let mut builtins = Vec::new();
@@ -207,22 +204,16 @@ fn compile_guard(
             Detector::Regex(regex) => {
                 let hir = matcher::custom_hir(&regex.pattern, &regex.path)?;
                 scan_hirs.push(hir.clone());
-                owners.push(Owner::Custom { guard: index });
+                owners.push(index);
                 custom_hirs.push(hir);
             }
             Detector::Builtin(builtin) => {
                 let path = format!("{}/{}", guard.id, builtin.name());
                 let hir = matcher::builtin_hir(builtins::candidate_pattern(*builtin), &path)?;
-                if !builtin_regexes.contains_key(builtin) {
-                    builtin_regexes
-                        .insert(*builtin, matcher::build(std::slice::from_ref(&hir), &path)?);
+                scanner.add(*builtin, &hir, &path)?;
+                if !builtins.contains(builtin) {
+                    builtins.push(*builtin);
                 }
-                scan_hirs.push(hir);
-                owners.push(Owner::Builtin {
-                    guard: index,
-                    builtin: *builtin,
-                });
-                builtins.push(*builtin);
             }
             Detector::MinLength(length) => min_lengths.push(length.clone()),
         }

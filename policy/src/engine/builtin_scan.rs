@@ -1,0 +1,231 @@
+//! Finding validated builtin matches in a normalized text, searching only where they can be.
+//!
+//! Each builtin's candidate automaton runs only inside the windows its [`prefilter`] allows:
+//! around each `@` for e-mail; around runs of digits (and the separators the candidates
+//! allow) holding enough digits for the others. The digit-triggered builtins share one pass
+//! over the text. Results are computed on first use per text and builtin, so a request that
+//! an earlier guard rejects never pays for later builtins.
+
+use std::cell::OnceCell;
+
+use regex_automata::Input;
+use regex_automata::meta::Regex;
+use regex_syntax::hir::Hir;
+
+use super::matcher::{self, BuildError};
+use super::prefilter::{self, Alphabet, Trigger, Window};
+use crate::builtins;
+use crate::bundle::Builtin;
+
+/// The builtins of a backend's guards, each with its automaton and precheck.
+#[derive(Debug)]
+pub(super) struct BuiltinScanner {
+    entries: Vec<Entry>,
+    /// Bytes of any digit-triggered candidate, and every ASCII digit.
+    digit_alphabet: Alphabet,
+    /// The fewest digits any digit-triggered candidate needs.
+    min_digits: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    builtin: Builtin,
+    regex: Regex,
+    alphabet: Alphabet,
+    trigger: Trigger,
+}
+
+/// Per text: validated matches of each builtin, in normalized coordinates, once asked for.
+#[derive(Debug)]
+pub(super) struct BuiltinHits {
+    digit_windows: OnceCell<Vec<Window>>,
+    spans: Vec<OnceCell<Vec<(usize, usize)>>>,
+}
+
+impl BuiltinScanner {
+    /// An empty scanner; builtins are added with [`Self::add`].
+    pub(super) fn new() -> Self {
+        let mut digit_alphabet = Alphabet::empty();
+        digit_alphabet.add_range(b'0', b'9');
+        Self {
+            entries: Vec::new(),
+            digit_alphabet,
+            min_digits: usize::MAX,
+        }
+    }
+
+    /// Builds `builtin`'s automaton from its parsed candidate `hir` unless already present.
+    pub(super) fn add(
+        &mut self,
+        builtin: Builtin,
+        hir: &Hir,
+        path: &str,
+    ) -> Result<(), BuildError> {
+        if self.entries.iter().any(|e| e.builtin == builtin) {
+            return Ok(());
+        }
+        let regex = matcher::build(std::slice::from_ref(hir), path)?;
+        let mut alphabet = Alphabet::of(hir);
+        let trigger = Trigger::of(hir);
+        match trigger {
+            Trigger::Byte(byte) => alphabet.add_range(byte, byte),
+            Trigger::Digits(digits) => {
+                self.digit_alphabet.extend(&alphabet);
+                self.min_digits = self.min_digits.min(digits);
+            }
+            Trigger::Whole => {}
+        }
+        self.entries.push(Entry {
+            builtin,
+            regex,
+            alphabet,
+            trigger,
+        });
+        Ok(())
+    }
+
+    /// Room for the matches of one text.
+    pub(super) fn hits(&self) -> BuiltinHits {
+        BuiltinHits {
+            digit_windows: OnceCell::new(),
+            spans: self.entries.iter().map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    /// Validated matches of `builtin` in `text` (normalized), left to right.
+    pub(super) fn spans<'h>(
+        &self,
+        builtin: Builtin,
+        text: &str,
+        hits: &'h BuiltinHits,
+    ) -> &'h [(usize, usize)] {
+        let Some((index, entry)) = self
+            .entries
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.builtin == builtin)
+        else {
+            return &[];
+        };
+        let Some(cell) = hits.spans.get(index) else {
+            return &[];
+        };
+        cell.get_or_init(|| {
+            let mut out = Vec::new();
+            self.search(entry, text, hits, &mut |start, end| {
+                if builtins::validate(builtin, text, start, end) {
+                    out.push((start, end));
+                }
+            });
+            out
+        })
+    }
+
+    /// Reports every candidate match of `entry`, as a search of the whole text would.
+    fn search(
+        &self,
+        entry: &Entry,
+        text: &str,
+        hits: &BuiltinHits,
+        found: &mut dyn FnMut(usize, usize),
+    ) {
+        let mut search_in = |window: Window| {
+            let input = Input::new(text).range(window.start..window.end);
+            for m in entry.regex.find_iter(input) {
+                found(m.start(), m.end());
+            }
+        };
+        match entry.trigger {
+            Trigger::Whole => search_in(Window {
+                start: 0,
+                end: text.len(),
+                triggers: 0,
+            }),
+            Trigger::Byte(byte) => {
+                prefilter::windows(text.as_bytes(), &entry.alphabet, |b| b == byte)
+                    .for_each(search_in);
+            }
+            Trigger::Digits(digits) => hits
+                .digit_windows
+                .get_or_init(|| self.digit_windows(text))
+                .iter()
+                .filter(|w| w.triggers >= digits)
+                .copied()
+                .for_each(search_in),
+        }
+    }
+
+    /// Windows of the digit-triggered candidates with enough digits for at least one.
+    fn digit_windows(&self, text: &str) -> Vec<Window> {
+        prefilter::windows(text.as_bytes(), &self.digit_alphabet, |b| {
+            b.is_ascii_digit()
+        })
+        .filter(|w| w.triggers >= self.min_digits)
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn scanner() -> BuiltinScanner {
+        let mut scanner = BuiltinScanner::new();
+        for builtin in Builtin::ALL {
+            let hir =
+                matcher::builtin_hir(builtins::candidate_pattern(builtin), "t").expect("parses");
+            scanner.add(builtin, &hir, "t").expect("builds");
+        }
+        scanner
+    }
+
+    /// What the engine found before prechecks existed: the candidate over the whole text.
+    fn whole_text(builtin: Builtin, text: &str) -> Vec<(usize, usize)> {
+        let hir = matcher::builtin_hir(builtins::candidate_pattern(builtin), "t").expect("parses");
+        let re = matcher::build(&[hir], "t").expect("builds");
+        re.find_iter(text)
+            .filter(|m| builtins::validate(builtin, text, m.start(), m.end()))
+            .map(|m| (m.start(), m.end()))
+            .collect()
+    }
+
+    fn assert_same_as_whole_text(scanner: &BuiltinScanner, text: &str) {
+        let hits = scanner.hits();
+        for builtin in Builtin::ALL {
+            assert_eq!(
+                scanner.spans(builtin, text, &hits),
+                whole_text(builtin, text),
+                "{builtin:?} in {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_find_what_the_whole_text_search_finds() {
+        let scanner = scanner();
+        for text in [
+            "mail jane.doe@example.com or call (415) 555-2671 or +1 415 555 2671",
+            "card 4111 1111 1111 1111, ssn 123-45-6789, SSN: 123456789, sin 046 454 286",
+            "+447911123456 then 4111-1111-1111-1111x and a@b.co@c.io",
+            "ｊａｎｅ@example.com, 2024-05-01T12:00:00Z 192.168.100.200 1714567890123",
+            "4111 1111 1111 1111 1111 1111 1111 555-2671 (415)555-2671 415.555.2671",
+        ] {
+            assert_same_as_whole_text(&scanner, text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn windows_agree_with_the_whole_text_on_arbitrary_text(
+            text in "[0-9 .()+@a-z\\-]{0,80}|\\PC{0,80}|([0-9]{1,5}[ .\\-]?|[a-z.]{1,4}@?){0,20}"
+        ) {
+            let scanner = scanner();
+            let hits = scanner.hits();
+            for builtin in Builtin::ALL {
+                prop_assert_eq!(scanner.spans(builtin, &text, &hits), whole_text(builtin, &text));
+            }
+        }
+    }
+}
