@@ -1,0 +1,46 @@
+//! `agw-operator`: reconciles each `Backend` into a rule bundle Secret, a proxy Deployment and
+//! a Service, and reports what it did in the Backend's status.
+//!
+//! Owns: the controller ([`controller`]), the shape of the objects it programs
+//! ([`resources`]), the status it writes ([`status`]), leader election over a Lease
+//! ([`leader`]) and its probes and metrics ([`metrics`]).
+//!
+//! Must not: decide whether a spec is valid (that is [`agw_policy::compile`], shared with the
+//! webhook, so they cannot disagree), program a spec that does not compile, or restart proxies
+//! for a bundle change (they reload the mounted Secret).
+#![forbid(unsafe_code)]
+
+pub mod controller;
+pub mod leader;
+pub mod metrics;
+pub mod resources;
+pub mod status;
+
+/// Everything a reconcile can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What the operator was doing, with the object concerned.
+        action: String,
+        /// What the client said.
+        source: kube::Error,
+    },
+    /// The object lacks a field the apiserver always sets.
+    #[error("the Backend has no {0}")]
+    MissingField(&'static str),
+}
+
+impl Error {
+    /// The metrics label.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Kube { .. } => "kube",
+            Self::MissingField(_) => "missing-field",
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,257 @@
+//! `agw-operator`: turns Backends into running, guarded proxies.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agw_operator::controller::{self, Context, Scope};
+use agw_operator::leader::{Elector, LeaseConfig};
+use agw_operator::metrics::{Metrics, admin_router};
+use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
+use clap::Parser;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::watch;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agw-operator",
+    version,
+    about = "Reconciles agentgateway.dev Backends into guarded Anthropic proxies",
+    long_about = "For each Backend: compiles the spec with agw's policy compiler, applies the rule bundle \
+                  Secret <name>-bundle, the proxy Deployment <name>-proxy and the Service <name>-proxy \
+                  (server-side apply, field manager agw-operator), and reports Accepted, ResolvedRefs, \
+                  Programmed and Ready in the Backend's status. An invalid spec is never programmed: the \
+                  last valid bundle keeps serving.",
+    after_help = "Examples:\n  \
+        # In the cluster (config/operator): leader election on, every namespace\n  \
+        agw-operator --proxy-image ghcr.io/agw-dev/agw-proxy:0.1.0\n\n  \
+        # From a laptop against the current kubeconfig context, one namespace, no Lease\n  \
+        agw-operator --namespace team-a --leader-election=false\n\n\
+        Admin endpoints (plain HTTP on --admin): /healthz, /readyz, /metrics (Prometheus)."
+)]
+struct Args {
+    /// Serve Backends in this namespace only (default: every namespace).
+    #[arg(long, env = "AGW_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Container image of agw-proxy for the Deployments.
+    #[arg(
+        long,
+        env = "AGW_PROXY_IMAGE",
+        default_value = "ghcr.io/agw-dev/agw-proxy:0.1.0"
+    )]
+    proxy_image: String,
+    /// Proxy replicas per Backend.
+    #[arg(long, default_value_t = 2)]
+    proxy_replicas: i32,
+    /// CPU request of a proxy pod.
+    #[arg(long, default_value = "50m")]
+    proxy_cpu_request: String,
+    /// Memory request of a proxy pod.
+    #[arg(long, default_value = "32Mi")]
+    proxy_memory_request: String,
+    /// Memory limit of a proxy pod.
+    #[arg(long, default_value = "256Mi")]
+    proxy_memory_limit: String,
+    /// Directory in proxy pods under which the bundle and auth Secrets are mounted.
+    #[arg(long, default_value = "/var/run/agw")]
+    proxy_mount_root: String,
+    /// Extra argument for every proxy (repeatable), e.g. --proxy-arg=--max-body-bytes=8388608.
+    #[arg(long = "proxy-arg", value_name = "ARG", allow_hyphen_values = true)]
+    proxy_extra: Vec<String>,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:9093", env = "AGW_OPERATOR_ADMIN")]
+    admin: SocketAddr,
+    /// Compete for a Lease so that only one replica reconciles.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, default_value = "agw-operator")]
+    lease_name: String,
+    /// Namespace of the Lease (default: the pod's namespace, else agw-system).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "agw-system")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease (default: the pod name, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// How long the Lease holds without renewal.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+    /// How often the leader renews the Lease.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    lease_renew: Duration,
+    /// Log format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("agw-operator: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("agw-operator: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode, String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot build a Kubernetes client (in-cluster or KUBECONFIG): {e}"))?;
+    let metrics = Arc::new(Metrics::new());
+    let admin = tokio::net::TcpListener::bind(args.admin)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.admin))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(signal_shutdown(stop_tx.clone()));
+    tokio::spawn(serve_admin(admin, metrics.clone(), stop_rx.clone()));
+
+    let identity = args.identity.clone().unwrap_or_else(host_name);
+    let elector = args.leader_election.then(|| {
+        Arc::new(Elector::new(
+            client.clone(),
+            LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args.lease_namespace.clone(),
+                identity: identity.clone(),
+                duration: args.lease_duration,
+                renew_every: args.lease_renew,
+            },
+        ))
+    });
+    let lost = Arc::new(tokio::sync::Notify::new());
+    if let Some(elector) = &elector {
+        let mut stop = stop_rx.clone();
+        tokio::select! {
+            () = elector.acquire() => {}
+            _ = stop.wait_for(|s| *s) => return Ok(ExitCode::SUCCESS),
+        }
+        tracing::info!(%identity, "leading");
+        let holder = elector.clone();
+        let lost = lost.clone();
+        let stop = stop_tx.clone();
+        tokio::spawn(async move {
+            holder.hold().await;
+            lost.notify_one();
+            let _ = stop.send(true);
+        });
+    }
+    metrics.became_leader();
+
+    let context = Arc::new(Context {
+        client: client.clone(),
+        settings: settings(&args),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(
+            client,
+            Reporter {
+                controller: FIELD_MANAGER.to_owned(),
+                instance: Some(identity),
+            },
+        ),
+    });
+    let scope = args
+        .namespace
+        .clone()
+        .map_or(Scope::Cluster, Scope::Namespace);
+    tracing::info!(?scope, image = %args.proxy_image, "reconciling Backends");
+    let mut stop = stop_rx;
+    controller::run(context, scope, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
+    if lost_leadership(&lost).await {
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(elector) = &elector {
+        elector.release().await;
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn lost_leadership(lost: &tokio::sync::Notify) -> bool {
+    tokio::time::timeout(Duration::from_millis(1), lost.notified())
+        .await
+        .is_ok()
+}
+
+fn settings(args: &Args) -> ProxySettings {
+    ProxySettings {
+        image: args.proxy_image.clone(),
+        replicas: args.proxy_replicas,
+        cpu_request: args.proxy_cpu_request.clone(),
+        memory_request: args.proxy_memory_request.clone(),
+        memory_limit: args.proxy_memory_limit.clone(),
+        mount_root: args.proxy_mount_root.clone(),
+        extra_args: args.proxy_extra.clone(),
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(
+            |_| format!("agw-operator-{}", std::process::id()),
+            |name| name.trim().to_owned(),
+        )
+}
+
+async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(err) = axum::serve(listener, admin_router(metrics))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %err, "admin server failed");
+    }
+}
+
+async fn signal_shutdown(stop: watch::Sender<bool>) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+    let _ = stop.send(true);
+}

@@ -1,0 +1,335 @@
+//! The objects a Backend is programmed into, as pure functions of the Backend, its bundle and
+//! the operator's proxy settings: Secret `<name>-bundle`, Deployment `<name>-proxy` and
+//! Service `<name>-proxy`. Pure so they are golden-tested and so every reconcile of the same
+//! inputs applies byte-identical objects (server-side apply then changes nothing).
+//!
+//! The pod template deliberately does not carry the bundle digest: a new bundle reaches
+//! running proxies through the mounted Secret (they reload it), while an image, flag or
+//! resource change rolls the pods.
+
+use std::collections::BTreeMap;
+
+use agw_crds::Backend;
+use agw_policy::Bundle;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource,
+    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::Resource;
+
+/// The field manager of everything the operator writes.
+pub const FIELD_MANAGER: &str = "agw-operator";
+/// The key of the bundle in its Secret.
+pub const BUNDLE_KEY: &str = "bundle.json";
+/// The proxy's client port in the pod, and the Service's port.
+pub const PROXY_PORT: i32 = 8080;
+/// The proxy's admin port (probes, metrics).
+pub const ADMIN_PORT: i32 = 9091;
+/// The Service port clients (and `kubectl port-forward`) use.
+pub const SERVICE_PORT: i32 = 80;
+/// Label naming the Backend an object belongs to.
+pub const BACKEND_LABEL: &str = "agentgateway.dev/backend";
+
+/// How proxy pods are run; from the operator's flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// Container image of `agw-proxy`.
+    pub image: String,
+    /// Replicas per Backend.
+    pub replicas: i32,
+    /// CPU request, e.g. `50m`.
+    pub cpu_request: String,
+    /// Memory request, e.g. `32Mi`.
+    pub memory_request: String,
+    /// Memory limit, e.g. `128Mi`.
+    pub memory_limit: String,
+    /// Directory under which the bundle and auth Secrets are mounted in the pod
+    /// (`<root>/bundles/<ns>/<name>`, `<root>/auth/<ns>/<secret>`).
+    pub mount_root: String,
+    /// Extra arguments for the proxy, e.g. `--max-body-bytes=…`.
+    pub extra_args: Vec<String>,
+}
+
+impl ProxySettings {
+    /// The auth mount root handed to the compiler, so the bundle names the files the
+    /// Deployment mounts.
+    pub fn auth_mount_root(&self) -> String {
+        format!("{}/auth", self.mount_root.trim_end_matches('/'))
+    }
+
+    fn bundle_dir(&self, namespace: &str, name: &str) -> String {
+        format!(
+            "{}/bundles/{namespace}/{name}",
+            self.mount_root.trim_end_matches('/')
+        )
+    }
+}
+
+/// Names of the owned objects.
+pub fn bundle_secret_name(backend: &str) -> String {
+    format!("{backend}-bundle")
+}
+
+/// Name of the proxy Deployment and Service.
+pub fn proxy_name(backend: &str) -> String {
+    format!("{backend}-proxy")
+}
+
+/// Labels on every owned object and the pods; the selector uses the last two.
+pub fn labels(backend: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            FIELD_MANAGER.to_owned(),
+        ),
+        ("app.kubernetes.io/part-of".to_owned(), "agw".to_owned()),
+        ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
+        (BACKEND_LABEL.to_owned(), backend.to_owned()),
+    ])
+}
+
+fn selector(backend: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
+        (BACKEND_LABEL.to_owned(), backend.to_owned()),
+    ])
+}
+
+/// Metadata of an owned object: namespace, labels and a controller reference to the Backend.
+fn owned_meta(backend: &Backend, name: String, owner: &OwnerReference) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: backend.meta().namespace.clone(),
+        labels: Some(labels(&backend_name(backend))),
+        owner_references: Some(vec![owner.clone()]),
+        ..ObjectMeta::default()
+    }
+}
+
+fn backend_name(backend: &Backend) -> String {
+    backend.meta().name.clone().unwrap_or_default()
+}
+
+/// The Secret holding the bundle JSON.
+pub fn bundle_secret(backend: &Backend, owner: &OwnerReference, bundle: &Bundle) -> Secret {
+    let name = bundle_secret_name(&backend_name(backend));
+    Secret {
+        metadata: owned_meta(backend, name, owner),
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([(
+            BUNDLE_KEY.to_owned(),
+            ByteString(bundle.to_json().into_bytes()),
+        )])),
+        ..Secret::default()
+    }
+}
+
+/// The Service in front of the proxy pods.
+pub fn proxy_service(backend: &Backend, owner: &OwnerReference) -> Service {
+    let name = backend_name(backend);
+    Service {
+        metadata: owned_meta(backend, proxy_name(&name), owner),
+        spec: Some(ServiceSpec {
+            selector: Some(selector(&name)),
+            ports: Some(vec![ServicePort {
+                name: Some("http".to_owned()),
+                port: SERVICE_PORT,
+                target_port: Some(IntOrString::String("http".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// Where the auth Secret of a Backend is, as the compiler resolved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthMount {
+    /// Secret name.
+    pub secret: String,
+    /// Key in the Secret.
+    pub key: String,
+}
+
+/// The proxy Deployment.
+pub fn proxy_deployment(
+    backend: &Backend,
+    owner: &OwnerReference,
+    auth: Option<&AuthMount>,
+    settings: &ProxySettings,
+) -> Deployment {
+    let name = backend_name(backend);
+    let namespace = backend.meta().namespace.clone().unwrap_or_default();
+    let bundle_dir = settings.bundle_dir(&namespace, &name);
+    let mut volumes = vec![Volume {
+        name: "bundle".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(bundle_secret_name(&name)),
+            default_mode: Some(0o444),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }];
+    let mut mounts = vec![VolumeMount {
+        name: "bundle".to_owned(),
+        mount_path: bundle_dir.clone(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    }];
+    if let Some(auth) = auth {
+        volumes.push(auth_volume(auth));
+        mounts.push(VolumeMount {
+            name: "auth".to_owned(),
+            mount_path: format!("{}/{namespace}/{}", settings.auth_mount_root(), auth.secret),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    let mut args = vec![
+        format!("--bundle={bundle_dir}/{BUNDLE_KEY}"),
+        "--log-format=json".to_owned(),
+    ];
+    args.extend(settings.extra_args.iter().cloned());
+    let container = Container {
+        name: "proxy".to_owned(),
+        image: Some(settings.image.clone()),
+        args: Some(args),
+        ports: Some(vec![port("http", PROXY_PORT), port("admin", ADMIN_PORT)]),
+        liveness_probe: Some(probe("/healthz", 10)),
+        readiness_probe: Some(probe("/readyz", 5)),
+        resources: Some(resources(settings)),
+        security_context: Some(restricted_container()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    Deployment {
+        metadata: owned_meta(backend, proxy_name(&name), owner),
+        spec: Some(DeploymentSpec {
+            replicas: Some(settings.replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector(&name)),
+                ..LabelSelector::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&name)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(restricted_pod()),
+                    // Long enough for the proxy's drain timeout to let streams finish.
+                    termination_grace_period_seconds: Some(45),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn auth_volume(auth: &AuthMount) -> Volume {
+    Volume {
+        name: "auth".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(auth.secret.clone()),
+            // Only the key the proxy needs lands in the pod.
+            items: Some(vec![KeyToPath {
+                key: auth.key.clone(),
+                path: auth.key.clone(),
+                mode: None,
+            }]),
+            default_mode: Some(0o440),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+fn port(name: &str, container_port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+fn probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("admin".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        ..Probe::default()
+    }
+}
+
+fn resources(settings: &ProxySettings) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(settings.cpu_request.clone())),
+            (
+                "memory".to_owned(),
+                Quantity(settings.memory_request.clone()),
+            ),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_owned(),
+            Quantity(settings.memory_limit.clone()),
+        )])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// The `restricted` Pod Security Standard, pod level.
+fn restricted_pod() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(65532),
+        run_as_group: Some(65532),
+        fs_group: Some(65532),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// The `restricted` Pod Security Standard, container level.
+fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
