@@ -119,6 +119,11 @@ class Mock:
             self.messages(h, body)
         elif path == "/v1/messages/count_tokens" and h.command == "POST":
             self.send_json(h, 200, {"input_tokens": max(1, len(body) // 4)})
+        elif path == "/_mock/requests" and h.command == "GET":
+            # For tests that run the mock as a separate process (the Rust e2e suite).
+            with self.lock:
+                seen = [{"method": r.method, "path": r.path, "headers": r.headers} for r in self.requests if not r.path.startswith("/_mock/")]
+            self.send_json(h, 200, {"requests": seen})
         elif path == "/v1/models":
             self.send_json(h, 200, {"data": [{"type": "model", "id": "claude-sonnet-4-5-20250929", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"}], "has_more": False, "first_id": "claude-sonnet-4-5-20250929", "last_id": "claude-sonnet-4-5-20250929"})
         else:

@@ -6,13 +6,13 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::binaries::try_agw_binary;
-use crate::envtest::process::{Supervised, log_tail, wait_ready};
+use crate::envtest::process::{Supervised, log_tail};
 use crate::error::{Error, Result};
 
 /// How long a component may take to become ready.
@@ -38,15 +38,28 @@ impl AgwProcess {
         let bin = try_agw_binary(name)?;
         let mut process = Supervised::spawn_with_env(name, &bin, args, env, log)?;
         let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, admin_port));
-        wait_ready(&mut process, READY_TIMEOUT, async || {
+        // A plain loop rather than `wait_ready`'s async closure, so this future stays `Send`
+        // (the pod stand-in calls it from a spawned task).
+        let started = Instant::now();
+        let mut last_error = String::from("not probed yet");
+        while started.elapsed() < READY_TIMEOUT {
+            process.ensure_running()?;
             match get(admin, "/readyz").await {
-                Ok((200, _)) => Ok(()),
-                Ok((status, body)) => Err(format!("/readyz answered {status}: {}", body.trim())),
-                Err(err) => Err(err.to_string()),
+                Ok((200, _)) => return Ok(Self { process, admin }),
+                Ok((status, body)) => {
+                    last_error = format!("/readyz answered {status}: {}", body.trim());
+                }
+                Err(err) => last_error = err.to_string(),
             }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(Error::NotReady {
+            name: name.to_owned(),
+            waited: READY_TIMEOUT,
+            last_error,
+            log: process.log().to_path_buf(),
+            tail: log_tail(process.log()),
         })
-        .await?;
-        Ok(Self { process, admin })
     }
 
     /// `GET path` on the admin port: (status, body).

@@ -60,10 +60,13 @@
 pub mod agw;
 pub mod binaries;
 pub mod certs;
+pub mod clients;
 pub mod envtest;
 mod error;
 mod eventually;
 pub mod kubectl;
+pub mod operator;
+pub mod standin;
 pub mod webhook;
 
 pub use envtest::{ControlPlane, Identity};

@@ -85,8 +85,15 @@ pub async fn run(
     let metrics = ctx.metrics.clone();
     let synced = store.clone();
     tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
-            metrics.caches_synced();
+        // The readiness signal keeps one waker, and the controller's own runner waits on it
+        // too; re-poll so this task sees it even when the runner's wake-up wins.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), synced.wait_until_ready()).await
+            {
+                Ok(Ok(())) => return metrics.caches_synced(),
+                Ok(Err(_)) => return,
+                Err(_) => {}
+            }
         }
     });
     // A Secret created or changed after its Backend brings the Backend to Ready.

@@ -216,11 +216,10 @@ fn settings(args: &Args) -> ProxySettings {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(
-            |_| format!("agw-operator-{}", std::process::id()),
-            |name| name.trim().to_owned(),
-        )
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(
+        |_| format!("agw-operator-{}", std::process::id()),
+        |name| name.trim().to_owned(),
+    )
 }
 
 async fn serve_admin(

@@ -1,0 +1,144 @@
+//! The clients and the upstream of the data path: the mock Anthropic API
+//! (`e2e/python/mock_anthropic.py`, the one imitation, run as its own process) and the real
+//! Claude Code CLI installed by `hack/install-test-clients.sh` (`AGW_CLAUDE_BIN`).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::agw::get;
+use crate::binaries::workspace_root;
+use crate::envtest::ports::free_ports;
+use crate::envtest::process::Supervised;
+use crate::error::{Error, Result};
+
+/// How long one `claude -p` may take.
+const CLAUDE_TIMEOUT: Duration = Duration::from_mins(2);
+
+/// The mock Anthropic API as a process, killed when dropped.
+#[derive(Debug)]
+pub struct MockUpstream {
+    _process: Supervised,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl MockUpstream {
+    /// Starts the mock on a free port and waits until it answers.
+    pub async fn start() -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temp dir", e))?;
+        let [port] = free_ports()?;
+        let script = workspace_root().join("e2e/python/mock_anthropic.py");
+        let python = std::env::var("AGW_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let args = vec![script.display().to_string(), format!("--port={port}")];
+        let mut process = Supervised::spawn(
+            "mock-anthropic",
+            python.as_ref(),
+            &args,
+            dir.path().join("mock.log"),
+        )?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let started = Instant::now();
+        while get(addr, "/_mock/requests").await.is_err() {
+            process.ensure_running()?;
+            if started.elapsed() > Duration::from_secs(15) {
+                return Err(Error::Timeout {
+                    what: "the mock Anthropic API to answer".to_owned(),
+                    waited: Duration::from_secs(15),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            _process: process,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// The port, for a Backend's `spec.ai.provider.port`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every request the mock received: `(method, path, headers)` as JSON.
+    pub async fn requests(&self) -> Result<Vec<serde_json::Value>> {
+        let (_, body) = get(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            "/_mock/requests",
+        )
+        .await?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| Error::UnexpectedResponse {
+                what: "the mock's request log".to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(parsed["requests"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// The Claude Code CLI.
+#[derive(Debug)]
+pub struct Claude {
+    bin: PathBuf,
+    home: TempDir,
+}
+
+/// What `claude -p` did.
+#[derive(Debug)]
+pub struct ClaudeOutput {
+    /// Exit code.
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Claude {
+    /// The CLI from `AGW_CLAUDE_BIN`, with a throwaway `HOME`.
+    pub fn new() -> Result<Self> {
+        let bin = std::env::var_os("AGW_CLAUDE_BIN")
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| Error::Missing {
+                what: "the Claude Code CLI".to_owned(),
+                path: PathBuf::from("$AGW_CLAUDE_BIN"),
+                hint: "run hack/install-test-clients.sh and export the AGW_CLAUDE_BIN it prints (hack/test.sh does)".to_owned(),
+            })?;
+        let home = tempfile::tempdir().map_err(|e| Error::io("creating a HOME for claude", e))?;
+        Ok(Self { bin, home })
+    }
+
+    /// `ANTHROPIC_BASE_URL=<base_url> claude -p <prompt>`, as the tutorial runs it.
+    pub async fn prompt(&self, base_url: &str, prompt: &str) -> Result<ClaudeOutput> {
+        let mut command = tokio::process::Command::new(&self.bin);
+        command
+            .args(["-p", prompt])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("ANTHROPIC_BASE_URL", base_url)
+            .env("ANTHROPIC_API_KEY", "sk-ant-client-dummy")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("CI", "1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(CLAUDE_TIMEOUT, command.output())
+            .await
+            .map_err(|_| Error::Timeout {
+                what: format!("claude -p {prompt:?}"),
+                waited: CLAUDE_TIMEOUT,
+            })?
+            .map_err(|e| Error::io("running claude", e))?;
+        Ok(ClaudeOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}

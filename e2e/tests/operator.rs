@@ -1,0 +1,424 @@
+//! `agw-operator` against a real kube-apiserver, running as the ServiceAccount of the shipped
+//! RBAC, with the pod stand-in running its proxy Deployments and the real Claude Code CLI
+//! talking through them to the mock Anthropic API: the tutorial's flow end to end, policy
+//! edits that reach running proxies without a restart, invalid specs that never reach them,
+//! Secrets that appear late, and leadership that moves between replicas.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use agw_e2e::agw::AgwProcess;
+use agw_e2e::binaries::workspace_root;
+use agw_e2e::clients::{Claude, MockUpstream};
+use agw_e2e::operator::{self, OperatorOptions};
+use agw_e2e::standin::PodStandIn;
+use agw_e2e::{ControlPlane, Identity, eventually};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::{Api, ResourceExt};
+use tempfile::TempDir;
+
+const REJECTION: &str = "Rejected due to inappropriate content";
+
+struct Env {
+    cp: &'static ControlPlane,
+    ns: String,
+    identity: Identity,
+    dir: TempDir,
+    mock: MockUpstream,
+}
+
+impl Env {
+    async fn new(prefix: &str) -> Self {
+        let cp = ControlPlane::shared().await.unwrap();
+        let ns = cp.namespace(prefix).await.unwrap();
+        let identity = operator::grant(cp, &ns).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mock = MockUpstream::start().await.unwrap();
+        Self {
+            cp,
+            ns,
+            identity,
+            dir,
+            mock,
+        }
+    }
+
+    fn options(&self, identity: &str) -> OperatorOptions {
+        OperatorOptions {
+            namespace: self.ns.clone(),
+            identity: identity.to_owned(),
+            mount_root: self.dir.path().join("mounts"),
+            log_dir: self.dir.path().join("logs"),
+        }
+    }
+
+    async fn operator(&self, identity: &str) -> AgwProcess {
+        operator::start(&self.identity, &self.options(identity))
+            .await
+            .unwrap()
+    }
+
+    fn stand_in(&self) -> PodStandIn {
+        PodStandIn::start(
+            self.cp.client().unwrap(),
+            &self.ns,
+            &self.dir.path().join("mounts"),
+        )
+    }
+
+    /// The tutorial's guarded Backend, pointed at the mock.
+    fn backend(&self, name: &str) -> String {
+        let text =
+            std::fs::read_to_string(workspace_root().join("config/samples/backend-guarded.yaml"))
+                .unwrap();
+        let mut doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        doc["metadata"]["name"] = name.into();
+        doc["spec"]["ai"]["provider"]["host"] = "127.0.0.1".into();
+        doc["spec"]["ai"]["provider"]["port"] = self.mock.port().into();
+        serde_norway::to_string(&doc).unwrap()
+    }
+
+    fn secret(&self) -> String {
+        std::fs::read_to_string(workspace_root().join("config/samples/secret.yaml"))
+            .unwrap()
+            .replace("sk-ant-replace-me", "sk-ant-from-the-secret")
+    }
+
+    async fn apply(&self, yaml: &str) {
+        let out = self.cp.kubectl().apply_stdin(&self.ns, yaml).await.unwrap();
+        assert!(out.success(), "{out}");
+    }
+
+    async fn jsonpath(&self, name: &str, path: &str) -> String {
+        let args = [
+            "get",
+            "backend",
+            name,
+            "-n",
+            &self.ns,
+            "-o",
+            &format!("jsonpath={path}"),
+        ];
+        self.cp.kubectl().run(args).await.unwrap().stdout
+    }
+
+    async fn wait_condition(&self, name: &str, type_: &str, status: &str) {
+        let path = format!("{{.status.conditions[?(@.type==\"{type_}\")].status}}");
+        eventually(
+            Duration::from_secs(20),
+            &format!("{name}: {type_}={status}"),
+            async || {
+                let got = self.jsonpath(name, &path).await;
+                if got == status {
+                    Ok(())
+                } else {
+                    Err(format!("{type_} is {got:?}"))
+                }
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn base_url(pod: &agw_e2e::standin::PodView) -> String {
+    format!("http://{}", pod.listen)
+}
+
+#[tokio::test]
+async fn the_tutorial_flow_from_kubectl_apply_to_claude() {
+    let env = Env::new("op-tutorial").await;
+    let _operator = env.operator("one").await;
+    let stand_in = env.stand_in();
+    env.apply(&env.secret()).await;
+    env.apply(&env.backend("anthropic")).await;
+
+    env.wait_condition("anthropic", "Accepted", "True").await;
+    env.wait_condition("anthropic", "Ready", "True").await;
+    let table = env
+        .cp
+        .kubectl()
+        .run(["get", "backends", "-n", &env.ns])
+        .await
+        .unwrap();
+    println!("{}", table.stdout);
+    assert!(table.stdout.contains("ACCEPTED"), "{table}");
+    let describe = env
+        .cp
+        .kubectl()
+        .run(["describe", "backend", "anthropic", "-n", &env.ns])
+        .await
+        .unwrap();
+    println!("{}", describe.stdout);
+
+    // Owned objects carry a controller reference to the Backend.
+    let client = env.cp.client().unwrap();
+    let uid = env.jsonpath("anthropic", "{.metadata.uid}").await;
+    let secret = Api::<Secret>::namespaced(client.clone(), &env.ns)
+        .get("anthropic-bundle")
+        .await
+        .unwrap();
+    let deployment = Api::<Deployment>::namespaced(client.clone(), &env.ns)
+        .get("anthropic-proxy")
+        .await
+        .unwrap();
+    let service = Api::<Service>::namespaced(client, &env.ns)
+        .get("anthropic-proxy")
+        .await
+        .unwrap();
+    for owners in [
+        secret.owner_references(),
+        deployment.owner_references(),
+        service.owner_references(),
+    ] {
+        assert!(
+            owners
+                .iter()
+                .any(|o| o.uid == uid && o.controller == Some(true)),
+            "{owners:?}"
+        );
+    }
+    let digest = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    let pod = stand_in
+        .pod("anthropic-proxy", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let claude = Claude::new().unwrap();
+    let answer = claude
+        .prompt(&base_url(&pod), "What is Kubernetes?")
+        .await
+        .unwrap();
+    assert_eq!(answer.code, Some(0), "{answer:?}");
+    assert!(answer.stdout.contains("open-source system"), "{answer:?}");
+    let rejected = claude
+        .prompt(&base_url(&pod), "What is a credit card")
+        .await
+        .unwrap();
+    assert_ne!(rejected.code, Some(0), "{rejected:?}");
+    assert!(
+        format!("{}{}", rejected.stdout, rejected.stderr).contains(REJECTION),
+        "{rejected:?}"
+    );
+    let seen = env.mock.requests().await.unwrap();
+    assert!(
+        seen.iter()
+            .any(|r| r["headers"]["x-api-key"] == "sk-ant-from-the-secret"),
+        "the proxy injected the key from the Secret: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_edit_reaches_the_running_proxy_without_a_restart() {
+    let env = Env::new("op-edit").await;
+    let _operator = env.operator("one").await;
+    let stand_in = env.stand_in();
+    env.apply(&env.secret()).await;
+    env.apply(&env.backend("anthropic")).await;
+    env.wait_condition("anthropic", "Ready", "True").await;
+    let pod = stand_in
+        .pod("anthropic-proxy", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
+
+    let edited = env
+        .backend("anthropic")
+        .replace("- credit card", "- credit card\n            - kubernetes");
+    env.apply(&edited).await;
+    eventually(
+        Duration::from_secs(20),
+        "a new digest in status",
+        async || {
+            let digest = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
+            if digest != before && digest.starts_with("sha256:") {
+                Ok(())
+            } else {
+                Err(digest)
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    let claude = Claude::new().unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the proxy to enforce the new guard",
+        async || {
+            let out = claude
+                .prompt(&base_url(&pod), "What is Kubernetes?")
+                .await
+                .map_err(|e| e.to_string())?;
+            if out.stdout.contains(REJECTION) || out.stderr.contains(REJECTION) {
+                Ok(())
+            } else {
+                Err(format!("{out:?}"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let now = stand_in.current("anthropic-proxy").unwrap();
+    assert_eq!(
+        (now.pid, now.starts),
+        (pod.pid, 1),
+        "a bundle change must not restart the proxy"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_and_never_programmed() {
+    let env = Env::new("op-invalid").await;
+    let _operator = env.operator("one").await;
+    let stand_in = env.stand_in();
+    env.apply(&env.secret()).await;
+    env.apply(&env.backend("anthropic")).await;
+    env.wait_condition("anthropic", "Ready", "True").await;
+    let pod = stand_in
+        .pod("anthropic-proxy", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let good = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
+
+    // No webhook is registered here, so the apiserver stores the bad spec.
+    let bad = env.backend("anthropic").replace(
+        "- credit card",
+        "- credit card\n            - '(?=lookahead)'",
+    );
+    env.apply(&bad).await;
+    env.wait_condition("anthropic", "Accepted", "False").await;
+    let message = env
+        .jsonpath(
+            "anthropic",
+            "{.status.conditions[?(@.type==\"Accepted\")].message}",
+        )
+        .await;
+    assert!(
+        message.contains("spec.policies.ai.promptGuard.request[0].regex.matches[1]"),
+        "{message}"
+    );
+    let reason = env
+        .jsonpath(
+            "anthropic",
+            "{.status.conditions[?(@.type==\"Accepted\")].reason}",
+        )
+        .await;
+    assert_eq!(reason, "InvalidSpec");
+    assert_eq!(
+        env.jsonpath("anthropic", "{.status.bundleDigest}").await,
+        good,
+        "last good bundle kept"
+    );
+    let generation = env.jsonpath("anthropic", "{.metadata.generation}").await;
+    assert_eq!(
+        env.jsonpath("anthropic", "{.status.observedGeneration}")
+            .await,
+        generation
+    );
+
+    let claude = Claude::new().unwrap();
+    let rejected = claude
+        .prompt(&base_url(&pod), "What is a credit card")
+        .await
+        .unwrap();
+    assert!(
+        format!("{}{}", rejected.stdout, rejected.stderr).contains(REJECTION),
+        "{rejected:?}"
+    );
+    let events = env
+        .cp
+        .kubectl()
+        .run([
+            "get",
+            "events",
+            "-n",
+            &env.ns,
+            "--field-selector",
+            "reason=InvalidSpec",
+        ])
+        .await
+        .unwrap();
+    assert!(
+        events.stdout.contains("InvalidSpec"),
+        "an Event records the transition: {events}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_created_after_its_backend_brings_it_to_ready() {
+    let env = Env::new("op-late-secret").await;
+    let _operator = env.operator("one").await;
+    let stand_in = env.stand_in();
+    env.apply(&env.backend("anthropic")).await;
+    env.wait_condition("anthropic", "ResolvedRefs", "False")
+        .await;
+    let reason = env
+        .jsonpath(
+            "anthropic",
+            "{.status.conditions[?(@.type==\"ResolvedRefs\")].reason}",
+        )
+        .await;
+    assert_eq!(reason, "SecretNotFound");
+    let message = env
+        .jsonpath(
+            "anthropic",
+            "{.status.conditions[?(@.type==\"ResolvedRefs\")].message}",
+        )
+        .await;
+    assert!(message.contains("anthropic-secret"), "{message}");
+    assert!(
+        stand_in.current("anthropic-proxy").is_none(),
+        "the pod waits for its Secret"
+    );
+
+    env.apply(&env.secret()).await;
+    env.wait_condition("anthropic", "ResolvedRefs", "True")
+        .await;
+    env.wait_condition("anthropic", "Ready", "True").await;
+    stand_in
+        .pod("anthropic-proxy", Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn leadership_moves_and_the_standby_writes_nothing() {
+    let env = Env::new("op-leader").await;
+    let mut first = env.operator("first").await;
+    let second = env.operator("second").await;
+    env.apply(&env.secret()).await;
+    env.apply(&env.backend("one")).await;
+    env.wait_condition("one", "Programmed", "True").await;
+    let standby_writes = second
+        .metric_sum("agw_operator_status_writes_total")
+        .await
+        .unwrap();
+    assert_eq!(standby_writes, 0.0, "the standby does not reconcile");
+    assert_eq!(second.metric_sum("agw_operator_leader").await.unwrap(), 0.0);
+
+    // A clean stop releases the Lease; the standby takes over and serves new Backends.
+    let exited = first.terminate(Duration::from_secs(10));
+    assert!(exited.is_some_and(|s| s.success()), "{}", first.log_tail());
+    env.apply(&env.backend("two")).await;
+    env.wait_condition("two", "Programmed", "True").await;
+    assert_eq!(second.metric_sum("agw_operator_leader").await.unwrap(), 1.0);
+    let holder = env
+        .cp
+        .kubectl()
+        .run([
+            "get",
+            "lease",
+            "agw-operator",
+            "-n",
+            &env.ns,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(holder.stdout, "second");
+}
