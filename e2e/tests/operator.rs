@@ -422,3 +422,47 @@ async fn leadership_moves_and_the_standby_writes_nothing() {
         .unwrap();
     assert_eq!(holder.stdout, "second");
 }
+
+#[tokio::test]
+async fn a_restarted_operator_finds_nothing_to_write() {
+    let env = Env::new("op-restart").await;
+    let mut first = env.operator("first").await;
+    let _stand_in = env.stand_in();
+    env.apply(&env.secret()).await;
+    env.apply(&env.backend("anthropic")).await;
+    env.wait_condition("anthropic", "Ready", "True").await;
+    let before = env
+        .jsonpath("anthropic", "{.metadata.resourceVersion}")
+        .await;
+    assert!(first.terminate(Duration::from_secs(10)).is_some());
+
+    let again = env.operator("again").await;
+    eventually(
+        Duration::from_secs(15),
+        "the restarted operator to reconcile",
+        async || {
+            let done = again
+                .metric_sum("agw_operator_reconciles_total{result=\"ok\"}")
+                .await
+                .map_err(|e| e.to_string())?;
+            if done >= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{done} reconciles"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again
+            .metric_sum("agw_operator_status_writes_total")
+            .await
+            .unwrap(),
+        0.0
+    );
+    let after = env
+        .jsonpath("anthropic", "{.metadata.resourceVersion}")
+        .await;
+    assert_eq!(before, after, "the Backend was not written again");
+}
