@@ -50,6 +50,7 @@ struct Args {
     rate: u64,
     secs: u64,
     warmup_secs: u64,
+    rounds: u64,
     body_kb: usize,
     max_secs: u64,
     concurrency: usize,
@@ -64,6 +65,7 @@ impl Args {
             rate: 1000,
             secs: 10,
             warmup_secs: 3,
+            rounds: 5,
             body_kb: 10,
             max_secs: 5,
             concurrency: 32,
@@ -86,13 +88,14 @@ impl Args {
                 "--rate" => args.rate = number(),
                 "--secs" => args.secs = number(),
                 "--warmup-secs" => args.warmup_secs = number(),
+                "--rounds" => args.rounds = number(),
                 "--body-kb" => args.body_kb = number() as usize,
                 "--max-secs" => args.max_secs = number(),
                 "--concurrency" => args.concurrency = number() as usize,
                 "--proxy-bin" => args.proxy_bin = PathBuf::from(value),
                 "--config" => args.config = PathBuf::from(value),
                 _ => panic!(
-                    "unknown flag {flag}; flags: --rate --secs --warmup-secs --body-kb --max-secs \
+                    "unknown flag {flag}; flags: --rate --secs --warmup-secs --rounds --body-kb --max-secs \
                      --concurrency --proxy-bin --config"
                 ),
             }
@@ -433,6 +436,15 @@ impl Run {
     fn p(&self, p: f64) -> f64 {
         Self::pct(&self.latency, p)
     }
+    /// Pools another run's samples into this one (kept sorted).
+    fn absorb(&mut self, other: Run) {
+        self.latency.extend(other.latency);
+        self.lateness.extend(other.lateness);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency.sort_unstable();
+        self.lateness.sort_unstable();
+    }
     fn rps(&self) -> f64 {
         (self.latency.len() as u64 + self.errors) as f64 / self.elapsed.as_secs_f64()
     }
@@ -445,9 +457,8 @@ fn open_loop(
     uri: &Uri,
     body: &Bytes,
     rate: u64,
-    secs: u64,
+    total: u64,
 ) -> Run {
-    let total = rate * secs;
     let period = Duration::from_nanos(1_000_000_000 / rate);
     let (tx, rx) = mpsc::channel();
     let start = Instant::now() + Duration::from_millis(20);
@@ -590,28 +601,40 @@ fn main() {
     );
     let rejected =
         String::from_utf8_lossy(&body).replacen("What is Kubernetes?", "What is a credit card", 1);
-    let (status, _, answer) = client_rt.block_on(call(&client, &proxied, Bytes::from(rejected)));
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "the tutorial's guard did not reject: {answer:?}"
-    );
+    let (status, _, _) = client_rt.block_on(call(&client, &proxied, Bytes::from(rejected)));
+    let guards = if status == StatusCode::BAD_REQUEST {
+        "on (\"What is a credit card\" is rejected)"
+    } else {
+        "OFF (\"What is a credit card\" is not rejected)"
+    };
 
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map_or_else(|_| "?".to_owned(), |s| s.trim().to_owned());
     println!(
-        "machine: {} CPUs, {}; proxy {}; guards from {}",
+        "machine: {} CPUs usable by the bench (online: {online}), {}; proxy {}",
         thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get),
         std::env::consts::ARCH,
         args.proxy_bin.display(),
-        args.config.display()
     );
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average before the run: {} (other processes on this machine skew the figures)",
+        loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("config: {}; guards {guards}", args.config.display());
     println!(
         "request: {} B Claude Code-like Messages JSON (allowed by the guards, answered with {} B JSON)",
         body.len(),
         ANSWER.len()
     );
     println!(
-        "load: open loop at {} rps, {} s per path after {} s warm-up; latency = send to last byte\n",
-        args.rate, args.secs, args.warmup_secs
+        "load: open loop at {} rps, {} s per path in {} alternating rounds after {} s warm-up; \
+         latency = send to last byte\n",
+        args.rate, args.secs, args.rounds, args.warmup_secs
     );
 
     // Warm both paths (connection pools, allocator, caches), then measure.
@@ -622,7 +645,7 @@ fn main() {
             &direct,
             &body,
             args.rate,
-            args.warmup_secs,
+            args.rate * args.warmup_secs,
         );
         open_loop(
             &client_rt,
@@ -630,16 +653,30 @@ fn main() {
             &proxied,
             &body,
             args.rate,
-            args.warmup_secs,
+            args.rate * args.warmup_secs,
         );
     }
-    let direct_run = open_loop(&client_rt, &client, &direct, &body, args.rate, args.secs);
-    let ticks_before = cpu_ticks(pid);
-    let (proxy_run, load_rss) = sampling_rss(pid, || {
-        open_loop(&client_rt, &client, &proxied, &body, args.rate, args.secs)
-    });
-    let cpu_ms = (cpu_ticks(pid) - ticks_before) as f64 * 1000.0 / clock_ticks_per_sec() as f64;
-    let (_, load_hwm) = memory(pid);
+    // Alternate short direct and proxied rounds so that a slow spell of the machine falls on
+    // both paths alike; the samples of all rounds are pooled.
+    let rounds = args.rounds.max(1);
+    let per_round = (args.rate * args.secs / rounds).max(1);
+    let (mut direct_run, mut proxy_run) = (Run::default(), Run::default());
+    let (mut ticks, mut load_rss) = (0, 0);
+    for _ in 0..rounds {
+        direct_run.absorb(open_loop(
+            &client_rt, &client, &direct, &body, args.rate, per_round,
+        ));
+        let before = cpu_ticks(pid);
+        let (run, rss) = sampling_rss(pid, || {
+            open_loop(&client_rt, &client, &proxied, &body, args.rate, per_round)
+        });
+        ticks += cpu_ticks(pid) - before;
+        load_rss = load_rss.max(rss);
+        proxy_run.absorb(run);
+    }
+    let cpu_ms = ticks as f64 * 1000.0 / clock_ticks_per_sec() as f64;
+    // VmHWM lags VmRSS (per-thread RSS counters are folded in lazily): take the larger.
+    let load_hwm = memory(pid).1.max(load_rss);
     thread::sleep(Duration::from_secs(2));
     let (after_rss, _) = memory(pid);
 
@@ -662,7 +699,7 @@ fn main() {
             args.max_secs,
         )
     });
-    let (_, final_hwm) = memory(pid);
+    let final_hwm = memory(pid).1.max(max_rss).max(load_hwm);
 
     println!(
         "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
@@ -765,7 +802,7 @@ fn main() {
             "",
         ),
         (
-            format!("RSS peak VmHWM after {} rps", args.rate),
+            format!("RSS peak (VmHWM) after {} rps", args.rate),
             mib(load_hwm),
             "≤ 40 MiB".to_owned(),
             verdict(load_ok),
@@ -783,7 +820,7 @@ fn main() {
             "",
         ),
         (
-            "RSS peak VmHWM overall".to_owned(),
+            "RSS peak (VmHWM) overall".to_owned(),
             mib(final_hwm),
             String::new(),
             "",
