@@ -9,11 +9,12 @@
 use std::cell::OnceCell;
 
 use regex_automata::Input;
-use regex_automata::meta::Regex;
+use regex_automata::dfa::regex::Regex;
 use regex_syntax::hir::Hir;
 
 use super::matcher::{self, BuildError};
-use super::prefilter::{self, Alphabet, Trigger, Window};
+use super::prefilter::{Alphabet, Trigger};
+use super::windows::{self, DigitFinder, Window};
 use crate::builtins;
 use crate::bundle::Builtin;
 
@@ -25,6 +26,8 @@ pub(super) struct BuiltinScanner {
     digit_alphabet: Alphabet,
     /// The fewest digits any digit-triggered candidate needs.
     min_digits: usize,
+    /// The fast finder for `digit_alphabet`, unless it holds non-ASCII bytes.
+    digit_finder: Option<DigitFinder>,
 }
 
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl BuiltinScanner {
         digit_alphabet.add_range(b'0', b'9');
         Self {
             entries: Vec::new(),
+            digit_finder: DigitFinder::new(&digit_alphabet),
             digit_alphabet,
             min_digits: usize::MAX,
         }
@@ -64,13 +68,14 @@ impl BuiltinScanner {
         if self.entries.iter().any(|e| e.builtin == builtin) {
             return Ok(());
         }
-        let regex = matcher::build(std::slice::from_ref(hir), path)?;
+        let regex = matcher::build_dense(hir, path)?;
         let mut alphabet = Alphabet::of(hir);
         let trigger = Trigger::of(hir);
         match trigger {
             Trigger::Byte(byte) => alphabet.add_range(byte, byte),
             Trigger::Digits(digits) => {
                 self.digit_alphabet.extend(&alphabet);
+                self.digit_finder = DigitFinder::new(&self.digit_alphabet);
                 self.min_digits = self.min_digits.min(digits);
             }
             Trigger::Whole => {}
@@ -130,9 +135,11 @@ impl BuiltinScanner {
         found: &mut dyn FnMut(usize, usize),
     ) {
         let mut search_in = |window: Window| {
-            let input = Input::new(text).range(window.start..window.end);
-            for m in entry.regex.find_iter(input) {
+            let mut input = Input::new(text).range(window.start..window.end);
+            // A DFA without quit bytes cannot fail; candidates never match the empty string.
+            while let Ok(Some(m)) = entry.regex.try_search(&input) {
                 found(m.start(), m.end());
+                input.set_start(m.end().max(m.start() + 1));
             }
         };
         match entry.trigger {
@@ -142,7 +149,7 @@ impl BuiltinScanner {
                 triggers: 0,
             }),
             Trigger::Byte(byte) => {
-                prefilter::windows(text.as_bytes(), &entry.alphabet, |b| b == byte)
+                windows::around(text.as_bytes(), &entry.alphabet, |b| b == byte)
                     .for_each(search_in);
             }
             Trigger::Digits(digits) => hits
@@ -157,11 +164,14 @@ impl BuiltinScanner {
 
     /// Windows of the digit-triggered candidates with enough digits for at least one.
     fn digit_windows(&self, text: &str) -> Vec<Window> {
-        prefilter::windows(text.as_bytes(), &self.digit_alphabet, |b| {
-            b.is_ascii_digit()
-        })
-        .filter(|w| w.triggers >= self.min_digits)
-        .collect()
+        match &self.digit_finder {
+            Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
+            None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
+                b.is_ascii_digit()
+            })
+            .filter(|w| w.triggers >= self.min_digits)
+            .collect(),
+        }
     }
 }
 

@@ -12,7 +12,9 @@
 //! space out of a phrase must not slip past its guard either.
 
 use regex_automata::MatchKind;
+use regex_automata::dfa::{self, StartKind, dense};
 use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition};
 
@@ -95,6 +97,44 @@ fn build_with(hirs: &[Hir], path: &str, kind: MatchKind) -> Result<Regex, BuildE
             path: path.to_owned(),
             reason: e.to_string(),
         })
+}
+
+/// Builds a fully compiled (dense, forward and reverse) DFA regex for one small pattern, such
+/// as a builtin candidate: searched many times over short windows, it needs no cache and has
+/// next to no per-search cost. Leftmost-first, like [`build`].
+pub fn build_dense(hir: &Hir, path: &str) -> Result<dfa::regex::Regex, BuildError> {
+    let error = |e: &dyn std::fmt::Display| BuildError {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let limit = Some(Limits::default().max_compiled_bytes);
+    let nfa = |reverse: bool| {
+        thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .reverse(reverse)
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(limit),
+            )
+            .build_many_from_hir(std::slice::from_ref(hir))
+            .map_err(|e| error(&e))
+    };
+    let config = dense::Config::new().dfa_size_limit(limit);
+    let forward = dense::Builder::new()
+        .configure(config.clone())
+        .build_from_nfa(&nfa(false)?)
+        .map_err(|e| error(&e))?;
+    let reverse = dense::Builder::new()
+        .configure(
+            config
+                .prefilter(None)
+                .specialize_start_states(false)
+                .start_kind(StartKind::Anchored)
+                .match_kind(MatchKind::All),
+        )
+        .build_from_nfa(&nfa(true)?)
+        .map_err(|e| error(&e))?;
+    Ok(dfa::regex::Builder::new().build_from_dfas(forward, reverse))
 }
 
 /// Rewrites every literal space into `\s*`, so "credit card" matches "credit\n\tcard".

@@ -12,6 +12,7 @@ pub mod mask;
 pub mod matcher;
 pub mod normalize;
 mod prefilter;
+mod windows;
 
 use std::collections::BTreeMap;
 

@@ -8,10 +8,10 @@
 //! - its [`Trigger`]: a byte every match contains (`@` for e-mail), or the number of ASCII
 //!   digits every match contains at least.
 //!
-//! Only windows holding enough trigger bytes are searched. No match can cross a window's edge
-//! (the byte there is outside the alphabet), so searching the windows left to right finds
-//! exactly the matches, with the same leftmost-first choices, that a search of the whole text
-//! finds: the precheck changes speed, never results.
+//! Only windows holding enough trigger bytes are searched ([`super::windows`]). No match can
+//! cross a window's edge (the byte there is outside the alphabet), so searching the windows
+//! left to right finds exactly the matches, with the same leftmost-first choices, that a
+//! search of the whole text finds: the precheck changes speed, never results.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -39,6 +39,11 @@ impl Alphabet {
     /// Whether `byte` can occur in a match.
     pub(super) fn contains(&self, byte: u8) -> bool {
         self.0[usize::from(byte)]
+    }
+
+    /// Whether some non-ASCII byte can occur in a match (then all can).
+    pub(super) fn has_non_ascii(&self) -> bool {
+        self.0[0x80]
     }
 
     /// Adds every byte of `other`.
@@ -153,60 +158,6 @@ fn min_count(hir: &Hir, wanted: &dyn Fn(u8) -> bool) -> usize {
     }
 }
 
-/// A maximal run of alphabet bytes holding at least one trigger byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Window {
-    /// Start byte (inclusive).
-    pub start: usize,
-    /// End byte (exclusive).
-    pub end: usize,
-    /// How many trigger bytes it holds.
-    pub triggers: usize,
-}
-
-/// The windows of `text`, left to right. Trigger bytes must belong to `alphabet`.
-pub(super) fn windows<'a>(
-    text: &'a [u8],
-    alphabet: &'a Alphabet,
-    trigger: impl Fn(u8) -> bool + 'a,
-) -> impl Iterator<Item = Window> + 'a {
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        let seed = find(text, from, &trigger)?;
-        let mut start = seed;
-        while start > from && alphabet.contains(text[start - 1]) {
-            start -= 1;
-        }
-        let mut end = seed;
-        let mut triggers = 0;
-        while let Some(&byte) = text.get(end).filter(|&&b| alphabet.contains(b)) {
-            triggers += usize::from(trigger(byte));
-            end += 1;
-        }
-        from = end.max(seed + 1);
-        Some(Window {
-            start,
-            end,
-            triggers,
-        })
-    })
-}
-
-/// The first position at or after `from` whose byte satisfies `wanted`. Blocks without one
-/// are skipped with a branch-free test the compiler vectorizes.
-fn find(text: &[u8], from: usize, wanted: &impl Fn(u8) -> bool) -> Option<usize> {
-    const BLOCK: usize = 32;
-    let rest = text.get(from..)?;
-    let mut offset = from;
-    for block in rest.chunks(BLOCK) {
-        if block.iter().fold(false, |seen, &b| seen | wanted(b)) {
-            return block.iter().position(|&b| wanted(b)).map(|i| offset + i);
-        }
-        offset += block.len();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,15 +194,5 @@ mod tests {
         let phone = Alphabet::of(&hir(Builtin::PhoneNumber));
         assert!(b"0123456789+() .-".iter().all(|&b| phone.contains(b)));
         assert!(!phone.contains(b'a') && !phone.contains(0xe2));
-    }
-
-    #[test]
-    fn windows_are_maximal_runs_with_a_trigger() {
-        let alphabet = Alphabet::of(&hir(Builtin::CreditCard));
-        let text = b"id 12 34x 5--6 end 7";
-        let found: Vec<_> = windows(text, &alphabet, |b| b.is_ascii_digit()).collect();
-        let spans: Vec<&[u8]> = found.iter().map(|w| &text[w.start..w.end]).collect();
-        assert_eq!(spans, [&b" 12 34"[..], b" 5--6 ", b" 7"]);
-        assert_eq!(found[0].triggers, 4);
     }
 }

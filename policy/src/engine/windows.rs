@@ -1,0 +1,266 @@
+//! Finding the windows of a text worth searching for a builtin candidate.
+//!
+//! A window is a maximal run of alphabet bytes ([`Alphabet`]) holding trigger bytes. Two
+//! finders, both exact:
+//! - [`around`] seeks each trigger byte (rare, like `@`) with a test the compiler vectorizes,
+//!   then extends left and right byte by byte;
+//! - [`DigitFinder`] serves digit triggers. Digits are everywhere in logs, code and JSON, so it
+//!   classifies 64 bytes at a time into bit masks (alphabet, digit) with comparisons the
+//!   compiler vectorizes, and looks with bit operations only at runs at least as long as the
+//!   digits a window needs.
+
+use super::prefilter::Alphabet;
+
+/// A maximal run of alphabet bytes holding at least one trigger byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Window {
+    /// Start byte (inclusive).
+    pub start: usize,
+    /// End byte (exclusive).
+    pub end: usize,
+    /// How many trigger bytes it holds.
+    pub triggers: usize,
+}
+
+/// The windows of `text` around each trigger byte, left to right. Trigger bytes must belong
+/// to `alphabet`.
+pub(super) fn around<'a>(
+    text: &'a [u8],
+    alphabet: &'a Alphabet,
+    trigger: impl Fn(u8) -> bool + 'a,
+) -> impl Iterator<Item = Window> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let seed = find(text, from, &trigger)?;
+        let mut start = seed;
+        while start > from && alphabet.contains(text[start - 1]) {
+            start -= 1;
+        }
+        let mut end = seed;
+        let mut triggers = 0;
+        while let Some(&byte) = text.get(end).filter(|&&b| alphabet.contains(b)) {
+            triggers += usize::from(trigger(byte));
+            end += 1;
+        }
+        from = end.max(seed + 1);
+        Some(Window {
+            start,
+            end,
+            triggers,
+        })
+    })
+}
+
+/// The first position at or after `from` whose byte satisfies `wanted`. Blocks without one
+/// are skipped with a branch-free test the compiler vectorizes.
+fn find(text: &[u8], from: usize, wanted: &impl Fn(u8) -> bool) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let rest = text.get(from..)?;
+    let mut offset = from;
+    for block in rest.chunks(BLOCK) {
+        if block.iter().fold(false, |seen, &b| seen | wanted(b)) {
+            return block.iter().position(|&b| wanted(b)).map(|i| offset + i);
+        }
+        offset += block.len();
+    }
+    None
+}
+
+/// How many byte ranges besides the digits a [`DigitFinder`] tests: more would cost speed;
+/// an alphabet needing more is covered a little generously (gaps between ranges merged).
+const RANGES: usize = 4;
+const BLOCK: usize = 64;
+
+/// Windows of an ASCII alphabet that holds the digits, triggered by digits.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct DigitFinder {
+    /// Ranges `lo..=lo + span` that, with the digits, cover the alphabet.
+    lo: [u8; RANGES],
+    span: [u8; RANGES],
+}
+
+/// Alphabet and digit bits of one block, bit `i` for byte `i`.
+#[derive(Clone, Copy)]
+struct Masks {
+    alphabet: u64,
+    digits: u64,
+}
+
+impl DigitFinder {
+    /// A finder for `alphabet`, or `None` when it holds non-ASCII bytes.
+    pub(super) fn new(alphabet: &Alphabet) -> Option<Self> {
+        if alphabet.has_non_ascii() {
+            return None;
+        }
+        let mut ranges: Vec<(u8, u8)> = Vec::new();
+        for byte in (0..0x80u8).filter(|&b| alphabet.contains(b) && !b.is_ascii_digit()) {
+            match ranges.last_mut() {
+                Some((_, last)) if *last + 1 == byte => *last = byte,
+                _ => ranges.push((byte, byte)),
+            }
+        }
+        while ranges.len() > RANGES {
+            let narrowest = (1..ranges.len())
+                .min_by_key(|&i| ranges[i].0 - ranges[i - 1].1)
+                .unwrap_or(1);
+            let (_, last) = ranges.remove(narrowest);
+            ranges[narrowest - 1].1 = last;
+        }
+        let first = ranges.first().copied().unwrap_or((b'0', b'9'));
+        let mut finder = Self {
+            lo: [first.0; RANGES],
+            span: [first.1 - first.0; RANGES],
+        };
+        for (i, (lo, last)) in ranges.into_iter().enumerate() {
+            finder.lo[i] = lo;
+            finder.span[i] = last - lo;
+        }
+        Some(finder)
+    }
+
+    /// Windows with at least `min_digits` digits (at least 1), left to right.
+    pub(super) fn windows(self, text: &[u8], min_digits: usize) -> Vec<Window> {
+        let min_digits = min_digits.max(1);
+        let long = u32::try_from(min_digits.min(BLOCK)).unwrap_or(1);
+        let mut out = Vec::new();
+        let mut push = |start: usize, end: usize, digits: u32| {
+            let triggers = digits as usize;
+            if triggers >= min_digits {
+                out.push(Window {
+                    start,
+                    end,
+                    triggers,
+                });
+            }
+        };
+        let masks = self.masks(text);
+        // A run that reached the end of the previous block: its start and digits so far.
+        let mut open: Option<(usize, u32)> = None;
+        for (k, &Masks { alphabet, digits }) in masks.iter().enumerate() {
+            let next = masks.get(k + 1).map_or(0, |m| m.alphabet);
+            let base = k * BLOCK;
+            let mut from = 0;
+            if let Some((start, seen)) = open.take() {
+                let Some(end) = first_zero(alphabet, 0) else {
+                    open = Some((start, seen + digits.count_ones()));
+                    continue;
+                };
+                push(start, base + end as usize, seen + between(digits, 0, end));
+                from = end;
+            }
+            // Every window is at least `long` bytes, so only runs starting a long stretch
+            // matter; the next block says whether a stretch goes on past this one.
+            let mut starts = long_stretches(alphabet, next, long) & (u64::MAX << from);
+            while starts != 0 {
+                let at = starts.trailing_zeros();
+                let start = last_zero_below(alphabet, at).map_or(0, |zero| zero + 1);
+                let Some(end) = first_zero(alphabet, at) else {
+                    open = Some((base + start as usize, between(digits, start, 64)));
+                    break;
+                };
+                push(
+                    base + start as usize,
+                    base + end as usize,
+                    between(digits, start, end),
+                );
+                starts &= u64::MAX << end;
+            }
+        }
+        if let Some((start, seen)) = open {
+            push(start, text.len(), seen);
+        }
+        out
+    }
+
+    /// Masks of every block of `text`; bytes past the end are in neither.
+    fn masks(self, text: &[u8]) -> Vec<Masks> {
+        let (blocks, rest) = text.as_chunks::<BLOCK>();
+        let mut masks: Vec<Masks> = blocks.iter().map(|b| self.block_masks(b)).collect();
+        if !rest.is_empty() {
+            let mut block = [0u8; BLOCK];
+            block[..rest.len()].copy_from_slice(rest);
+            let valid = !(u64::MAX << rest.len());
+            let last = self.block_masks(&block);
+            masks.push(Masks {
+                alphabet: last.alphabet & valid,
+                digits: last.digits & valid,
+            });
+        }
+        masks
+    }
+
+    /// Whether the finder counts `byte` as part of a window.
+    #[cfg(test)]
+    fn covers(self, byte: u8) -> bool {
+        byte.is_ascii_digit()
+            || self
+                .lo
+                .iter()
+                .zip(&self.span)
+                .any(|(&lo, &span)| byte.wrapping_sub(lo) <= span)
+    }
+
+    #[inline]
+    fn block_masks(self, block: &[u8; BLOCK]) -> Masks {
+        let mut alphabet = [0u8; BLOCK];
+        let mut digits = [0u8; BLOCK];
+        for ((&byte, member), digit) in block.iter().zip(&mut alphabet).zip(&mut digits) {
+            let is_digit = byte.wrapping_sub(b'0') <= 9;
+            let mut is_member = is_digit;
+            for (&lo, &span) in self.lo.iter().zip(&self.span) {
+                is_member |= byte.wrapping_sub(lo) <= span;
+            }
+            *digit = u8::from(is_digit);
+            *member = u8::from(is_member);
+        }
+        Masks {
+            alphabet: pack(&alphabet),
+            digits: pack(&digits),
+        }
+    }
+}
+
+/// 64 flags (0 or 1) as the bits of a word: 8 at a time, gathered by one multiplication.
+fn pack(flags: &[u8; BLOCK]) -> u64 {
+    let (words, _) = flags.as_chunks::<8>();
+    words.iter().enumerate().fold(0, |bits, (i, word)| {
+        let byte = u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        bits | byte << (8 * i)
+    })
+}
+
+/// Bits `at` where bits `at..at + len` of `mask` followed by `next` are all set (`len` ≤ 64).
+fn long_stretches(mask: u64, next: u64, len: u32) -> u64 {
+    let mut stretch = u128::from(mask) | u128::from(next) << 64;
+    let mut covered = 1;
+    while covered < len {
+        let shift = covered.min(len - covered);
+        stretch &= stretch >> shift;
+        covered += shift;
+    }
+    // The low word is what this block asked about.
+    u64::try_from(stretch & u128::from(u64::MAX)).unwrap_or(0)
+}
+
+fn first_zero(mask: u64, from: u32) -> Option<u32> {
+    let zeros = !mask & (u64::MAX << from);
+    (zeros != 0).then(|| zeros.trailing_zeros())
+}
+
+fn last_zero_below(mask: u64, below: u32) -> Option<u32> {
+    let zeros = !mask & !(u64::MAX << below);
+    (zeros != 0).then(|| zeros.ilog2())
+}
+
+/// Set bits of `mask` in `start..end` (`start` < 64, `end` ≤ 64).
+fn between(mask: u64, start: u32, end: u32) -> u32 {
+    let below_end = if end >= 64 {
+        u64::MAX
+    } else {
+        !(u64::MAX << end)
+    };
+    (mask & below_end & (u64::MAX << start)).count_ones()
+}
+
+#[cfg(test)]
+mod tests;
