@@ -15,7 +15,7 @@ use crate::{ControlPlane, Identity, eventually};
 /// The ServiceAccount the operator runs as.
 pub const SERVICE_ACCOUNT: &str = "agw-operator";
 
-/// Binds the shipped ClusterRole (through a RoleBinding in `namespace`) and leader-election
+/// Binds the shipped ClusterRole (a ClusterRoleBinding, as `config/rbac/bindings.yaml` does) and leader-election
 /// Role to ServiceAccount `agw-operator` in `namespace`, and returns that identity once the
 /// apiserver honours the grant.
 pub async fn grant(cp: &ControlPlane, namespace: &str) -> Result<Identity> {
@@ -37,7 +37,7 @@ pub async fn grant(cp: &ControlPlane, namespace: &str) -> Result<Identity> {
     let lease_role = read(&rbac.join("leader-election-role.yaml"))?
         .replace("namespace: agw-system", &format!("namespace: {namespace}"));
     let bindings = format!(
-        "{lease_role}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: agw-operator, namespace: {namespace}}}\n\
+        "{lease_role}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: agw-operator-{namespace}}}\n\
          roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: agw-operator}}\n\
          subjects: [{{kind: ServiceAccount, name: {SERVICE_ACCOUNT}, namespace: {namespace}}}]\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: agw-operator-leader-election, namespace: {namespace}}}\n\
@@ -84,6 +84,8 @@ pub struct OperatorOptions {
     pub mount_root: PathBuf,
     /// Directory for the log.
     pub log_dir: PathBuf,
+    /// More flags, e.g. for webhook certificate upkeep (off unless given here).
+    pub extra_args: Vec<String>,
 }
 
 /// Starts `agw-operator` as `identity` and waits for its `/readyz`.
@@ -100,6 +102,15 @@ pub async fn start(identity: &Identity, options: &OperatorOptions) -> Result<Agw
         format!("--proxy-mount-root={}", options.mount_root.display()),
         format!("--admin=127.0.0.1:{admin}"),
     ];
+    let mut args = args;
+    if !options
+        .extra_args
+        .iter()
+        .any(|a| a.starts_with("--webhook-configuration"))
+    {
+        args.push("--webhook-configuration=".to_owned());
+    }
+    args.extend(options.extra_args.iter().cloned());
     let env = [
         (
             "KUBECONFIG".to_owned(),

@@ -28,7 +28,8 @@ pub const TLS_RELOAD_INTERVAL: &str = "200ms";
 #[derive(Debug)]
 pub struct Webhook {
     process: AgwProcess,
-    ca: Ca,
+    /// The CA of a certificate the harness issued; `None` when a test handed in the pair.
+    ca: Option<Ca>,
     dir: TempDir,
     files: CertFiles,
     port: u16,
@@ -37,12 +38,26 @@ pub struct Webhook {
 impl Webhook {
     /// Starts `agw-webhook` on free loopback ports with a fresh CA and serving certificate.
     pub async fn start() -> Result<Self> {
+        let ca = Ca::new("agw-e2e-webhook-ca")?;
+        let pair = serving_cert(&ca)?;
+        Self::launch(Some(ca), &pair).await
+    }
+
+    /// Starts `agw-webhook` with a certificate and key issued elsewhere (by the operator).
+    pub async fn start_with_pair(cert_pem: &str, key_pem: &str) -> Result<Self> {
+        let pair = CertifiedKey {
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+        };
+        Self::launch(None, &pair).await
+    }
+
+    async fn launch(ca: Option<Ca>, pair: &CertifiedKey) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("agw-webhook-")
             .tempdir()
             .map_err(|e| Error::io("creating the webhook directory", e))?;
-        let ca = Ca::new("agw-e2e-webhook-ca")?;
-        let files = serving_cert(&ca)?.write(dir.path(), "tls")?;
+        let files = pair.write(dir.path(), "tls")?;
         let [port, admin] = free_ports()?;
         let args = vec![
             format!("--listen=127.0.0.1:{port}"),
@@ -68,11 +83,6 @@ impl Webhook {
         format!("https://127.0.0.1:{}/validate", self.port)
     }
 
-    /// The CA that signed the serving certificate (the `caBundle`).
-    pub fn ca_pem(&self) -> &str {
-        self.ca.cert_pem()
-    }
-
     /// The process, for its log, metrics and signals.
     pub fn process(&mut self) -> &mut AgwProcess {
         &mut self.process
@@ -83,10 +93,27 @@ impl Webhook {
         self.dir.path().to_path_buf()
     }
 
-    /// Issues a new serving certificate from the same CA and swaps both files in by rename, the
-    /// way kubelet updates a mounted Secret.
+    /// Issues a new serving certificate from the same CA and swaps it in (see
+    /// [`Webhook::replace_pair`]).
     pub fn rotate_serving_cert(&self) -> Result<()> {
-        let fresh = serving_cert(&self.ca)?.write(self.dir.path(), "next")?;
+        let Some(ca) = &self.ca else {
+            return Err(Error::InvalidInput {
+                what: "webhook certificate",
+                value: "handed in".to_owned(),
+                reason: "the harness holds no CA for it; use replace_pair".to_owned(),
+            });
+        };
+        let fresh = serving_cert(ca)?;
+        self.replace_pair(&fresh.cert_pem, &fresh.key_pem)
+    }
+
+    /// Swaps both files in by rename, the way kubelet updates a mounted Secret.
+    pub fn replace_pair(&self, cert_pem: &str, key_pem: &str) -> Result<()> {
+        let pair = CertifiedKey {
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+        };
+        let fresh = pair.write(self.dir.path(), "next")?;
         rename(&fresh.key, &self.files.key)?;
         rename(&fresh.cert, &self.files.cert)
     }
@@ -103,8 +130,12 @@ impl Webhook {
                 message: e.to_string(),
             })?;
         config["metadata"]["name"] = json!(name);
-        // ByteString serializes as base64, the encoding `caBundle` wants.
-        let ca_bundle = ByteString(self.ca.cert_pem().as_bytes().to_vec());
+        // ByteString serializes as base64, the encoding `caBundle` wants. Without a CA of its
+        // own the harness leaves caBundle out, as the shipped file does, for the operator to fill.
+        let ca_bundle = self
+            .ca
+            .as_ref()
+            .map(|ca| ByteString(ca.cert_pem().as_bytes().to_vec()));
         let Some(webhooks) = config["webhooks"].as_array_mut() else {
             return Err(Error::InvalidManifest {
                 path,
@@ -112,7 +143,10 @@ impl Webhook {
             });
         };
         for webhook in webhooks {
-            webhook["clientConfig"] = json!({"url": self.url(), "caBundle": ca_bundle});
+            webhook["clientConfig"] = match &ca_bundle {
+                Some(ca_bundle) => json!({"url": self.url(), "caBundle": ca_bundle}),
+                None => json!({"url": self.url()}),
+            };
             webhook["namespaceSelector"] = json!({"matchExpressions": [{
                 "key": "kubernetes.io/metadata.name",
                 "operator": "In",

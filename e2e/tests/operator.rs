@@ -5,6 +5,8 @@
 //! Secrets that appear late, and leadership that moves between replicas.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Metric samples compared here are small whole counts, exact in f64.
+#![allow(clippy::float_cmp)]
 
 use std::time::Duration;
 
@@ -51,6 +53,7 @@ impl Env {
             identity: identity.to_owned(),
             mount_root: self.dir.path().join("mounts"),
             log_dir: self.dir.path().join("logs"),
+            extra_args: Vec::new(),
         }
     }
 
@@ -80,7 +83,7 @@ impl Env {
         serde_norway::to_string(&doc).unwrap()
     }
 
-    fn secret(&self) -> String {
+    fn secret() -> String {
         std::fs::read_to_string(workspace_root().join("config/samples/secret.yaml"))
             .unwrap()
             .replace("sk-ant-replace-me", "sk-ant-from-the-secret")
@@ -132,7 +135,7 @@ async fn the_tutorial_flow_from_kubectl_apply_to_claude() {
     let env = Env::new("op-tutorial").await;
     let _operator = env.operator("one").await;
     let stand_in = env.stand_in();
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.apply(&env.backend("anthropic")).await;
 
     env.wait_condition("anthropic", "Accepted", "True").await;
@@ -216,7 +219,7 @@ async fn a_policy_edit_reaches_the_running_proxy_without_a_restart() {
     let env = Env::new("op-edit").await;
     let _operator = env.operator("one").await;
     let stand_in = env.stand_in();
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.apply(&env.backend("anthropic")).await;
     env.wait_condition("anthropic", "Ready", "True").await;
     let pod = stand_in
@@ -275,7 +278,7 @@ async fn an_invalid_spec_is_reported_and_never_programmed() {
     let env = Env::new("op-invalid").await;
     let _operator = env.operator("one").await;
     let stand_in = env.stand_in();
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.apply(&env.backend("anthropic")).await;
     env.wait_condition("anthropic", "Ready", "True").await;
     let pod = stand_in
@@ -375,7 +378,7 @@ async fn a_secret_created_after_its_backend_brings_it_to_ready() {
         "the pod waits for its Secret"
     );
 
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.wait_condition("anthropic", "ResolvedRefs", "True")
         .await;
     env.wait_condition("anthropic", "Ready", "True").await;
@@ -390,7 +393,7 @@ async fn leadership_moves_and_the_standby_writes_nothing() {
     let env = Env::new("op-leader").await;
     let mut first = env.operator("first").await;
     let second = env.operator("second").await;
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.apply(&env.backend("one")).await;
     env.wait_condition("one", "Programmed", "True").await;
     let standby_writes = second
@@ -428,7 +431,7 @@ async fn a_restarted_operator_finds_nothing_to_write() {
     let env = Env::new("op-restart").await;
     let mut first = env.operator("first").await;
     let _stand_in = env.stand_in();
-    env.apply(&env.secret()).await;
+    env.apply(&Env::secret()).await;
     env.apply(&env.backend("anthropic")).await;
     env.wait_condition("anthropic", "Ready", "True").await;
     let before = env

@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod resources;
 pub mod status;
+pub mod webhook_certs;
 
 /// Everything a reconcile can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,14 @@ pub enum Error {
         /// What the client said.
         source: kube::Error,
     },
+    /// A certificate or key could not be made or read.
+    #[error("webhook certificates ({object}): {message}")]
+    Pki {
+        /// The Secret or configuration concerned.
+        object: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The object lacks a field the apiserver always sets.
     #[error("the Backend has no {0}")]
     MissingField(&'static str),
@@ -38,6 +47,7 @@ impl Error {
         match self {
             Self::Kube { .. } => "kube",
             Self::MissingField(_) => "missing-field",
+            Self::Pki { .. } => "pki",
         }
     }
 }

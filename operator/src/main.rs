@@ -10,6 +10,7 @@ use agw_operator::controller::{self, Context, Scope};
 use agw_operator::leader::{Elector, LeaseConfig};
 use agw_operator::metrics::{Metrics, admin_router};
 use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
+use agw_operator::webhook_certs::{self, WebhookCertConfig};
 use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::watch;
@@ -81,6 +82,24 @@ struct Args {
     /// How often the leader renews the Lease.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     lease_renew: Duration,
+    /// ValidatingWebhookConfiguration whose caBundle the operator keeps (empty: no certificate upkeep).
+    #[arg(long, default_value = "agw-webhook")]
+    webhook_configuration: String,
+    /// Namespace of the webhook Service and its certificate Secrets (default: --lease-namespace).
+    #[arg(long)]
+    webhook_namespace: Option<String>,
+    /// Name of the webhook Service (the certificate is issued for its cluster DNS names).
+    #[arg(long, default_value = "agw-webhook")]
+    webhook_service: String,
+    /// Secret the webhook pods mount (tls.crt, tls.key); the CA lives in <name>-ca.
+    #[arg(long, default_value = "agw-webhook-tls")]
+    webhook_tls_secret: String,
+    /// Extra DNS name or IP for the webhook certificate (repeatable), for a webhook reached by URL.
+    #[arg(long = "webhook-cert-name", value_name = "NAME")]
+    webhook_cert_names: Vec<String>,
+    /// How often the webhook certificate and caBundle are checked.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    webhook_cert_interval: Duration,
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -164,6 +183,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         });
     }
     metrics.became_leader();
+    if !args.webhook_configuration.is_empty() {
+        tokio::spawn(webhook_certs::maintain(
+            client.clone(),
+            webhook_cert_config(&args),
+        ));
+    }
 
     let context = Arc::new(Context {
         client: client.clone(),
@@ -201,6 +226,20 @@ async fn lost_leadership(lost: &tokio::sync::Notify) -> bool {
     tokio::time::timeout(Duration::from_millis(1), lost.notified())
         .await
         .is_ok()
+}
+
+fn webhook_cert_config(args: &Args) -> WebhookCertConfig {
+    WebhookCertConfig {
+        configuration: args.webhook_configuration.clone(),
+        namespace: args
+            .webhook_namespace
+            .clone()
+            .unwrap_or_else(|| args.lease_namespace.clone()),
+        service: args.webhook_service.clone(),
+        secret: args.webhook_tls_secret.clone(),
+        extra_names: args.webhook_cert_names.clone(),
+        interval: args.webhook_cert_interval,
+    }
 }
 
 fn settings(args: &Args) -> ProxySettings {
