@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The tutorial on a local kind cluster, for machines with Docker: creates the cluster, builds the
+# agw images and loads them, installs config/default (CRD, RBAC, operator, webhook), applies the
+# tutorial's Secret and guarded Backend, and prints the port-forward and claude commands.
+#
+#   ANTHROPIC_API_KEY=sk-ant-... hack/kind-up.sh
+#
+# Needs: docker, kind, kubectl. Environment: KIND_CLUSTER (default agw), AGW_TAG (default dev),
+# AGW_NAMESPACE for the Backend (default default). Re-running reuses the cluster and rebuilds.
+# (The development machines of this project have no container engine; CI does not run this.)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cluster=${KIND_CLUSTER:-agw}
+tag=${AGW_TAG:-dev}
+namespace=${AGW_NAMESPACE:-default}
+log() { printf '==> %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null || { echo "kind-up: $1 is required ($2)" >&2; exit 1; }; }
+need docker "https://docs.docker.com/get-docker/"
+need kind "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+need kubectl "https://kubernetes.io/docs/tasks/tools/"
+: "${ANTHROPIC_API_KEY:?set ANTHROPIC_API_KEY to the key the proxy should inject}"
+
+if ! kind get clusters | grep -qx "$cluster"; then
+  log "creating kind cluster $cluster"
+  kind create cluster --name "$cluster"
+fi
+kubectl config use-context "kind-$cluster" >/dev/null
+
+for target in agw-proxy agw-operator agw-webhook; do
+  log "building $target:$tag"
+  docker build --target "$target" -t "ghcr.io/agw-dev/$target:$tag" .
+  kind load docker-image --name "$cluster" "ghcr.io/agw-dev/$target:$tag"
+done
+
+log "installing config/default into agw-system"
+kubectl apply -k config/default
+kubectl -n agw-system set image deployment/agw-operator "operator=ghcr.io/agw-dev/agw-operator:$tag"
+kubectl -n agw-system set image deployment/agw-webhook "webhook=ghcr.io/agw-dev/agw-webhook:$tag"
+kubectl -n agw-system patch deployment agw-operator --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args/0\",\"value\":\"--proxy-image=ghcr.io/agw-dev/agw-proxy:$tag\"}]"
+kubectl -n agw-system rollout status deployment/agw-operator --timeout=180s
+log "waiting for the operator to issue the webhook certificate"
+kubectl -n agw-system wait --for=create secret/agw-webhook-tls --timeout=120s
+kubectl -n agw-system rollout status deployment/agw-webhook --timeout=180s
+
+log "applying the tutorial's Secret and guarded Backend in namespace $namespace"
+kubectl -n "$namespace" create secret generic anthropic-secret \
+  --from-literal=Authorization="$ANTHROPIC_API_KEY" --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n "$namespace" apply -f config/samples/backend-guarded.yaml
+kubectl -n "$namespace" wait --for=condition=Ready backend/anthropic --timeout=180s
+kubectl -n "$namespace" get backends
+
+cat <<EOT
+
+agw is running. In one terminal:
+
+  kubectl -n $namespace port-forward svc/anthropic-proxy 8080:80
+
+In another:
+
+  ANTHROPIC_BASE_URL=http://localhost:8080 claude -p "What is Kubernetes?"
+  ANTHROPIC_BASE_URL=http://localhost:8080 claude -p "What is a credit card"   # rejected
+
+EOT
