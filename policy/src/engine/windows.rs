@@ -79,13 +79,6 @@ pub(super) struct DigitFinder {
     span: [u8; RANGES],
 }
 
-/// Alphabet and digit bits of one block, bit `i` for byte `i`.
-#[derive(Clone, Copy)]
-struct Masks {
-    alphabet: u64,
-    digits: u64,
-}
-
 impl DigitFinder {
     /// A finder for `alphabet`, or `None` when it holds non-ASCII bytes.
     pub(super) fn new(alphabet: &Alphabet) -> Option<Self> {
@@ -121,76 +114,40 @@ impl DigitFinder {
     /// Windows with at least `min_digits` digits (at least 1), left to right.
     pub(super) fn windows(self, text: &[u8], min_digits: usize) -> Vec<Window> {
         let min_digits = min_digits.max(1);
-        let long = u32::try_from(min_digits.min(BLOCK)).unwrap_or(1);
-        let mut out = Vec::new();
-        let mut push = |start: usize, end: usize, digits: u32| {
-            let triggers = digits as usize;
-            if triggers >= min_digits {
-                out.push(Window {
-                    start,
-                    end,
-                    triggers,
-                });
-            }
+        let mut scan = Scan {
+            blocks: Blocks::new(text),
+            long: u32::try_from(min_digits.min(BLOCK)).unwrap_or(1),
+            min_digits,
+            open: None,
+            out: Vec::new(),
         };
-        let masks = self.masks(text);
-        // A run that reached the end of the previous block: its start and digits so far.
-        let mut open: Option<(usize, u32)> = None;
-        for (k, &Masks { alphabet, digits }) in masks.iter().enumerate() {
-            let next = masks.get(k + 1).map_or(0, |m| m.alphabet);
-            let base = k * BLOCK;
-            let mut from = 0;
-            if let Some((start, seen)) = open.take() {
-                let Some(end) = first_zero(alphabet, 0) else {
-                    open = Some((start, seen + digits.count_ones()));
-                    continue;
-                };
-                push(start, base + end as usize, seen + between(digits, 0, end));
-                from = end;
+        let digits: Vec<u64> = (0..scan.blocks.len())
+            .map(|k| scan.blocks.mask(k, digit_flags))
+            .collect();
+        let mut alphabet_of_next = None;
+        for (k, &block_digits) in digits.iter().enumerate() {
+            let next_digits = digits.get(k + 1).copied().unwrap_or(0);
+            // A window holds a digit: none can start in a block without digits unless it runs
+            // on into the next block (which then starts with an alphabet byte).
+            let runs_on = text.get((k + 1) * BLOCK).is_some_and(|&b| self.covers(b));
+            if scan.open.is_none() && block_digits == 0 && next_digits == 0 && !runs_on {
+                alphabet_of_next = None;
+                continue;
             }
-            // Every window is at least `long` bytes, so only runs starting a long stretch
-            // matter; the next block says whether a stretch goes on past this one.
-            let mut starts = long_stretches(alphabet, next, long) & (u64::MAX << from);
-            while starts != 0 {
-                let at = starts.trailing_zeros();
-                let start = last_zero_below(alphabet, at).map_or(0, |zero| zero + 1);
-                let Some(end) = first_zero(alphabet, at) else {
-                    open = Some((base + start as usize, between(digits, start, 64)));
-                    break;
-                };
-                push(
-                    base + start as usize,
-                    base + end as usize,
-                    between(digits, start, end),
-                );
-                starts &= u64::MAX << end;
-            }
+            let alphabet = alphabet_of_next
+                .take()
+                .unwrap_or_else(|| scan.blocks.mask(k, |b| self.member_flags(b)));
+            let next_alphabet = scan.blocks.mask(k + 1, |b| self.member_flags(b));
+            alphabet_of_next = Some(next_alphabet);
+            scan.block(k, alphabet, block_digits, next_alphabet);
         }
-        if let Some((start, seen)) = open {
-            push(start, text.len(), seen);
+        if let Some((start, seen)) = scan.open {
+            scan.push(start, text.len(), seen);
         }
-        out
-    }
-
-    /// Masks of every block of `text`; bytes past the end are in neither.
-    fn masks(self, text: &[u8]) -> Vec<Masks> {
-        let (blocks, rest) = text.as_chunks::<BLOCK>();
-        let mut masks: Vec<Masks> = blocks.iter().map(|b| self.block_masks(b)).collect();
-        if !rest.is_empty() {
-            let mut block = [0u8; BLOCK];
-            block[..rest.len()].copy_from_slice(rest);
-            let valid = !(u64::MAX << rest.len());
-            let last = self.block_masks(&block);
-            masks.push(Masks {
-                alphabet: last.alphabet & valid,
-                digits: last.digits & valid,
-            });
-        }
-        masks
+        scan.out
     }
 
     /// Whether the finder counts `byte` as part of a window.
-    #[cfg(test)]
     fn covers(self, byte: u8) -> bool {
         byte.is_ascii_digit()
             || self
@@ -200,22 +157,110 @@ impl DigitFinder {
                 .any(|(&lo, &span)| byte.wrapping_sub(lo) <= span)
     }
 
+    /// 1 for each byte of `block` in the alphabet (digits included), else 0.
     #[inline]
-    fn block_masks(self, block: &[u8; BLOCK]) -> Masks {
-        let mut alphabet = [0u8; BLOCK];
-        let mut digits = [0u8; BLOCK];
-        for ((&byte, member), digit) in block.iter().zip(&mut alphabet).zip(&mut digits) {
-            let is_digit = byte.wrapping_sub(b'0') <= 9;
-            let mut is_member = is_digit;
+    fn member_flags(self, block: &[u8; BLOCK]) -> [u8; BLOCK] {
+        let mut flags = [0u8; BLOCK];
+        for (flag, &byte) in flags.iter_mut().zip(block) {
+            let mut is_member = byte.wrapping_sub(b'0') <= 9;
             for (&lo, &span) in self.lo.iter().zip(&self.span) {
                 is_member |= byte.wrapping_sub(lo) <= span;
             }
-            *digit = u8::from(is_digit);
-            *member = u8::from(is_member);
+            *flag = u8::from(is_member);
         }
-        Masks {
-            alphabet: pack(&alphabet),
-            digits: pack(&digits),
+        flags
+    }
+}
+
+/// 1 for each ASCII digit of `block`, else 0.
+#[inline]
+fn digit_flags(block: &[u8; BLOCK]) -> [u8; BLOCK] {
+    let mut flags = [0u8; BLOCK];
+    for (flag, &byte) in flags.iter_mut().zip(block) {
+        *flag = u8::from(byte.wrapping_sub(b'0') <= 9);
+    }
+    flags
+}
+
+/// A text cut into blocks of 64 bytes, the last one padded.
+struct Blocks<'a> {
+    full: &'a [[u8; BLOCK]],
+    rest: &'a [u8],
+}
+
+impl<'a> Blocks<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        let (full, rest) = text.as_chunks::<BLOCK>();
+        Self { full, rest }
+    }
+
+    fn len(&self) -> usize {
+        self.full.len() + usize::from(!self.rest.is_empty())
+    }
+
+    /// The bit mask of block `k` by `flags`; bytes past the end of the text are never set.
+    #[inline]
+    fn mask(&self, k: usize, flags: impl Fn(&[u8; BLOCK]) -> [u8; BLOCK]) -> u64 {
+        if let Some(block) = self.full.get(k) {
+            return pack(&flags(block));
+        }
+        if k > self.full.len() || self.rest.is_empty() {
+            return 0;
+        }
+        let mut block = [0u8; BLOCK];
+        block[..self.rest.len()].copy_from_slice(self.rest);
+        pack(&flags(&block)) & !(u64::MAX << self.rest.len())
+    }
+}
+
+/// State of [`DigitFinder::windows`] between blocks.
+struct Scan<'a> {
+    blocks: Blocks<'a>,
+    /// Every window is at least this long (bytes).
+    long: u32,
+    min_digits: usize,
+    /// A run that reached the end of the previous block: its start and digits so far.
+    open: Option<(usize, u32)>,
+    out: Vec<Window>,
+}
+
+impl Scan<'_> {
+    fn push(&mut self, start: usize, end: usize, digits: u32) {
+        let triggers = digits as usize;
+        if triggers >= self.min_digits {
+            self.out.push(Window {
+                start,
+                end,
+                triggers,
+            });
+        }
+    }
+
+    /// Finds the windows ending in block `k`, or leaves one open past it.
+    fn block(&mut self, k: usize, alphabet: u64, digits: u64, next_alphabet: u64) {
+        let base = k * BLOCK;
+        let mut from = 0;
+        if let Some((start, seen)) = self.open.take() {
+            let Some(end) = first_zero(alphabet, 0) else {
+                self.open = Some((start, seen + digits.count_ones()));
+                return;
+            };
+            self.push(start, base + end as usize, seen + between(digits, 0, end));
+            from = end;
+        }
+        // Only runs starting a long enough stretch matter; the next block says whether a
+        // stretch goes on past this one.
+        let mut starts = long_stretches(alphabet, next_alphabet, self.long) & (u64::MAX << from);
+        while starts != 0 {
+            let at = starts.trailing_zeros();
+            let start = last_zero_below(alphabet, at).map_or(0, |zero| zero + 1);
+            let Some(end) = first_zero(alphabet, at) else {
+                self.open = Some((base + start as usize, between(digits, start, 64)));
+                return;
+            };
+            let digits = between(digits, start, end);
+            self.push(base + start as usize, base + end as usize, digits);
+            starts &= u64::MAX << end;
         }
     }
 }
