@@ -4,6 +4,7 @@
 // A benchmark binary: a guard set that fails to build should stop it loudly.
 #![allow(clippy::expect_used)]
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,29 @@ const CODE: &str = r"fn handle(req: Request<Incoming>) -> Result<Response<Body>,
 
 const LOG: &str = "2024-05-01T12:00:00.123Z INFO request id=550e8400-e29b-41d4-a716-446655440000 \
 peer=192.168.100.200:51234 status=200 bytes=1714567890 version=1.2.3 commit=4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+
+/// The same request as Claude Code really sends it: tool results carry line numbers with an
+/// arrow (`     1→`), prose has dashes and an ellipsis (the one character here that NFKC changes).
+fn unicode_request(size: usize) -> Vec<(SegmentKind, String)> {
+    let mut segments = request(size, None);
+    for (kind, text) in &mut segments {
+        *text = if *kind == SegmentKind::System {
+            text.replace(". ", " — ")
+                .replace("to the point", "to the point…")
+        } else {
+            numbered(text)
+        };
+    }
+    segments
+}
+
+fn numbered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for (i, line) in text.lines().enumerate() {
+        writeln!(out, "{:>6}→{line}", i + 1).expect("writing to a String cannot fail");
+    }
+    out
+}
 
 /// A Claude Code-like request's texts totalling about `size` bytes.
 fn request(size: usize, needle: Option<&str>) -> Vec<(SegmentKind, String)> {
@@ -192,6 +216,12 @@ fn main() {
             "allow: 50 phrases + builtins",
             &fifty_reject,
             &innocent,
+            allow,
+        ));
+        rows.push(measure(
+            "allow: tutorial extended, → — …",
+            &extended,
+            &unicode_request(size),
             allow,
         ));
         rows.push(measure(

@@ -2,48 +2,97 @@
 //!
 //! Matching must not be fooled by presentation: "CREDIT\u{200b}CARD", "ｃｒｅｄｉｔ card" and
 //! "credit\n\tcard" all mean "credit card". Case is handled by case-insensitive automata and
-//! whitespace runs by patterns whose spaces match `\s*` (see `matcher`), so pure ASCII text —
-//! nearly all of a Claude Code request — is matched in place without a copy. Other text is
-//! rewritten per character with NFKC and format characters (zero-width, bidi controls, soft
-//! hyphen) removed, recording for every output byte the original character it came from, so
-//! Mask replaces the original span.
+//! whitespace runs by patterns whose spaces match `\s*` (see `matcher`). Each character is
+//! replaced by its NFKC form and format characters (zero-width, bidi controls, soft hyphen)
+//! are removed. Nearly every character of a Claude Code request (ASCII, but also `→`, `—`,
+//! accented letters) is its own NFKC form, so the text is matched in place, without a copy,
+//! unless some character changes; then only the changed characters are recorded, and a
+//! position in the copy maps back to the original character it came from, so Mask replaces
+//! the original span.
 
 use std::borrow::Cow;
 
-use unicode_normalization::UnicodeNormalization as _;
+use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
 
 /// Text prepared for matching.
 #[derive(Debug)]
 pub struct Normalized<'a> {
+    original: &'a str,
+    /// Whether `original` is pure ASCII (then offsets map to themselves, unchecked).
+    ascii: bool,
     text: Cow<'a, str>,
-    /// For each byte of `text`: the original byte range of the character it came from.
-    origin: Option<Vec<(u32, u32)>>,
+    /// Characters replaced or removed, in order; the text between them is copied verbatim.
+    changes: Vec<Change>,
+}
+
+/// One original character that normalization replaced (or removed: `len` 0).
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    /// Where its replacement starts in the normalized text, and its length in bytes.
+    at: usize,
+    len: usize,
+    /// Its byte range in the original.
+    from: usize,
+    to: usize,
 }
 
 impl<'a> Normalized<'a> {
     /// Normalizes `original`; borrows it when nothing needs to change.
     pub fn new(original: &'a str) -> Self {
-        if original.is_ascii() {
-            return Self {
-                text: Cow::Borrowed(original),
-                origin: None,
+        let mut text = String::new();
+        let mut changes = Vec::new();
+        let mut copied = 0;
+        let mut from = 0;
+        let mut ascii = true;
+        let mut unchanged = ['\0'; 4];
+        let mut unchanged_next = 0;
+        while let Some(start) = next_non_ascii(original.as_bytes(), from) {
+            ascii = false;
+            let Some(c) = original[start..].chars().next() else {
+                break;
             };
-        }
-        let mut text = String::with_capacity(original.len());
-        let mut origin = Vec::with_capacity(original.len());
-        for (start, c) in original.char_indices() {
-            if is_format(c) {
+            let end = start + c.len_utf8();
+            from = end;
+            // The same few characters recur (`→` on every line of a tool result).
+            if unchanged.contains(&c) {
                 continue;
             }
-            let range = (offset(start), offset(start + c.len_utf8()));
-            for out in std::iter::once(c).nfkc() {
-                text.push(out);
-                origin.extend(std::iter::repeat_n(range, out.len_utf8()));
+            let format = is_format(c);
+            if !format && is_own_nfkc(c) {
+                unchanged[unchanged_next % unchanged.len()] = c;
+                unchanged_next += 1;
+                continue;
             }
+            if text.is_empty() {
+                text.reserve(original.len());
+            }
+            text.push_str(&original[copied..start]);
+            let at = text.len();
+            if !format {
+                text.extend(std::iter::once(c).nfkc());
+            }
+            changes.push(Change {
+                at,
+                len: text.len() - at,
+                from: start,
+                to: end,
+            });
+            copied = end;
         }
+        if changes.is_empty() {
+            return Self {
+                original,
+                ascii,
+                text: Cow::Borrowed(original),
+                changes,
+            };
+        }
+        text.push_str(&original[copied..]);
         Self {
+            original,
+            ascii,
             text: Cow::Owned(text),
-            origin: Some(origin),
+            changes,
         }
     }
 
@@ -54,19 +103,54 @@ impl<'a> Normalized<'a> {
 
     /// The original byte range covering normalized bytes `start..end` (whole characters).
     pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
-        match &self.origin {
-            None => (start, end),
-            Some(origin) if start < end && end <= origin.len() => {
-                (origin[start].0 as usize, origin[end - 1].1 as usize)
-            }
-            Some(_) => (start, start),
+        if self.ascii {
+            return (start, end);
         }
+        if start < end && end <= self.text.len() {
+            (self.origin(start).0, self.origin(end - 1).1)
+        } else {
+            (start, start)
+        }
+    }
+
+    /// The original character that normalized byte `at` came from.
+    fn origin(&self, at: usize) -> (usize, usize) {
+        let after = self.changes.partition_point(|c| c.at <= at);
+        let (text_base, original_base) = match after.checked_sub(1).map(|i| self.changes[i]) {
+            Some(change) if at < change.at + change.len => return (change.from, change.to),
+            Some(change) => (change.at + change.len, change.to),
+            None => (0, 0),
+        };
+        let start = self
+            .original
+            .floor_char_boundary(original_base + (at - text_base));
+        let len = self.original[start..]
+            .chars()
+            .next()
+            .map_or(0, char::len_utf8);
+        (start, start + len)
     }
 }
 
-/// Byte offsets fit in u32: request bodies are capped far below 4 GiB.
-fn offset(value: usize) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
+/// The first byte at or after `from` that is not ASCII; ASCII blocks are skipped with a
+/// test the compiler vectorizes.
+fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let rest = bytes.get(from..)?;
+    let mut offset = from;
+    for block in rest.chunks(BLOCK) {
+        if block.iter().fold(0, |all, &b| all | b) >= 0x80 {
+            return block.iter().position(|&b| b >= 0x80).map(|i| offset + i);
+        }
+        offset += block.len();
+    }
+    None
+}
+
+/// Whether `c`, alone, is its own NFKC form.
+fn is_own_nfkc(c: char) -> bool {
+    is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+        || std::iter::once(c).nfkc().eq(std::iter::once(c))
 }
 
 /// Unicode general category Cf (format), the characters that change nothing visible.
@@ -98,25 +182,4 @@ pub fn is_format(c: char) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ascii_is_borrowed() {
-        let n = Normalized::new("plain text");
-        assert!(matches!(n.text, Cow::Borrowed(_)));
-        assert_eq!(n.original_span(1, 3), (1, 3));
-    }
-
-    #[test]
-    fn fullwidth_and_zero_width_map_back_to_the_original() {
-        let original = "x ｃｒｅ\u{200b}dit";
-        let n = Normalized::new(original);
-        assert_eq!(n.text(), "x credit");
-        let (start, end) = n.original_span(2, 8);
-        assert_eq!(
-            &original[start..end],
-            "ｃｒｅ\u{200b}dit".trim_start_matches('x')
-        );
-    }
-}
+mod tests;
