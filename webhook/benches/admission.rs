@@ -1,0 +1,115 @@
+//! Admission latency at the webhook: the time `admission::review` takes for one AdmissionReview
+//! body (parse, compile, answer), which is what `POST /validate` spends besides TLS and HTTP.
+//! Target: p99 ≤ 2 ms. Run with `hack/bench-webhook` (or `cargo bench -p agw-webhook`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ROUNDS: usize = 2_000;
+
+fn review(object: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "00000000-0000-0000-0000-000000000001",
+            "kind": {"group": "agentgateway.dev", "version": "v1alpha1", "kind": "Backend"},
+            "resource": {"group": "agentgateway.dev", "version": "v1alpha1", "resource": "backends"},
+            "name": object["metadata"]["name"],
+            "namespace": "bench",
+            "operation": "CREATE",
+            "userInfo": {"username": "bench"},
+            "object": object,
+            "dryRun": false
+        }
+    }))
+    .unwrap_or_default()
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!(
+        "{}/../config/samples/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A Backend with `n` patterns spread over guards of 50, like a large policy library: plain
+/// phrases, or regexes (classes, alternations) that take the full safety analysis.
+fn many_patterns(n: usize, regex: bool) -> Value {
+    let mut backend = sample("backend-guarded");
+    let guards: Vec<Value> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(50)
+        .map(|chunk| {
+            let matches: Vec<String> = chunk
+                .iter()
+                .map(|i| {
+                    if regex {
+                        format!("(project|codename)[- ]?{i}\\b")
+                    } else {
+                        format!("internal project codename {i}")
+                    }
+                })
+                .collect();
+            json!({"regex": {"action": "Reject", "matches": matches}})
+        })
+        .collect();
+    backend["spec"]["policies"]["ai"]["promptGuard"]["request"] = Value::Array(guards);
+    backend
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn measure(body: &[u8]) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let answer = agw_webhook::admission::review(black_box(body));
+        times.push(started.elapsed());
+        assert!(answer.is_ok_and(|a| a.review.response.is_some_and(|r| r.allowed)));
+    }
+    times.sort();
+    times
+}
+
+fn main() {
+    let cases = [
+        (
+            "tutorial backend-extended-guards",
+            sample("backend-extended-guards"),
+        ),
+        ("200 phrases in 4 guards", many_patterns(200, false)),
+        ("200 regexes in 4 guards", many_patterns(200, true)),
+    ];
+    println!("\nadmission latency at the webhook ({ROUNDS} reviews each; target p99 <= 2 ms)\n");
+    println!("| Backend | p50 | p99 | max | p99 target |");
+    println!("|---|---|---|---|---|");
+    for (name, object) in cases {
+        let body = review(&object);
+        let times = measure(&body);
+        let p99 = percentile(&times, 0.99);
+        let verdict = if p99 <= Duration::from_millis(2) {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "| {name} | {:.3} ms | {:.3} ms | {:.3} ms | {verdict} |",
+            percentile(&times, 0.50).as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
+        );
+    }
+}
