@@ -23,11 +23,14 @@ pub fn candidate_pattern(builtin: Builtin) -> &'static str {
 }
 
 /// Whether the candidate `text[start..end]` really is a `builtin`; `text` gives context.
+///
+/// Every builtin requires a candidate to stand apart from its neighbours, first of all
+/// [`starts_apart`]; the engine relies on this to skip text where no candidate can.
 pub fn validate(builtin: Builtin, text: &str, start: usize, end: usize) -> bool {
     let Some(candidate) = text.get(start..end) else {
         return false;
     };
-    if !standalone(text, start, end) {
+    if !starts_apart(text, start) || !ends_apart(text, end) {
         return false;
     }
     match builtin {
@@ -39,21 +42,35 @@ pub fn validate(builtin: Builtin, text: &str, start: usize, end: usize) -> bool 
     }
 }
 
-/// A candidate glued to more letters, digits or number punctuation is part of something
-/// else (a hash, an ID, a version string, a URL path), not a value on its own.
-fn standalone(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let continues_number = |c: Option<char>, next: Option<char>| {
-        matches!(c, Some('.' | '-' | '/' | ':')) && next.is_some_and(|n| n.is_ascii_digit())
+/// Whether a candidate starting at `start` is not glued to what precedes it: letters, digits
+/// or number punctuation make it part of something else (a hash, an ID, a version string, a
+/// URL path), not a value on its own. `false` when `start` is not a character boundary.
+pub fn starts_apart(text: &str, start: usize) -> bool {
+    let Some(before) = text.get(..start) else {
+        return false;
     };
-    let after_next = text[end..].chars().nth(1);
-    let before_prev = text[..start].chars().rev().nth(1);
-    !glued(before)
-        && !glued(after)
-        && !continues_number(after, after_next)
-        && !continues_number(before, before_prev)
+    let mut chars = before.chars().rev();
+    let (last, previous) = (chars.next(), chars.next());
+    !glued(last) && !continues_number(last, previous)
+}
+
+/// Whether a candidate ending at `end` is not glued to what follows it.
+fn ends_apart(text: &str, end: usize) -> bool {
+    let Some(after) = text.get(end..) else {
+        return false;
+    };
+    let mut chars = after.chars();
+    let (first, next) = (chars.next(), chars.next());
+    !glued(first) && !continues_number(first, next)
+}
+
+fn glued(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `.`, `-`, `/` or `:` with a digit on its far side: `1.2.3`, `2024-05-01`, `12:30`.
+fn continues_number(c: Option<char>, beyond: Option<char>) -> bool {
+    matches!(c, Some('.' | '-' | '/' | ':')) && beyond.is_some_and(|n| n.is_ascii_digit())
 }
 
 /// Digits of a candidate, ignoring separators.

@@ -3,8 +3,9 @@
 //! Each builtin's candidate automaton runs only inside the windows its [`prefilter`] allows:
 //! around each `@` for e-mail; around runs of digits (and the separators the candidates
 //! allow) holding enough digits for the others. The digit-triggered builtins share one pass
-//! over the text. Results are computed on first use per text and builtin, so a request that
-//! an earlier guard rejects never pays for later builtins.
+//! over the text. A window where no candidate could stand apart from what precedes it (see
+//! [`builtins::validate`]) is not searched either. Results are computed on first use per text
+//! and builtin, so a request that an earlier guard rejects never pays for later builtins.
 
 use std::cell::OnceCell;
 
@@ -150,6 +151,7 @@ impl BuiltinScanner {
             }),
             Trigger::Byte(byte) => {
                 windows::around(text.as_bytes(), &entry.alphabet, |b| b == byte)
+                    .filter(|&w| may_start_apart(text, w))
                     .for_each(search_in);
             }
             Trigger::Digits(digits) => hits
@@ -164,15 +166,28 @@ impl BuiltinScanner {
 
     /// Windows of the digit-triggered candidates with enough digits for at least one.
     fn digit_windows(&self, text: &str) -> Vec<Window> {
-        match &self.digit_finder {
+        let mut found = match &self.digit_finder {
             Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
                 b.is_ascii_digit()
             })
             .filter(|w| w.triggers >= self.min_digits)
             .collect(),
-        }
+        };
+        found.retain(|&w| may_start_apart(text, w));
+        found
     }
+}
+
+/// Whether a candidate in `window` could pass validation: every builtin turns away one glued
+/// to what precedes it ([`builtins::starts_apart`]), so a window where no position starts
+/// apart (`716-4466…` inside a UUID, digits right after letters) yields nothing, whatever its
+/// candidates. A position right after a digit never starts apart.
+fn may_start_apart(text: &str, window: Window) -> bool {
+    let bytes = text.as_bytes();
+    (window.start..window.end).any(|at| {
+        (at == window.start || !bytes[at - 1].is_ascii_digit()) && builtins::starts_apart(text, at)
+    })
 }
 
 #[cfg(test)]
@@ -229,13 +244,48 @@ mod tests {
     proptest! {
         #[test]
         fn windows_agree_with_the_whole_text_on_arbitrary_text(
-            text in "[0-9 .()+@a-z\\-]{0,80}|\\PC{0,80}|([0-9]{1,5}[ .\\-]?|[a-z.]{1,4}@?){0,20}"
+            text in "[0-9 .()+@a-z\\-]{0,80}|\\PC{0,80}|([0-9]{1,5}[ .()+\\-]?|[a-zé_.]{1,4}@?|[=:/\n]|SSN ){0,60}"
         ) {
-            let scanner = scanner();
+            static SCANNER: std::sync::OnceLock<BuiltinScanner> = std::sync::OnceLock::new();
+            let scanner = SCANNER.get_or_init(scanner);
+            let hits = scanner.hits();
+            for builtin in Builtin::ALL {
+                prop_assert_eq!(scanner.spans(builtin, &text, &hits), whole_text(builtin, &text));
+            }
+        }
+
+        #[test]
+        fn windows_agree_with_the_whole_text_around_real_values(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(REAL_VALUES.to_vec()).prop_map(str::to_owned),
+                    "[a-zé_=:/.()+ \\-]{0,3}|[0-9]{1,4}|\\PC",
+                ],
+                0..16,
+            )
+        ) {
+            static SCANNER: std::sync::OnceLock<BuiltinScanner> = std::sync::OnceLock::new();
+            let text = pieces.concat();
+            let scanner = SCANNER.get_or_init(scanner);
             let hits = scanner.hits();
             for builtin in Builtin::ALL {
                 prop_assert_eq!(scanner.spans(builtin, &text, &hits), whole_text(builtin, &text));
             }
         }
     }
+
+    const REAL_VALUES: &[&str] = &[
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "378282246310005",
+        "jane.doe@example.com",
+        "123-45-6789",
+        "SSN 123456789",
+        "(415) 555-2671",
+        "+1 415 555 2671",
+        "+447911123456",
+        "415.555.2671",
+        "046 454 286",
+        "130-692-544",
+    ];
 }
