@@ -132,6 +132,14 @@ fn fifty_phrases(action: GuardAction) -> GuardSet {
     }
 }
 
+/// A case: its name, guards, request texts and the decision it must give.
+type Case<'a> = (
+    &'static str,
+    &'a BackendGuards,
+    &'a [(SegmentKind, String)],
+    fn(&Decision) -> bool,
+);
+
 struct Row {
     case: &'static str,
     size: usize,
@@ -189,10 +197,17 @@ fn print(rows: &[Row]) {
     }
 }
 
+/// The case filter: the first argument that is not a flag (`cargo bench … -- allow`).
+fn filter() -> Option<String> {
+    std::env::args().skip(1).find(|a| !a.starts_with('-'))
+}
+
 fn main() {
-    let allow = |d: &Decision| matches!(d, Decision::Allow);
-    let reject = |d: &Decision| matches!(d, Decision::Reject(_));
-    let mask = |d: &Decision| matches!(d, Decision::Mask(_));
+    let filter = filter();
+    let wanted = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
+    let allow: fn(&Decision) -> bool = |d| matches!(d, Decision::Allow);
+    let reject: fn(&Decision) -> bool = |d| matches!(d, Decision::Reject(_));
+    let mask: fn(&Decision) -> bool = |d| matches!(d, Decision::Mask(_));
     let extended = BackendGuards::from_guard_set(&tutorial_extended()).expect("builds");
     let fifty_reject =
         BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Reject)).expect("builds");
@@ -206,38 +221,39 @@ fn main() {
             size,
             Some(" mail jane.doe@example.com or call (415) 555-2671"),
         );
-        rows.push(measure(
-            "allow: tutorial extended",
-            &extended,
-            &innocent,
-            allow,
-        ));
-        rows.push(measure(
-            "allow: 50 phrases + builtins",
-            &fifty_reject,
-            &innocent,
-            allow,
-        ));
-        rows.push(measure(
-            "allow: tutorial extended, → — …",
-            &extended,
-            &unicode_request(size),
-            allow,
-        ));
-        rows.push(measure(
-            "reject: tutorial extended (at end)",
-            &extended,
-            &bad,
-            reject,
-        ));
-        rows.push(measure(
-            "mask: 50 phrases + builtins",
-            &fifty_mask,
-            &pii,
-            mask,
-        ));
+        let unicode = unicode_request(size);
+        let cases: [Case<'_>; 5] = [
+            ("allow: tutorial extended", &extended, &innocent, allow),
+            (
+                "allow: 50 phrases + builtins",
+                &fifty_reject,
+                &innocent,
+                allow,
+            ),
+            (
+                "allow: tutorial extended, → — …",
+                &extended,
+                &unicode,
+                allow,
+            ),
+            (
+                "reject: tutorial extended (at end)",
+                &extended,
+                &bad,
+                reject,
+            ),
+            ("mask: 50 phrases + builtins", &fifty_mask, &pii, mask),
+        ];
+        for (case, guards, texts, expect) in cases {
+            if wanted(case) {
+                rows.push(measure(case, guards, texts, expect));
+            }
+        }
     }
     print(&rows);
+    if !wanted("build") {
+        return;
+    }
     let builds: Vec<Duration> = (0..20)
         .map(|_| {
             let started = Instant::now();
