@@ -15,6 +15,9 @@ pub enum ProxyError {
     /// No rule or route matched.
     #[error("no route for {0}")]
     NoRoute(String),
+    /// A rule matched, but its backend could not be resolved (see the route's status).
+    #[error("the backend of the route for {0} is not available; see the HTTPRoute's status")]
+    BackendUnavailable(String),
     /// Body over the limit.
     #[error("request body is over the limit of {limit} bytes")]
     TooLarge {
@@ -47,6 +50,7 @@ impl ProxyError {
         match self {
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "overloaded_error"),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found_error"),
+            Self::BackendUnavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large"),
             Self::BadJson(_) | Self::BadBody(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_request_error")

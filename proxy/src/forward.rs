@@ -64,8 +64,13 @@ async fn proxy(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or(req.uri().host());
-    let key = router::select(&snapshot.bundle, host, &path, req.headers())
+    let rule = router::select(&snapshot.bundle, host, &path, req.headers())
         .ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+    let key = rule
+        .backend
+        .as_deref()
+        .ok_or_else(|| ProxyError::BackendUnavailable(path.clone()))?;
+    let path = router::rewritten(rule, &path).into_owned();
     let backend = snapshot
         .bundle
         .backends

@@ -6,7 +6,9 @@
 //! through the unguarded fallback route.
 
 use agw_policy::Bundle;
-use agw_policy::bundle::{BundleBackend, RouteType, RuleMatch};
+use std::borrow::Cow;
+
+use agw_policy::bundle::{BundleBackend, RouteType, Rule, RuleMatch};
 use http::HeaderMap;
 
 /// The path as matched and forwarded.
@@ -60,18 +62,33 @@ fn hex(b: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
-/// The first rule that matches, as a backend key.
+/// The first rule that matches.
 pub fn select<'b>(
     bundle: &'b Bundle,
     host: Option<&str>,
     path: &str,
     headers: &HeaderMap,
-) -> Option<&'b str> {
+) -> Option<&'b Rule> {
     bundle
         .rules
         .iter()
         .find(|rule| matches(&rule.matches, host, path, headers))
-        .map(|rule| rule.backend.as_str())
+}
+
+/// The path a request continues with after `rule` matched it: the rule's `replacePrefix`
+/// in place of its matched `pathPrefix` (on segment boundaries, so `/team-a` → `/` turns
+/// `/team-a/v1/messages` into `/v1/messages`), else the path unchanged.
+pub fn rewritten<'p>(rule: &Rule, path: &'p str) -> Cow<'p, str> {
+    let (Some(replacement), Some(prefix)) = (&rule.replace_prefix, &rule.matches.path_prefix)
+    else {
+        return Cow::Borrowed(path);
+    };
+    let prefix = prefix.trim_end_matches('/');
+    let Some(rest) = path.strip_prefix(prefix) else {
+        return Cow::Borrowed(path);
+    };
+    let joined = format!("{}/{}", replacement.trim_end_matches('/'), rest.trim_start_matches('/'));
+    Cow::Owned(normalize_path(&joined))
 }
 
 fn matches(m: &RuleMatch, host: Option<&str>, path: &str, headers: &HeaderMap) -> bool {
@@ -138,6 +155,30 @@ mod tests {
         }
         assert_eq!(normalize_path("/"), "/");
         assert_eq!(normalize_path("/a%2Fb"), "/a%2Fb");
+    }
+
+    fn prefix_rule(prefix: &str, replacement: Option<&str>) -> Rule {
+        Rule {
+            matches: RuleMatch {
+                path_prefix: Some(prefix.to_owned()),
+                ..RuleMatch::default()
+            },
+            backend: Some("ns/b".to_owned()),
+            replace_prefix: replacement.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn replace_prefix_swaps_the_matched_segments_only() {
+        let strip = prefix_rule("/team-a", Some("/"));
+        assert_eq!(rewritten(&strip, "/team-a/v1/messages"), "/v1/messages");
+        assert_eq!(rewritten(&strip, "/team-a"), "/");
+        let trailing = prefix_rule("/team-a/", Some("/"));
+        assert_eq!(rewritten(&trailing, "/team-a/v1/models"), "/v1/models");
+        let swap = prefix_rule("/old", Some("/new/v1"));
+        assert_eq!(rewritten(&swap, "/old/messages"), "/new/v1/messages");
+        let plain = prefix_rule("/team-a", None);
+        assert_eq!(rewritten(&plain, "/team-a/v1/messages"), "/team-a/v1/messages");
     }
 
     #[test]

@@ -134,15 +134,18 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
             actual,
         });
     }
-    if let Some((index, rule)) = bundle
+    if let Some((index, key)) = bundle
         .rules
         .iter()
         .enumerate()
-        .find(|(_, r)| !bundle.backends.contains_key(&r.backend))
+        .find_map(|(index, rule)| {
+            let key = rule.backend.as_ref()?;
+            (!bundle.backends.contains_key(key)).then_some((index, key))
+        })
     {
         return Err(BundleError::DanglingRule {
             index,
-            backend: rule.backend.clone(),
+            backend: key.clone(),
         });
     }
     Ok(bundle)

@@ -64,8 +64,29 @@ pub struct Rule {
     /// When the rule applies.
     #[serde(rename = "match")]
     pub matches: RuleMatch,
-    /// Key into [`Bundle::backends`].
-    pub backend: String,
+    /// Key into [`Bundle::backends`]. Absent when the rule's backend could not be resolved
+    /// (not found, not permitted, invalid): matching requests then get a 500 instead of
+    /// falling through to a later rule and a backend with other guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Replaces the matched `pathPrefix` before the backend's routes are matched and the
+    /// request is forwarded (Gateway API `URLRewrite` with `ReplacePrefixMatch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_prefix: Option<String>,
+}
+
+impl Rule {
+    /// The rule every Backend's own proxy has: any path to `backend`.
+    pub fn everything_to(backend: impl Into<String>) -> Self {
+        Self {
+            matches: RuleMatch {
+                path_prefix: Some("/".to_owned()),
+                ..RuleMatch::default()
+            },
+            backend: Some(backend.into()),
+            replace_prefix: None,
+        }
+    }
 }
 
 /// Conditions of a rule; all present conditions must hold.

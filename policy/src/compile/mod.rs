@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::limits::Limits;
-use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, RuleMatch, SourceKind};
+use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, SourceKind};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 
 /// Where the operator mounts auth Secrets in proxy pods, `<root>/<ns>/<secret>/<key>`.
@@ -82,13 +82,7 @@ pub fn compile(spec: &BackendSpec, opts: &CompileOptions) -> Result<Compiled, Di
         return Err(diagnostics);
     }
     let key = opts.backend_key();
-    let rules = vec![Rule {
-        matches: RuleMatch {
-            path_prefix: Some("/".to_owned()),
-            ..RuleMatch::default()
-        },
-        backend: key.clone(),
-    }];
+    let rules = vec![Rule::everything_to(key.clone())];
     let source = BundleSource {
         kind: SourceKind::Backend,
         namespace: opts.namespace.clone(),
