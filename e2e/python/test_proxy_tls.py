@@ -1,18 +1,16 @@
 """A TLS upstream: a Backend with `policies.tls` in front of the mock Anthropic API served over
 HTTPS with a certificate from a CA made for the test (openssl CLI; no Python crypto package).
 
-What agw-proxy does today (proxy/src/state.rs): the upstream client is hyper-rustls built with
-`with_webpki_roots()` only, the Mozilla roots compiled into the binary. There is no way to add
-a CA: no field in `policies.tls` (only `sni`), no flag, and the environment (`SSL_CERT_FILE`,
-`SSL_CERT_DIR`) is not read because the platform roots are not loaded. `policies.tls.sni`
-reaches the bundle but the proxy never uses it (the server name is always the upstream host).
-The tests marked xfail(strict) describe the expected behaviour and will fail loudly (XPASS)
-once the proxy supports them, so the markers get removed.
+What agw-proxy trusts (proxy/src/tls.rs): the Mozilla roots compiled into the binary, the
+platform store (or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, as OpenSSL and curl read them) and
+every `--upstream-ca-file`. It connects to `host:port` and sends and verifies
+`policies.tls.sni` when set, the host otherwise; the HTTP Host header stays the host.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -26,7 +24,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from conftest import TUTORIAL_GUARD
+from conftest import TUTORIAL_GUARD, binary, free_port
 from mock_anthropic import Mock
 
 MODEL = "claude-sonnet-4-5-20250929"
@@ -116,7 +114,8 @@ class TlsLog:
 
 @pytest.fixture
 def https_mock(pki):
-    """mock_anthropic.Mock, unchanged, with its listening socket wrapped in TLS."""
+    """mock_anthropic.Mock, unchanged, with its listening socket wrapped in TLS (and its
+    connections ended with a TLS close_notify)."""
     mock = Mock()
     log = TlsLog()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -142,6 +141,21 @@ def https_mock(pki):
             raise
 
     server.get_request = get_request
+    shutdown_request = server.shutdown_request
+
+    def close_with_notify(request):
+        # End with a TLS closure alert, as a well-behaved HTTPS server does. The mock's SSE
+        # responses are delimited by the connection close (neither Content-Length nor chunked),
+        # and such a body is complete only when a closure alert arrives (RFC 9112 §9.8); without
+        # it the proxy, like any strict client, must treat the stream as truncated.
+        try:
+            request.settimeout(5)
+            request.unwrap()
+        except (ssl.SSLError, OSError, ValueError):
+            pass
+        shutdown_request(request)
+
+    server.shutdown_request = close_with_notify
     mock.tls = log
     with mock:
         yield mock
@@ -213,8 +227,6 @@ def test_without_tls_policy_a_non_443_port_is_plain_http(https_mock, start_proxy
     assert https_mock.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="agw-proxy trusts only the compiled-in webpki roots "
-                   "(state.rs: with_webpki_roots); there is no way to add a CA, SSL_CERT_FILE is ignored")
 def test_tls_upstream_signed_by_a_ca_named_in_ssl_cert_file(https_mock, start_proxy, pki, monkeypatch):
     """The conventional way to trust a private CA (rustls-native-certs, OpenSSL, curl, Python):
     SSL_CERT_FILE. Then JSON, streaming and guards work end to end over TLS."""
@@ -238,11 +250,72 @@ def test_tls_upstream_signed_by_a_ca_named_in_ssl_cert_file(https_mock, start_pr
     assert https_mock.tls.handshake_errors == []
 
 
-@pytest.mark.xfail(strict=True, reason="policies.tls.sni is compiled into the bundle (Upstream.sni) "
-                   "but agw-proxy never uses it: the SNI and the verified name are always the host")
 def test_tls_sni_policy_is_the_server_name_sent(https_mock, start_proxy):
     """`policies.tls.sni` names the server to verify and send as SNI when it differs from the
     host (DESIGN: "defaults to the host")."""
     proxy = start_proxy(tls_config(https_mock.port, host="127.0.0.1", tls="{sni: anthropic.internal}"))
     post(proxy.url, HELLO)
     assert https_mock.tls.server_names == ["anthropic.internal"]
+
+
+def test_tls_sni_policy_is_verified_and_the_host_header_stays_the_host(https_mock, start_proxy, pki, monkeypatch):
+    """The certificate is verified for the SNI name (the CA is trusted, the name is in the
+    certificate), while Host names the upstream the Backend points at, as Envoy's `sni` does."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    proxy = start_proxy(tls_config(https_mock.port, host="127.0.0.1", tls="{sni: anthropic.internal}"))
+    status, _, body = post(proxy.url, HELLO)
+    assert status == 200, body
+    assert "Kubernetes" in json.loads(body)["content"][0]["text"]
+    seen = https_mock.messages_requests()[-1]
+    assert seen.headers["host"] == f"127.0.0.1:{https_mock.port}"
+    assert https_mock.tls.server_names == ["anthropic.internal"]
+    assert https_mock.tls.handshake_errors == []
+
+
+def test_a_certificate_not_valid_for_the_sni_name_is_a_502(https_mock, start_proxy, pki, monkeypatch):
+    """A trusted CA but a name the certificate does not carry: the proxy refuses the upstream
+    and answers 502 `api_error` in Anthropic's format; the request never reaches it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    proxy = start_proxy(tls_config(https_mock.port, host="localhost", tls="{sni: wrong.example}"))
+    status, headers, body = post(proxy.url, HELLO)
+    assert status == 502, body
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)
+    assert error["type"] == "error"
+    assert error["error"]["type"] == "api_error"
+    assert "wrong.example" in error["error"]["message"], error
+    assert https_mock.requests == []
+    assert https_mock.tls.server_names == ["wrong.example"]
+    assert PROXY_KEY not in proxy.logs()
+
+
+def test_upstream_ca_file_flag_trusts_a_private_ca(https_mock, start_proxy, pki, monkeypatch):
+    """`--upstream-ca-file` adds a CA without touching the environment; the startup log says
+    how many roots came from where."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    proxy = start_proxy(tls_config(https_mock.port), "--upstream-ca-file", str(pki.ca))
+    status, _, body = post(proxy.url, HELLO)
+    assert status == 200, body
+    assert https_mock.messages_requests()[-1].headers["x-api-key"] == PROXY_KEY
+    assert https_mock.tls.handshake_errors == []
+    logs = re.sub(r"\x1b\[[0-9;]*m", "", proxy.logs())
+    assert re.search(r"agw-proxy serving .*upstream_roots=\d+ \(webpki \d+, platform \d+, --upstream-ca-file 1\)", logs), logs
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n",
+                                     "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
+                         ids=["missing", "not-pem", "not-a-certificate"])
+def test_an_unusable_upstream_ca_file_stops_the_proxy_naming_the_file(workdir, content):
+    """A CA file that cannot be used is a startup error naming the file, not a proxy that
+    later fails every TLS request."""
+    ca = workdir / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+    config = workdir / "agw.yaml"
+    config.write_text(tls_config(443))
+    done = subprocess.run([binary("agw-proxy"), "--config", str(config), "--listen", f"127.0.0.1:{free_port()}",
+                           "--admin", f"127.0.0.1:{free_port()}", "--upstream-ca-file", str(ca)],
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode != 0
+    assert f"--upstream-ca-file {ca}:" in done.stderr, done.stderr

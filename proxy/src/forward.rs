@@ -91,14 +91,12 @@ async fn proxy(
         (body.map_err(BoxError::new).boxed(), None)
     };
     let upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
+    let client = state.client_for(&backend.upstream)?;
     let started = Instant::now();
-    let response = tokio::time::timeout(
-        state.limits.upstream_timeout,
-        state.client.request(upstream),
-    )
-    .await
-    .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
-    .map_err(|e| ProxyError::Upstream(describe(&e)))?;
+    let response = tokio::time::timeout(state.limits.upstream_timeout, client.request(upstream))
+        .await
+        .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
+        .map_err(|e| ProxyError::Upstream(describe(&e)))?;
     state
         .metrics
         .upstream_duration
@@ -306,6 +304,10 @@ fn upstream_request(
     let headers = request.headers_mut();
     *headers = parts.headers.clone();
     strip_hop_by_hop(headers);
+    // Host names the upstream as the URI does, even when `policies.tls.sni` sends another
+    // server name: SNI only picks and verifies the certificate, as with Envoy's `sni` and
+    // agentgateway's `policies.tls.sni`, neither of which touches Host. An upstream that
+    // routes by Host behind a shared certificate gets the host the Backend names.
     headers.remove(header::HOST);
     if let Ok(value) = HeaderValue::from_str(&authority) {
         headers.insert(header::HOST, value);

@@ -20,6 +20,7 @@ mod server;
 mod snapshot;
 mod sse;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,12 @@ struct Args {
     /// Time the provider has to send response headers.
     #[arg(long, default_value = "600s", value_parser = parse_duration)]
     upstream_timeout: Duration,
+    /// PEM file of CA certificates to trust for upstream TLS, in addition to the compiled-in
+    /// Mozilla roots and the platform store (read from SSL_CERT_FILE / SSL_CERT_DIR when set).
+    /// Repeat for several files. A file that cannot be read or holds no valid certificate
+    /// stops the proxy at startup.
+    #[arg(long, value_name = "PATH")]
+    upstream_ca_file: Vec<PathBuf>,
     /// Time allowed to connect to the provider.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
@@ -150,7 +157,14 @@ async fn run(args: Args) -> ExitCode {
         max_body_bytes: args.max_body_bytes,
         upstream_timeout: args.upstream_timeout,
     };
-    let state = State::new(limits, args.connect_timeout);
+    let (tls, roots) = match tls::client_config(&args.upstream_ca_file) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("agw-proxy: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = State::new(limits, args.connect_timeout, tls);
     let loaded = reload::load_once(&state, &source);
     if !loaded && matches!(source, Source::Config { .. }) {
         // A standalone user wants the error now, not a proxy answering 503.
@@ -169,7 +183,7 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    announce(&args, &listener, &admin, &source);
+    announce(&args, &listener, &admin, &source, roots);
     let shutdown = CancellationToken::new();
     tokio::spawn(reload::watch(state.clone(), source, args.reload_interval));
     tokio::spawn(signal_shutdown(shutdown.clone()));
@@ -206,10 +220,11 @@ fn announce(
     listener: &tokio::net::TcpListener,
     admin: &tokio::net::TcpListener,
     source: &Source,
+    upstream_roots: tls::RootCounts,
 ) {
     let local = listener.local_addr().unwrap_or(args.listen);
     let admin = admin.local_addr().unwrap_or(args.admin);
-    tracing::info!(listen = %local, admin = %admin, "agw-proxy serving");
+    tracing::info!(listen = %local, admin = %admin, %upstream_roots, "agw-proxy serving");
     if let Source::Config { .. } = source {
         let port = local.port();
         eprintln!(
