@@ -64,7 +64,7 @@ pub fn run(args: &Args) -> u8 {
     let key = bundle
         .rules
         .first()
-        .map(|r| r.backend.as_str())
+        .and_then(|r| r.backend.as_deref())
         .unwrap_or_default();
     let Some(guards) = engine.backend(key) else {
         return 1;

@@ -87,7 +87,11 @@ pub fn rewritten<'p>(rule: &Rule, path: &'p str) -> Cow<'p, str> {
     let Some(rest) = path.strip_prefix(prefix) else {
         return Cow::Borrowed(path);
     };
-    let joined = format!("{}/{}", replacement.trim_end_matches('/'), rest.trim_start_matches('/'));
+    let joined = format!(
+        "{}/{}",
+        replacement.trim_end_matches('/'),
+        rest.trim_start_matches('/')
+    );
     Cow::Owned(normalize_path(&joined))
 }
 
@@ -100,9 +104,7 @@ fn matches(m: &RuleMatch, host: Option<&str>, path: &str, headers: &HeaderMap) -
     let host_ok = m.hostnames.is_empty()
         || host.is_some_and(|h| {
             let bare = h.rsplit_once(':').map_or(h, |(name, _)| name);
-            m.hostnames
-                .iter()
-                .any(|name| name.eq_ignore_ascii_case(bare))
+            m.hostnames.iter().any(|name| host_matches(name, bare))
         });
     let headers_ok = m.headers.iter().all(|h| {
         headers
@@ -110,6 +112,20 @@ fn matches(m: &RuleMatch, host: Option<&str>, path: &str, headers: &HeaderMap) -
             .is_some_and(|v| v.as_bytes() == h.value.as_bytes())
     });
     prefix_ok && exact_ok && host_ok && headers_ok
+}
+
+/// A rule host name: exact (case-insensitive), or `*.example.com` for any name with at least
+/// one more label in front (Gateway API wildcard semantics).
+fn host_matches(name: &str, host: &str) -> bool {
+    match name.strip_prefix('*') {
+        Some(suffix) => {
+            host.len() > suffix.len()
+                && host
+                    .get(host.len() - suffix.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+        }
+        None => name.eq_ignore_ascii_case(host),
+    }
 }
 
 /// Prefix on segment boundaries: `/v1` matches `/v1` and `/v1/x`, not `/v10`.
@@ -178,7 +194,19 @@ mod tests {
         let swap = prefix_rule("/old", Some("/new/v1"));
         assert_eq!(rewritten(&swap, "/old/messages"), "/new/v1/messages");
         let plain = prefix_rule("/team-a", None);
-        assert_eq!(rewritten(&plain, "/team-a/v1/messages"), "/team-a/v1/messages");
+        assert_eq!(
+            rewritten(&plain, "/team-a/v1/messages"),
+            "/team-a/v1/messages"
+        );
+    }
+
+    #[test]
+    fn wildcard_hosts_need_a_label_in_front() {
+        assert!(host_matches("*.example.com", "api.example.com"));
+        assert!(host_matches("*.example.com", "a.b.EXAMPLE.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(host_matches("Claude.example.com", "claude.example.com"));
+        assert!(!host_matches("claude.example.com", "other.example.com"));
     }
 
     #[test]

@@ -134,15 +134,10 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
             actual,
         });
     }
-    if let Some((index, key)) = bundle
-        .rules
-        .iter()
-        .enumerate()
-        .find_map(|(index, rule)| {
-            let key = rule.backend.as_ref()?;
-            (!bundle.backends.contains_key(key)).then_some((index, key))
-        })
-    {
+    if let Some((index, key)) = bundle.rules.iter().enumerate().find_map(|(index, rule)| {
+        let key = rule.backend.as_ref()?;
+        (!bundle.backends.contains_key(key)).then_some((index, key))
+    }) {
         return Err(BundleError::DanglingRule {
             index,
             backend: key.clone(),
