@@ -46,6 +46,24 @@ pub fn validate(builtin: Builtin, text: &str, start: usize, end: usize) -> bool 
 /// or number punctuation make it part of something else (a hash, an ID, a version string, a
 /// URL path), not a value on its own. `false` when `start` is not a character boundary.
 pub fn starts_apart(text: &str, start: usize) -> bool {
+    // The common case, decided on bytes: the byte before is ASCII, so it is the last
+    // character, and the byte before that is an ASCII digit exactly when the character is.
+    let bytes = text.as_bytes();
+    if let Some(&last) = start.checked_sub(1).and_then(|i| bytes.get(i))
+        && last.is_ascii()
+        && text.is_char_boundary(start)
+    {
+        let glued = last.is_ascii_alphanumeric() || last == b'_';
+        let continues = matches!(last, b'.' | b'-' | b'/' | b':')
+            && start >= 2
+            && bytes[start - 2].is_ascii_digit();
+        return !glued && !continues;
+    }
+    starts_apart_by_chars(text, start)
+}
+
+/// [`starts_apart`] by its definition, on characters.
+fn starts_apart_by_chars(text: &str, start: usize) -> bool {
     let Some(before) = text.get(..start) else {
         return false;
     };

@@ -133,3 +133,18 @@ fn luhn_checksum() {
     assert!(luhn(&digits("79927398713")));
     assert!(!luhn(&digits("79927398710")));
 }
+
+proptest::proptest! {
+    /// The byte-level fast path of `starts_apart` agrees with its definition on characters.
+    #[test]
+    fn starts_apart_on_bytes_agrees_with_chars(
+        text in "([0-9a-zé_.:/ \\-]|\\PC){0,12}",
+        start in 0usize..40,
+    ) {
+        proptest::prop_assert_eq!(
+            starts_apart(&text, start),
+            starts_apart_by_chars(&text, start),
+            "{:?} at {}", text, start
+        );
+    }
+}

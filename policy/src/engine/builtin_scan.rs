@@ -9,8 +9,10 @@
 
 use std::cell::OnceCell;
 
-use regex_automata::Input;
+use regex_automata::dfa::Automaton as _;
 use regex_automata::dfa::regex::Regex;
+use regex_automata::util::primitives::StateID;
+use regex_automata::{Anchored, Input};
 use regex_syntax::hir::Hir;
 
 use super::matcher::{self, BuildError};
@@ -22,21 +24,52 @@ use crate::bundle::Builtin;
 /// The builtins of a backend's guards, each with its automaton and precheck.
 #[derive(Debug)]
 pub(super) struct BuiltinScanner {
-    entries: Vec<Entry>,
+    pub(super) entries: Vec<Entry>,
     /// Bytes of any digit-triggered candidate, and every ASCII digit.
     digit_alphabet: Alphabet,
     /// The fewest digits any digit-triggered candidate needs.
-    min_digits: usize,
+    pub(super) min_digits: usize,
     /// The fast finder for `digit_alphabet`, unless it holds non-ASCII bytes.
-    digit_finder: Option<DigitFinder>,
+    pub(super) digit_finder: Option<DigitFinder>,
 }
 
 #[derive(Debug)]
-struct Entry {
-    builtin: Builtin,
+pub(super) struct Entry {
+    pub(super) builtin: Builtin,
     regex: Regex,
+    /// The forward DFA's start state when it is the same everywhere (no look-behind).
+    start: Option<StateID>,
     alphabet: Alphabet,
     trigger: Trigger,
+}
+
+impl Entry {
+    /// Whether a search of `window` can find anything: the forward DFA run over its bytes
+    /// alone, as the search itself would (the byte after the window counts, as there), but
+    /// without the search's per-call set-up, which costs more than the run on short windows.
+    /// `true` when unsure.
+    fn may_match(&self, text: &[u8], window: Window) -> bool {
+        let Some(mut state) = self.start else {
+            return true;
+        };
+        let dfa = self.regex.forward();
+        for &byte in text.get(window.start..window.end).unwrap_or(&[]) {
+            state = dfa.next_state(state, byte);
+            if dfa.is_special_state(state) {
+                if dfa.is_match_state(state) {
+                    return true;
+                }
+                if dfa.is_dead_state(state) || dfa.is_quit_state(state) {
+                    return dfa.is_quit_state(state);
+                }
+            }
+        }
+        let last = match text.get(window.end) {
+            Some(&byte) => dfa.next_state(state, byte),
+            None => dfa.next_eoi_state(state),
+        };
+        dfa.is_match_state(last) || dfa.is_quit_state(last)
+    }
 }
 
 /// Per text: validated matches of each builtin, in normalized coordinates, once asked for.
@@ -83,6 +116,7 @@ impl BuiltinScanner {
         }
         self.entries.push(Entry {
             builtin,
+            start: regex.forward().universal_start_state(Anchored::No),
             regex,
             alphabet,
             trigger,
@@ -136,6 +170,9 @@ impl BuiltinScanner {
         found: &mut dyn FnMut(usize, usize),
     ) {
         let mut search_in = |window: Window| {
+            if !entry.may_match(text.as_bytes(), window) {
+                return;
+            }
             let mut input = Input::new(text).range(window.start..window.end);
             // A DFA without quit bytes cannot fail; candidates never match the empty string.
             while let Ok(Some(m)) = entry.regex.try_search(&input) {
@@ -154,18 +191,17 @@ impl BuiltinScanner {
                     .filter(|&w| may_start_apart(text, w))
                     .for_each(search_in);
             }
-            Trigger::Digits(digits) => hits
-                .digit_windows
-                .get_or_init(|| self.digit_windows(text))
-                .iter()
-                .filter(|w| w.triggers >= digits)
-                .copied()
-                .for_each(search_in),
+            Trigger::Digits(digits) => {
+                let shared = hits.digit_windows.get_or_init(|| self.digit_windows(text));
+                for &window in shared.iter().filter(|w| w.triggers >= digits) {
+                    narrow(text, window, &entry.alphabet, digits).for_each(&mut search_in);
+                }
+            }
         }
     }
 
     /// Windows of the digit-triggered candidates with enough digits for at least one.
-    fn digit_windows(&self, text: &str) -> Vec<Window> {
+    pub(super) fn digit_windows(&self, text: &str) -> Vec<Window> {
         let mut found = match &self.digit_finder {
             Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
@@ -177,6 +213,27 @@ impl BuiltinScanner {
         found.retain(|&w| may_start_apart(text, w));
         found
     }
+}
+
+/// The runs of `alphabet` (a builtin's own, narrower than the shared one) inside a shared
+/// `window` that hold `digits` digits and may start apart. The shared window is bounded by
+/// bytes outside every digit builtin's alphabet, so these runs are maximal in the text too:
+/// `192.168.100.200` is one shared window (phone numbers may hold dots) but holds no SSN.
+fn narrow<'a>(
+    text: &'a str,
+    window: Window,
+    alphabet: &'a Alphabet,
+    digits: usize,
+) -> impl Iterator<Item = Window> + 'a {
+    let inside = text.as_bytes().get(window.start..window.end).unwrap_or(&[]);
+    windows::around(inside, alphabet, |b| b.is_ascii_digit())
+        .filter(move |w| w.triggers >= digits)
+        .map(move |w| Window {
+            start: window.start + w.start,
+            end: window.start + w.end,
+            triggers: w.triggers,
+        })
+        .filter(|&w| may_start_apart(text, w))
 }
 
 /// Whether a candidate in `window` could pass validation: every builtin turns away one glued

@@ -132,14 +132,14 @@ impl<'a> Normalized<'a> {
     }
 }
 
-/// The first byte at or after `from` that is not ASCII; ASCII blocks are skipped with a
-/// test the compiler vectorizes.
+/// The first byte at or after `from` that is not ASCII; ASCII blocks are skipped with the
+/// standard library's word-at-a-time test.
 fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
-    const BLOCK: usize = 32;
+    const BLOCK: usize = 64;
     let rest = bytes.get(from..)?;
     let mut offset = from;
     for block in rest.chunks(BLOCK) {
-        if block.iter().fold(0, |all, &b| all | b) >= 0x80 {
+        if !block.is_ascii() {
             return block.iter().position(|&b| b >= 0x80).map(|i| offset + i);
         }
         offset += block.len();
