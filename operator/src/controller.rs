@@ -58,7 +58,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn api<K>(&self, client: &Client) -> Api<K>
+    pub(crate) fn api<K>(&self, client: &Client) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
@@ -246,7 +246,12 @@ async fn apply_owned(
     })
 }
 
-async fn apply<K>(client: &Client, namespace: &str, object: &K, params: &PatchParams) -> Result<()>
+pub(crate) async fn apply<K>(
+    client: &Client,
+    namespace: &str,
+    object: &K,
+    params: &PatchParams,
+) -> Result<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -261,8 +266,7 @@ where
         .map_err(|source| Error::Kube {
             action: format!("applying {} {namespace}/{name}", K::kind(&())),
             source,
-        })?;
-    Ok(())
+        })
 }
 
 async fn resolve_references(
@@ -300,10 +304,18 @@ async fn resolve_references(
 }
 
 async fn availability(ctx: &Context, namespace: &str, name: &str) -> Result<Availability> {
+    deployment_availability(ctx, namespace, &resources::proxy_name(name)).await
+}
+
+/// Available and desired replicas of a proxy Deployment.
+pub(crate) async fn deployment_availability(
+    ctx: &Context,
+    namespace: &str,
+    deployment_name: &str,
+) -> Result<Availability> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
-    let deployment_name = resources::proxy_name(name);
     let deployment = deployments
-        .get_opt(&deployment_name)
+        .get_opt(deployment_name)
         .await
         .map_err(|source| Error::Kube {
             action: format!("reading Deployment {namespace}/{deployment_name}"),

@@ -2,7 +2,8 @@
 //! a Service, and reports what it did in the Backend's status.
 //!
 //! Owns: the controller ([`controller`]), the shape of the objects it programs
-//! ([`resources`]), the status it writes ([`status`]), leader election over a Lease
+//! ([`resources`]), the status it writes ([`status`]), Gateway API support (Gateways of
+//! agw's class and their HTTPRoutes, [`gateway`]), leader election over a Lease
 //! ([`leader`]) and its probes and metrics ([`metrics`]).
 //!
 //! Must not: decide whether a spec is valid (that is [`agw_policy::compile`], shared with the
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod controller;
+pub mod gateway;
 pub mod leader;
 pub mod metrics;
 pub mod resources;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agw_operator::controller::{self, Context, Scope};
+use agw_operator::gateway::{self, controller::GatewayContext};
 use agw_operator::leader::{Elector, LeaseConfig};
 use agw_operator::metrics::{Metrics, admin_router};
 use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
@@ -24,7 +25,11 @@ use tokio::sync::watch;
                   Secret <name>-bundle, the proxy Deployment <name>-proxy and the Service <name>-proxy \
                   (server-side apply, field manager agw-operator), and reports Accepted, ResolvedRefs, \
                   Programmed and Ready in the Backend's status. An invalid spec is never programmed: the \
-                  last valid bundle keeps serving.",
+                  last valid bundle keeps serving.\n\n\
+                  For each Gateway whose GatewayClass names --gateway-controller-name: the HTTPRoutes \
+                  attached to it become ordered rules of one bundle, served by a Deployment and Service \
+                  named like the Gateway on its HTTP listener port; Gateway and HTTPRoute statuses \
+                  report Accepted, Programmed and ResolvedRefs as Gateway API users expect.",
     after_help = "Examples:\n  \
         # In the cluster (config/operator): leader election on, every namespace\n  \
         agw-operator --proxy-image ghcr.io/agw-dev/agw-proxy:0.1.0\n\n  \
@@ -100,6 +105,14 @@ struct Args {
     /// How often the webhook certificate and caBundle are checked.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     webhook_cert_interval: Duration,
+    /// Gateway API support: `auto` (on when the cluster serves gateway.networking.k8s.io/v1),
+    /// `on` or `off`.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
+    gateway_api: String,
+    /// The GatewayClass `controllerName` agw manages (config/default ships the class
+    /// `agentgateway` with it).
+    #[arg(long, default_value = agw_operator::gateway::DEFAULT_CONTROLLER_NAME)]
+    gateway_controller_name: String,
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -207,11 +220,26 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .clone()
         .map_or(Scope::Cluster, Scope::Namespace);
     tracing::info!(?scope, image = %args.proxy_image, "reconciling Backends");
+    let gateways = (args.gateway_api != "off").then(|| {
+        let ctx = Arc::new(GatewayContext {
+            base: context.clone(),
+            controller_name: args.gateway_controller_name.clone(),
+        });
+        tokio::spawn(run_gateways(
+            ctx,
+            scope.clone(),
+            args.gateway_api == "on",
+            stop_rx.clone(),
+        ))
+    });
     let mut stop = stop_rx;
     controller::run(context, scope, async move {
         let _ = stop.wait_for(|s| *s).await;
     })
     .await;
+    if let Some(gateways) = gateways {
+        let _ = gateways.await;
+    }
     if lost_leadership(&lost).await {
         return Ok(ExitCode::FAILURE);
     }
@@ -220,6 +248,40 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the GatewayClass and Gateway controllers once the Gateway API is served: at once
+/// with `--gateway-api=on`; with `auto`, as soon as a check (every 30 s) finds its CRDs, so
+/// installing them later needs no operator restart.
+async fn run_gateways(
+    ctx: Arc<GatewayContext>,
+    scope: Scope,
+    forced: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut announced = false;
+    while !forced && !gateway::controller::gateway_api_installed(&ctx.base.client).await {
+        if !announced {
+            tracing::info!(
+                "Gateway API CRDs are not installed; serving Backends, checking again every 30s"
+            );
+            announced = true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+    tracing::info!(controller = %ctx.controller_name, "reconciling Gateways and HTTPRoutes");
+    let (mut stop_classes, mut stop_gateways) = (stop.clone(), stop);
+    tokio::join!(
+        gateway::class::run(ctx.clone(), async move {
+            let _ = stop_classes.wait_for(|s| *s).await;
+        }),
+        gateway::controller::run(ctx, scope, async move {
+            let _ = stop_gateways.wait_for(|s| *s).await;
+        }),
+    );
 }
 
 async fn lost_leadership(lost: &tokio::sync::Notify) -> bool {

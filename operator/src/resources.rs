@@ -267,7 +267,7 @@ fn auth_volume(auth: &AuthMount) -> Volume {
     }
 }
 
-fn port(name: &str, container_port: i32) -> ContainerPort {
+pub(crate) fn port(name: &str, container_port: i32) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_owned()),
         container_port,
@@ -276,7 +276,7 @@ fn port(name: &str, container_port: i32) -> ContainerPort {
     }
 }
 
-fn probe(path: &str, period: i32) -> Probe {
+pub(crate) fn probe(path: &str, period: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
@@ -288,7 +288,7 @@ fn probe(path: &str, period: i32) -> Probe {
     }
 }
 
-fn resources(settings: &ProxySettings) -> ResourceRequirements {
+pub(crate) fn resources(settings: &ProxySettings) -> ResourceRequirements {
     ResourceRequirements {
         requests: Some(BTreeMap::from([
             ("cpu".to_owned(), Quantity(settings.cpu_request.clone())),
@@ -306,7 +306,7 @@ fn resources(settings: &ProxySettings) -> ResourceRequirements {
 }
 
 /// The `restricted` Pod Security Standard, pod level.
-fn restricted_pod() -> PodSecurityContext {
+pub(crate) fn restricted_pod() -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(65532),
@@ -321,7 +321,7 @@ fn restricted_pod() -> PodSecurityContext {
 }
 
 /// The `restricted` Pod Security Standard, container level.
-fn restricted_container() -> SecurityContext {
+pub(crate) fn restricted_container() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),

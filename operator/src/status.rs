@@ -263,7 +263,7 @@ fn condition(
     }
 }
 
-fn carry_transition_time(
+pub(crate) fn carry_transition_time(
     mut condition: Condition,
     previous: &[Condition],
     now: &Time,
@@ -275,7 +275,7 @@ fn carry_transition_time(
     condition
 }
 
-fn truncate(mut message: String) -> String {
+pub(crate) fn truncate(mut message: String) -> String {
     if message.len() > MAX_MESSAGE {
         let mut cut = MAX_MESSAGE;
         while !message.is_char_boundary(cut) {

@@ -1,0 +1,460 @@
+//! The Gateway controller: per Gateway of agw's class, gather the attached HTTPRoutes and
+//! the Backends they name, compile each Backend with the one compiler, apply the bundle
+//! Secret, Deployment and Service, and write Gateway and HTTPRoute statuses.
+//!
+//! Any change that can alter a Gateway's program re-reconciles it: its routes (through their
+//! parentRefs), Backends and ReferenceGrants (every Gateway: cheap, and always correct), its
+//! class, and the objects it owns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agw_crds::Backend;
+use agw_policy::bundle::{BundleSource, SourceKind};
+use agw_policy::{Bundle, CompileOptions, compile};
+use futures_util::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
+use super::program::{FoundBackend, Inputs, Program, RouteOutcome};
+use super::status::{self, Rollout};
+use super::{attach, resources as gw_resources};
+use crate::controller::{Context, Scope, apply, deployment_availability};
+use crate::resources::FIELD_MANAGER;
+use crate::{Error, Result};
+
+/// What Gateway reconciles need beyond the Backend controller's context.
+#[derive(Clone, Debug)]
+pub struct GatewayContext {
+    /// Shared with the Backend controller.
+    pub base: Arc<Context>,
+    /// The `controllerName` of GatewayClasses agw manages.
+    pub controller_name: String,
+}
+
+fn kube_err(action: String) -> impl FnOnce(kube::Error) -> Error {
+    move |source| Error::Kube { action, source }
+}
+
+/// Runs the Gateway controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<GatewayContext>,
+    scope: Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = &ctx.base.client;
+    let owned = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={FIELD_MANAGER},{}",
+        gw_resources::GATEWAY_LABEL
+    ));
+    let controller = Controller::new(scope.api::<Gateway>(client), watcher::Config::default())
+        .owns(scope.api::<Secret>(client), owned.clone())
+        .owns(scope.api::<Deployment>(client), owned.clone())
+        .owns(scope.api::<Service>(client), owned);
+    let gateways = controller.store();
+    let controller = controller
+        .watches(
+            Api::<HTTPRoute>::all(client.clone()),
+            watcher::Config::default(),
+            parent_gateways,
+        )
+        .watches(
+            Api::<Backend>::all(client.clone()),
+            watcher::Config::default(),
+            every_gateway(gateways.clone()),
+        )
+        .watches(
+            Api::<ReferenceGrant>::all(client.clone()),
+            watcher::Config::default(),
+            every_gateway(gateways.clone()),
+        )
+        .watches(
+            Api::<GatewayClass>::all(client.clone()),
+            watcher::Config::default(),
+            move |class: GatewayClass| {
+                gateways
+                    .state()
+                    .iter()
+                    .filter(|g| g.spec.gateway_class_name == class.name_any())
+                    .map(|g| ObjectRef::from_obj(g.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "gateway reconcile failed");
+            }
+        })
+        .await;
+}
+
+#[allow(clippy::needless_pass_by_value)] // the signature `Controller::watches` expects
+fn parent_gateways(route: HTTPRoute) -> Vec<ObjectRef<Gateway>> {
+    let own = route.namespace().unwrap_or_default();
+    route
+        .spec
+        .parent_refs
+        .iter()
+        .filter(|p| p.kind.as_deref().is_none_or(|k| k == "Gateway"))
+        .map(|p| ObjectRef::new(&p.name).within(p.namespace.as_deref().unwrap_or(&own)))
+        .collect()
+}
+
+fn every_gateway<K>(store: Store<Gateway>) -> impl Fn(K) -> Vec<ObjectRef<Gateway>> {
+    move |_| {
+        store
+            .state()
+            .iter()
+            .map(|g| ObjectRef::from_obj(g.as_ref()))
+            .collect()
+    }
+}
+
+/// Requeue with a delay after a failed reconcile.
+#[allow(clippy::needless_pass_by_value)] // the signature `Controller::run` expects
+pub fn error_policy(gateway: Arc<Gateway>, error: &Error, _ctx: Arc<GatewayContext>) -> Action {
+    tracing::warn!(gateway = %ObjectRef::from_obj(gateway.as_ref()), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Reconciles one Gateway.
+pub async fn reconcile(gateway: Arc<Gateway>, ctx: Arc<GatewayContext>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_inner(&gateway, &ctx).await;
+    let category = result.as_ref().err().map(Error::category);
+    ctx.base.metrics.reconciled(started.elapsed(), category);
+    result
+}
+
+async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Action> {
+    if !ours(gateway, ctx).await? {
+        return Ok(Action::await_change());
+    }
+    gateway
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let routes = attached_routes(ctx, gateway).await?;
+    let backends = found_backends(ctx, &routes).await?;
+    let grants = grants_for(ctx, &routes).await?;
+    let namespace_labels = namespace_labels(ctx, gateway, &routes).await?;
+    let program = super::program::program(&Inputs {
+        gateway,
+        routes: &routes,
+        namespace_labels: &namespace_labels,
+        backends: &backends,
+        grants: &grants,
+    });
+    let (rollout, address) = match attach::served_port(gateway) {
+        Some(port) => apply_program(ctx, gateway, &program, port).await?,
+        None => (Rollout::NothingToServe, None),
+    };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let next = status::gateway_status(
+        gateway.status.as_ref(),
+        &program,
+        &rollout,
+        address,
+        gateway.metadata.generation,
+        &now,
+    );
+    if gateway.status.as_ref() != Some(&next) {
+        write_gateway_status(ctx, gateway, &next).await?;
+    }
+    for (route, outcome) in routes.iter().zip(&program.routes) {
+        write_route_status(ctx, route, outcome, &now).await?;
+    }
+    let ready = matches!(rollout, Rollout::Applied { available, .. } if available > 0);
+    Ok(Action::requeue(if ready {
+        Duration::from_mins(5)
+    } else {
+        Duration::from_secs(30)
+    }))
+}
+
+async fn ours(gateway: &Gateway, ctx: &GatewayContext) -> Result<bool> {
+    let classes: Api<GatewayClass> = Api::all(ctx.base.client.clone());
+    let name = &gateway.spec.gateway_class_name;
+    let class = classes
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!("reading GatewayClass {name}")))?;
+    Ok(class.is_some_and(|c| c.spec.controller_name == ctx.controller_name))
+}
+
+async fn attached_routes(ctx: &GatewayContext, gateway: &Gateway) -> Result<Vec<HTTPRoute>> {
+    let api: Api<HTTPRoute> = Api::all(ctx.base.client.clone());
+    let mut routes: Vec<HTTPRoute> = api
+        .list(&ListParams::default())
+        .await
+        .map_err(kube_err("listing HTTPRoutes".to_owned()))?
+        .items
+        .into_iter()
+        .filter(|r| {
+            r.spec
+                .parent_refs
+                .iter()
+                .any(|p| attach::refers_to(r, p, gateway))
+        })
+        .collect();
+    routes.sort_by_key(|r| (r.namespace(), r.name_any()));
+    Ok(routes)
+}
+
+/// Every Backend the routes name, compiled for a Gateway's pods.
+async fn found_backends(
+    ctx: &GatewayContext,
+    routes: &[HTTPRoute],
+) -> Result<BTreeMap<String, FoundBackend>> {
+    let mut wanted = BTreeSet::new();
+    for route in routes {
+        let own = route.namespace().unwrap_or_default();
+        for reference in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
+            if reference.group.as_deref() == Some(agw_crds::GROUP)
+                && reference.kind.as_deref() == Some(agw_crds::BACKEND_KIND)
+            {
+                let ns = reference.namespace.clone().unwrap_or_else(|| own.clone());
+                wanted.insert((ns, reference.name.clone()));
+            }
+        }
+    }
+    let mut found = BTreeMap::new();
+    for (namespace, name) in wanted {
+        let api: Api<Backend> = Api::namespaced(ctx.base.client.clone(), &namespace);
+        let backend = api
+            .get_opt(&name)
+            .await
+            .map_err(kube_err(format!("reading Backend {namespace}/{name}")))?;
+        if let Some(backend) = backend {
+            found.insert(
+                format!("{namespace}/{name}"),
+                compiled(ctx, &backend, &namespace, &name),
+            );
+        }
+    }
+    Ok(found)
+}
+
+fn compiled(ctx: &GatewayContext, backend: &Backend, namespace: &str, name: &str) -> FoundBackend {
+    let options = CompileOptions {
+        auth_mount_root: ctx.base.settings.auth_mount_root(),
+        ..CompileOptions::new(namespace, name).with_generation(backend.metadata.generation)
+    };
+    match compile(&backend.spec, &options) {
+        Ok(mut compiled) => match compiled.bundle.backends.remove(&options.backend_key()) {
+            Some(one) => {
+                let auth = one
+                    .auth
+                    .as_ref()
+                    .map(|a| (a.secret.name.clone(), a.secret.key.clone()));
+                FoundBackend::Compiled {
+                    backend: Box::new(one),
+                    auth,
+                }
+            }
+            None => FoundBackend::Invalid("the compiler produced no backend".to_owned()),
+        },
+        Err(diagnostics) => FoundBackend::Invalid(
+            diagnostics
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+    }
+}
+
+async fn grants_for(ctx: &GatewayContext, routes: &[HTTPRoute]) -> Result<Vec<ReferenceGrant>> {
+    let mut namespaces = BTreeSet::new();
+    for route in routes {
+        let own = route.namespace().unwrap_or_default();
+        for reference in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
+            if let Some(ns) = reference.namespace.as_ref().filter(|ns| **ns != own) {
+                namespaces.insert(ns.clone());
+            }
+        }
+    }
+    let mut grants = Vec::new();
+    for namespace in namespaces {
+        let api: Api<ReferenceGrant> = Api::namespaced(ctx.base.client.clone(), &namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err(format!("listing ReferenceGrants in {namespace}")))?;
+        grants.extend(list.items);
+    }
+    Ok(grants)
+}
+
+/// Labels of the routes' namespaces, read only when a listener selects namespaces by label.
+async fn namespace_labels(
+    ctx: &GatewayContext,
+    gateway: &Gateway,
+    routes: &[HTTPRoute],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let selects = gateway.spec.listeners.iter().any(|l| {
+        l.allowed_routes
+            .as_ref()
+            .and_then(|a| a.namespaces.as_ref())
+            .and_then(|n| n.from.as_deref())
+            == Some("Selector")
+    });
+    let mut labels = BTreeMap::new();
+    if !selects {
+        return Ok(labels);
+    }
+    let api: Api<Namespace> = Api::all(ctx.base.client.clone());
+    for namespace in routes.iter().filter_map(ResourceExt::namespace) {
+        if labels.contains_key(&namespace) {
+            continue;
+        }
+        let found = api
+            .get_opt(&namespace)
+            .await
+            .map_err(kube_err(format!("reading Namespace {namespace}")))?;
+        labels.insert(
+            namespace,
+            found.map(|n| n.labels().clone()).unwrap_or_default(),
+        );
+    }
+    Ok(labels)
+}
+
+async fn apply_program(
+    ctx: &GatewayContext,
+    gateway: &Gateway,
+    program: &Program,
+    port: i32,
+) -> Result<(Rollout, Option<String>)> {
+    let owner = gateway
+        .controller_owner_ref(&())
+        .ok_or(Error::MissingField("metadata.uid"))?;
+    let namespace = gateway.namespace().unwrap_or_default();
+    let name = gateway.name_any();
+    let bundle = Bundle::seal(
+        BundleSource {
+            kind: SourceKind::Gateway,
+            namespace: namespace.clone(),
+            name: name.clone(),
+            generation: gateway.metadata.generation,
+        },
+        program.rules.clone(),
+        program.backends.clone(),
+    );
+    let client = &ctx.base.client;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let secret = gw_resources::bundle_secret(gateway, &owner, &bundle);
+    apply(client, &namespace, &secret, &params).await?;
+    let deployment =
+        gw_resources::deployment(gateway, &owner, port, &program.auth, &ctx.base.settings);
+    apply(client, &namespace, &deployment, &params).await?;
+    let service = apply(
+        client,
+        &namespace,
+        &gw_resources::service(gateway, &owner, port),
+        &params,
+    )
+    .await?;
+    let address = service
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .filter(|ip| !ip.is_empty() && ip != "None");
+    let availability = deployment_availability(&ctx.base, &namespace, &name).await?;
+    Ok((
+        Rollout::Applied {
+            available: availability.available,
+            desired: availability.desired,
+        },
+        address,
+    ))
+}
+
+async fn write_gateway_status(
+    ctx: &GatewayContext,
+    gateway: &Gateway,
+    next: &super::api::GatewayStatus,
+) -> Result<()> {
+    let namespace = gateway.namespace().unwrap_or_default();
+    let name = gateway.name_any();
+    let api: Api<Gateway> = Api::namespaced(ctx.base.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": Gateway::api_version(&()),
+        "kind": Gateway::kind(&()),
+        "status": next,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(kube_err(format!(
+        "writing the status of Gateway {namespace}/{name}"
+    )))?;
+    ctx.base.metrics.status_written();
+    Ok(())
+}
+
+/// Replaces agw's entries in the route's `status.parents`, guarded by `resourceVersion` so an
+/// entry another controller wrote in between is never lost (a conflict retries).
+async fn write_route_status(
+    ctx: &GatewayContext,
+    route: &HTTPRoute,
+    outcome: &RouteOutcome,
+    now: &Time,
+) -> Result<()> {
+    let previous: &[Value] = route.status.as_ref().map_or(&[], |s| &s.parents[..]);
+    let parents = status::route_parents(
+        previous,
+        &outcome.parents,
+        &route.spec.parent_refs,
+        &ctx.controller_name,
+        route.metadata.generation,
+        now,
+    );
+    if parents == previous {
+        return Ok(());
+    }
+    let api: Api<HTTPRoute> = Api::namespaced(ctx.base.client.clone(), &outcome.namespace);
+    let patch = json!({
+        "metadata": {"resourceVersion": route.resource_version()},
+        "status": {"parents": parents},
+    });
+    api.patch_status(
+        &outcome.name,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(kube_err(format!(
+        "writing the status of HTTPRoute {}/{}",
+        outcome.namespace, outcome.name
+    )))?;
+    ctx.base.metrics.status_written();
+    Ok(())
+}
+
+/// Whether the Gateway API's Gateway and HTTPRoute kinds are served.
+pub async fn gateway_api_installed(client: &Client) -> bool {
+    match client
+        .list_api_group_resources(&format!("{}/v1", super::api::GROUP))
+        .await
+    {
+        Ok(list) => ["gateways", "httproutes", "gatewayclasses"]
+            .iter()
+            .all(|kind| list.resources.iter().any(|r| r.name == *kind)),
+        Err(_) => false,
+    }
+}

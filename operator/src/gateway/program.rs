@@ -1,0 +1,502 @@
+//! A Gateway's program: the ordered bundle rules of its attached HTTPRoutes, the compiled
+//! Backends they point at, and the status each route earns on the way.
+//!
+//! Pure: the caller looks up the Backends (compiled by the one compiler), the ReferenceGrants
+//! and namespace labels, so every Gateway API rule here is unit tested.
+
+use std::collections::BTreeMap;
+
+use agw_policy::bundle::{BundleBackend, HeaderMatch as BundleHeader, Rule, RuleMatch};
+use kube::ResourceExt;
+
+use super::api::{BackendRef, Gateway, HTTPRoute, ParentReference, ReferenceGrant, RouteRule};
+use super::attach::{self, ListenerVerdict};
+use super::reasons;
+
+/// A Backend as the caller found it.
+#[derive(Clone, Debug)]
+pub enum FoundBackend {
+    /// It compiled; `auth` is its auth Secret (same namespace) and key, if any.
+    Compiled {
+        /// The compiled backend.
+        backend: Box<BundleBackend>,
+        /// Name and key of its auth Secret.
+        auth: Option<(String, String)>,
+    },
+    /// It does not compile; the first diagnostics.
+    Invalid(String),
+}
+
+/// Everything a Gateway's program is computed from.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// The Gateway.
+    pub gateway: &'a Gateway,
+    /// HTTPRoutes that name it in a parentRef.
+    pub routes: &'a [HTTPRoute],
+    /// Labels of each route namespace (for `allowedRoutes.namespaces.selector`).
+    pub namespace_labels: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// Backends by `namespace/name`; a missing key was not found.
+    pub backends: &'a BTreeMap<String, FoundBackend>,
+    /// ReferenceGrants in the namespaces of referenced Backends.
+    pub grants: &'a [ReferenceGrant],
+}
+
+/// A condition a route earns for one parentRef.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// `True` or `False`.
+    pub ok: bool,
+    /// Reason.
+    pub reason: &'static str,
+    /// Message.
+    pub message: String,
+}
+
+/// The status of one parentRef of one route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentOutcome {
+    /// The parentRef as written.
+    pub parent: ParentReference,
+    /// `Accepted`.
+    pub accepted: Verdict,
+    /// `ResolvedRefs`.
+    pub resolved: Verdict,
+}
+
+/// The outcome for one route.
+#[derive(Clone, Debug)]
+pub struct RouteOutcome {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Per parentRef that names this Gateway.
+    pub parents: Vec<ParentOutcome>,
+}
+
+/// A Gateway's program.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// Ordered bundle rules.
+    pub rules: Vec<Rule>,
+    /// Compiled backends by key.
+    pub backends: BTreeMap<String, BundleBackend>,
+    /// Auth Secrets to mount (name → keys), all in the Gateway's namespace.
+    pub auth: BTreeMap<String, Vec<String>>,
+    /// Listener verdicts, in spec order.
+    pub listeners: Vec<(String, ListenerVerdict)>,
+    /// Routes attached per listener name.
+    pub attached: BTreeMap<String, i32>,
+    /// Route statuses.
+    pub routes: Vec<RouteOutcome>,
+}
+
+/// Computes the program.
+pub fn program(inputs: &Inputs<'_>) -> Program {
+    let gateway = inputs.gateway;
+    let mut out = Program {
+        listeners: attach::judge_listeners(gateway),
+        ..Program::default()
+    };
+    let mut ordered: Vec<(SortKey, Rule)> = Vec::new();
+    for route in inputs.routes {
+        let no_labels = BTreeMap::new();
+        let namespace = route.namespace().unwrap_or_default();
+        let labels = inputs
+            .namespace_labels
+            .get(&namespace)
+            .unwrap_or(&no_labels);
+        let mut parents = Vec::new();
+        let mut attached_listeners = Vec::new();
+        for parent in &route.spec.parent_refs {
+            if !attach::refers_to(route, parent, gateway) {
+                continue;
+            }
+            match attach::attach(gateway, &out.listeners, route, parent, labels) {
+                Ok(listeners) => {
+                    for l in &listeners {
+                        *out.attached.entry(l.name.clone()).or_default() += 1;
+                    }
+                    attached_listeners.extend(listeners);
+                    parents.push((parent.clone(), None));
+                }
+                Err(refused) => parents.push((parent.clone(), Some(refused))),
+            }
+        }
+        let translated =
+            (!attached_listeners.is_empty()).then(|| translate(inputs, route, &attached_listeners));
+        let outcome = RouteOutcome {
+            namespace,
+            name: route.name_any(),
+            parents: parents
+                .into_iter()
+                .map(|(parent, refused)| parent_outcome(parent, refused, translated.as_ref()))
+                .collect(),
+        };
+        if let Some(Ok(done)) = translated {
+            ordered.extend(done.rules);
+            out.backends.extend(done.backends);
+            for (secret, keys) in done.auth {
+                let known = out.auth.entry(secret).or_default();
+                known.extend(
+                    keys.into_iter()
+                        .filter(|k| !known.contains(k))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        out.routes.push(outcome);
+    }
+    ordered.sort_by(|a, b| a.0.cmp(&b.0));
+    out.rules = ordered.into_iter().map(|(_, rule)| rule).collect();
+    out
+}
+
+/// An attached route's contribution to the program, merged only when the whole route is
+/// supported (an unsupported rule never leaves half a route behind).
+#[derive(Debug)]
+struct Contribution {
+    /// `ResolvedRefs`.
+    resolved: Verdict,
+    /// Rules with their precedence.
+    rules: Vec<(SortKey, Rule)>,
+    /// Backends the rules use.
+    backends: BTreeMap<String, BundleBackend>,
+    /// Auth Secrets those backends need.
+    auth: BTreeMap<String, Vec<String>>,
+}
+
+type Translated = Result<Contribution, Verdict>;
+
+fn parent_outcome(
+    parent: ParentReference,
+    refused: Option<attach::NotAttached>,
+    translated: Option<&Translated>,
+) -> ParentOutcome {
+    let (accepted, resolved) = match (refused, translated) {
+        (Some(refused), _) => (
+            Verdict {
+                ok: false,
+                reason: refused.reason,
+                message: refused.message,
+            },
+            resolved_ok(),
+        ),
+        (None, Some(Ok(done))) => (accepted_ok(), done.resolved.clone()),
+        (None, Some(Err(unsupported))) => (unsupported.clone(), resolved_ok()),
+        (None, None) => (accepted_ok(), resolved_ok()),
+    };
+    ParentOutcome {
+        parent,
+        accepted,
+        resolved,
+    }
+}
+
+fn accepted_ok() -> Verdict {
+    Verdict {
+        ok: true,
+        reason: reasons::ACCEPTED,
+        message: "attached to the Gateway".to_owned(),
+    }
+}
+
+fn resolved_ok() -> Verdict {
+    Verdict {
+        ok: true,
+        reason: reasons::RESOLVED_REFS,
+        message: "every backendRef resolved to a valid Backend".to_owned(),
+    }
+}
+
+/// Gateway API precedence: host-specific first, exact paths before prefixes, longer paths,
+/// more header matches, then the older route, then namespace/name, then rule and match order.
+type SortKey = (
+    bool,
+    bool,
+    std::cmp::Reverse<usize>,
+    std::cmp::Reverse<usize>,
+    String,
+    String,
+    usize,
+    usize,
+);
+
+/// The rules of an attached route, or the `Accepted=False` verdict for a feature agw lacks.
+fn translate(
+    inputs: &Inputs<'_>,
+    route: &HTTPRoute,
+    listeners: &[&super::api::Listener],
+) -> Translated {
+    let mut scratch = Program::default();
+    let hostnames = attach::effective_hostnames(route, listeners);
+    let created = route
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    let identity = format!(
+        "{}/{}",
+        route.namespace().unwrap_or_default(),
+        route.name_any()
+    );
+    let default_rules = [RouteRule::default()];
+    let rules = if route.spec.rules.is_empty() {
+        &default_rules[..]
+    } else {
+        &route.spec.rules[..]
+    };
+    let mut problems: Vec<Verdict> = Vec::new();
+    let mut produced = Vec::new();
+    for (rule_index, rule) in rules.iter().enumerate() {
+        let replace_prefix = rewrite_of(rule, rule_index)?;
+        let backend = match resolve_backend(inputs, route, rule, rule_index, &mut scratch) {
+            Ok(key) => key,
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        for (match_index, matches) in rule_matches(rule, rule_index, &hostnames)?
+            .into_iter()
+            .enumerate()
+        {
+            let key = (
+                matches.hostnames.is_empty(),
+                matches.exact_path.is_none(),
+                std::cmp::Reverse(path_len(&matches)),
+                std::cmp::Reverse(matches.headers.len()),
+                created.clone(),
+                identity.clone(),
+                rule_index,
+                match_index,
+            );
+            produced.push((
+                key,
+                Rule {
+                    matches,
+                    backend: backend.clone(),
+                    replace_prefix: replace_prefix.clone(),
+                },
+            ));
+        }
+    }
+    Ok(Contribution {
+        resolved: problems.into_iter().next().unwrap_or_else(resolved_ok),
+        rules: produced,
+        backends: scratch.backends,
+        auth: scratch.auth,
+    })
+}
+
+fn path_len(m: &RuleMatch) -> usize {
+    m.exact_path
+        .as_deref()
+        .or(m.path_prefix.as_deref())
+        .map_or(0, str::len)
+}
+
+fn unsupported(message: String) -> Verdict {
+    Verdict {
+        ok: false,
+        reason: reasons::UNSUPPORTED_VALUE,
+        message,
+    }
+}
+
+/// The bundle matches of a rule.
+fn rule_matches(
+    rule: &RouteRule,
+    rule_index: usize,
+    hostnames: &[String],
+) -> Result<Vec<RuleMatch>, Verdict> {
+    if rule.matches.is_empty() {
+        return Ok(vec![RuleMatch {
+            path_prefix: Some("/".to_owned()),
+            hostnames: hostnames.to_vec(),
+            ..RuleMatch::default()
+        }]);
+    }
+    rule.matches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = format!("spec.rules[{rule_index}].matches[{i}]");
+            if !m.query_params.is_empty() || m.method.is_some() {
+                return Err(unsupported(format!(
+                    "{at}: agw matches on path, headers and hostnames; queryParams and method are not supported"
+                )));
+            }
+            let path = m.path.clone().unwrap_or_default();
+            let value = path.value.unwrap_or_else(|| "/".to_owned());
+            let (path_prefix, exact_path) = match path.match_type.as_deref().unwrap_or("PathPrefix") {
+                "PathPrefix" => (Some(value), None),
+                "Exact" => (None, Some(value)),
+                other => {
+                    return Err(unsupported(format!(
+                        "{at}.path.type: {other} is not supported; use PathPrefix or Exact"
+                    )));
+                }
+            };
+            let headers = m
+                .headers
+                .iter()
+                .map(|h| match h.match_type.as_deref().unwrap_or("Exact") {
+                    "Exact" => Ok(BundleHeader {
+                        name: h.name.to_ascii_lowercase(),
+                        value: h.value.clone(),
+                    }),
+                    other => Err(unsupported(format!(
+                        "{at}.headers: type {other} is not supported; use Exact"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RuleMatch {
+                path_prefix,
+                exact_path,
+                hostnames: hostnames.to_vec(),
+                headers,
+            })
+        })
+        .collect()
+}
+
+/// The `ReplacePrefixMatch` of a rule's `URLRewrite`, the only filter agw applies.
+fn rewrite_of(rule: &RouteRule, rule_index: usize) -> Result<Option<String>, Verdict> {
+    let mut replacement = None;
+    for (i, filter) in rule.filters.iter().enumerate() {
+        let at = format!("spec.rules[{rule_index}].filters[{i}]");
+        let path = filter
+            .url_rewrite
+            .as_ref()
+            .filter(|_| filter.filter_type == "URLRewrite")
+            .filter(|r| r.hostname.is_none())
+            .and_then(|r| r.path.as_ref())
+            .filter(|p| p.modifier_type == "ReplacePrefixMatch");
+        let Some(prefix) = path.and_then(|p| p.replace_prefix_match.clone()) else {
+            return Err(unsupported(format!(
+                "{at}: agw supports only URLRewrite with path.type ReplacePrefixMatch"
+            )));
+        };
+        let prefix_matches_only = rule.matches.iter().all(|m| {
+            m.path
+                .as_ref()
+                .and_then(|p| p.match_type.as_deref())
+                .is_none_or(|t| t == "PathPrefix")
+        });
+        if !prefix_matches_only {
+            return Err(unsupported(format!(
+                "{at}: ReplacePrefixMatch needs every match of the rule to be a PathPrefix"
+            )));
+        }
+        replacement = Some(prefix);
+    }
+    Ok(replacement)
+}
+
+/// The backend key of a rule, registering the compiled backend and its auth Secret; `None`
+/// (requests get a 500) with the `ResolvedRefs=False` verdict when it cannot be used.
+fn resolve_backend(
+    inputs: &Inputs<'_>,
+    route: &HTTPRoute,
+    rule: &RouteRule,
+    rule_index: usize,
+    out: &mut Program,
+) -> Result<Option<String>, Verdict> {
+    let refs: Vec<&BackendRef> = rule
+        .backend_refs
+        .iter()
+        .filter(|r| r.weight != Some(0))
+        .collect();
+    let Some(reference) = refs.first() else {
+        return Ok(None);
+    };
+    let at = format!("spec.rules[{rule_index}].backendRefs[0]");
+    let refused = |reason, message: String| Verdict {
+        ok: false,
+        reason,
+        message: format!("{at}: {message}"),
+    };
+    if reference.group.as_deref() != Some(agw_crds::GROUP)
+        || reference.kind.as_deref() != Some(agw_crds::BACKEND_KIND)
+    {
+        return Err(refused(
+            reasons::INVALID_KIND,
+            format!(
+                "agw routes to Backends; set group: {} and kind: {}",
+                agw_crds::GROUP,
+                agw_crds::BACKEND_KIND
+            ),
+        ));
+    }
+    let route_ns = route.namespace().unwrap_or_default();
+    let namespace = reference
+        .namespace
+        .clone()
+        .unwrap_or_else(|| route_ns.clone());
+    if namespace != route_ns && !granted(inputs.grants, &route_ns, &namespace, &reference.name) {
+        return Err(refused(
+            reasons::REF_NOT_PERMITTED,
+            format!(
+                "Backend {namespace}/{} is in another namespace and no ReferenceGrant there \
+                 lets HTTPRoutes from {route_ns} refer to it",
+                reference.name
+            ),
+        ));
+    }
+    let key = format!("{namespace}/{}", reference.name);
+    let gateway_ns = inputs.gateway.namespace().unwrap_or_default();
+    match inputs.backends.get(&key) {
+        None => Err(refused(
+            reasons::BACKEND_NOT_FOUND,
+            format!("Backend {key} does not exist"),
+        )),
+        Some(FoundBackend::Invalid(diagnostics)) => Err(refused(
+            reasons::INVALID_BACKEND,
+            format!("Backend {key} is invalid (Accepted=False): {diagnostics}"),
+        )),
+        Some(FoundBackend::Compiled { auth: Some(_), .. }) if namespace != gateway_ns => {
+            Err(refused(
+                reasons::REF_NOT_PERMITTED,
+                format!(
+                    "Backend {key} has an auth Secret, and a pod can mount Secrets only from its \
+                     own namespace ({gateway_ns}); put the Backend and its Secret there"
+                ),
+            ))
+        }
+        Some(FoundBackend::Compiled { backend, auth }) => {
+            if let Some((secret, secret_key)) = auth {
+                let keys = out.auth.entry(secret.clone()).or_default();
+                if !keys.contains(secret_key) {
+                    keys.push(secret_key.clone());
+                }
+            }
+            out.backends.insert(key.clone(), backend.as_ref().clone());
+            if refs.len() > 1 {
+                tracing::debug!(route = %route.name_any(), "only the first backendRef of a rule is used");
+            }
+            Ok(Some(key))
+        }
+    }
+}
+
+/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to Backend `name`.
+fn granted(grants: &[ReferenceGrant], from_ns: &str, to_ns: &str, name: &str) -> bool {
+    grants
+        .iter()
+        .filter(|g| g.namespace().as_deref() == Some(to_ns))
+        .any(|g| {
+            g.spec.from.iter().any(|f| {
+                f.group == super::api::GROUP && f.kind == "HTTPRoute" && f.namespace == from_ns
+            }) && g.spec.to.iter().any(|t| {
+                t.group == agw_crds::GROUP
+                    && t.kind == agw_crds::BACKEND_KIND
+                    && t.name.as_deref().is_none_or(|n| n == name)
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,301 @@
+use std::collections::BTreeMap;
+
+use agw_policy::{CompileOptions, compile};
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::gateway::api::{
+    GatewaySpec, GrantFrom, GrantTo, HTTPRouteSpec, Listener, PathMatch, PathModifier,
+    ReferenceGrantSpec, RouteFilter, RouteMatch, UrlRewrite,
+};
+
+fn gateway() -> Gateway {
+    let mut gw = Gateway::new(
+        "agentgateway-proxy",
+        GatewaySpec {
+            gateway_class_name: "agentgateway".to_owned(),
+            listeners: vec![Listener {
+                name: "http".to_owned(),
+                port: 80,
+                protocol: "HTTP".to_owned(),
+                ..Listener::default()
+            }],
+        },
+    );
+    gw.metadata.namespace = Some("agentgateway-system".to_owned());
+    gw
+}
+
+fn backend_ref(name: &str, namespace: Option<&str>) -> BackendRef {
+    BackendRef {
+        group: Some("agentgateway.dev".to_owned()),
+        kind: Some("Backend".to_owned()),
+        name: name.to_owned(),
+        namespace: namespace.map(str::to_owned),
+        weight: None,
+    }
+}
+
+fn prefix(value: &str) -> RouteMatch {
+    RouteMatch {
+        path: Some(PathMatch {
+            match_type: Some("PathPrefix".to_owned()),
+            value: Some(value.to_owned()),
+        }),
+        ..RouteMatch::default()
+    }
+}
+
+fn route(name: &str, namespace: &str, rules: Vec<RouteRule>) -> HTTPRoute {
+    let mut r = HTTPRoute::new(
+        name,
+        HTTPRouteSpec {
+            parent_refs: vec![ParentReference {
+                name: "agentgateway-proxy".to_owned(),
+                namespace: Some("agentgateway-system".to_owned()),
+                ..ParentReference::default()
+            }],
+            rules,
+            ..HTTPRouteSpec::default()
+        },
+    );
+    r.metadata.namespace = Some(namespace.to_owned());
+    r
+}
+
+fn rule(matches: Vec<RouteMatch>, backend: BackendRef) -> RouteRule {
+    RouteRule {
+        matches,
+        backend_refs: vec![backend],
+        ..RouteRule::default()
+    }
+}
+
+fn found(namespace: &str, name: &str) -> FoundBackend {
+    let spec: agw_crds::BackendSpec = serde_json::from_value(serde_json::json!({
+        "ai": {"provider": {"anthropic": {}}},
+        "policies": {"auth": {"secretRef": {"name": "anthropic-secret"}}}
+    }))
+    .unwrap();
+    let opts = CompileOptions::new(namespace, name);
+    let mut compiled = compile(&spec, &opts).unwrap();
+    FoundBackend::Compiled {
+        backend: Box::new(
+            compiled
+                .bundle
+                .backends
+                .remove(&opts.backend_key())
+                .unwrap(),
+        ),
+        auth: Some(("anthropic-secret".to_owned(), "Authorization".to_owned())),
+    }
+}
+
+fn run(
+    routes: &[HTTPRoute],
+    backends: &BTreeMap<String, FoundBackend>,
+    grants: &[ReferenceGrant],
+) -> Program {
+    let gw = gateway();
+    program(&Inputs {
+        gateway: &gw,
+        routes,
+        namespace_labels: &BTreeMap::new(),
+        backends,
+        grants,
+    })
+}
+
+const NS: &str = "agentgateway-system";
+
+#[test]
+fn the_tutorial_route_sends_everything_to_its_backend() {
+    let routes = [route(
+        "claude",
+        NS,
+        vec![rule(vec![prefix("/")], backend_ref("anthropic", None))],
+    )];
+    let backends = BTreeMap::from([(format!("{NS}/anthropic"), found(NS, "anthropic"))]);
+    let p = run(&routes, &backends, &[]);
+    assert_eq!(p.rules.len(), 1);
+    assert_eq!(
+        p.rules[0].backend.as_deref(),
+        Some("agentgateway-system/anthropic")
+    );
+    assert_eq!(p.rules[0].matches.path_prefix.as_deref(), Some("/"));
+    assert_eq!(
+        p.auth,
+        BTreeMap::from([(
+            "anthropic-secret".to_owned(),
+            vec!["Authorization".to_owned()]
+        )])
+    );
+    assert_eq!(p.attached.get("http"), Some(&1));
+    let parent = &p.routes[0].parents[0];
+    assert!(parent.accepted.ok && parent.resolved.ok, "{parent:?}");
+}
+
+#[test]
+fn longer_prefixes_and_exact_paths_win_whatever_the_route_order() {
+    let mut exact = prefix("/v1/messages");
+    exact.path.as_mut().unwrap().match_type = Some("Exact".to_owned());
+    let routes = [
+        route(
+            "a-catch-all",
+            NS,
+            vec![rule(vec![prefix("/")], backend_ref("anthropic", None))],
+        ),
+        route(
+            "b-team",
+            NS,
+            vec![rule(vec![prefix("/team-b")], backend_ref("strict", None))],
+        ),
+        route(
+            "c-exact",
+            NS,
+            vec![rule(vec![exact], backend_ref("strict", None))],
+        ),
+    ];
+    let backends = BTreeMap::from([
+        (format!("{NS}/anthropic"), found(NS, "anthropic")),
+        (format!("{NS}/strict"), found(NS, "strict")),
+    ]);
+    let p = run(&routes, &backends, &[]);
+    let order: Vec<(Option<&str>, Option<&str>)> = p
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.matches.exact_path.as_deref(),
+                r.matches.path_prefix.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Some("/v1/messages"), None),
+            (None, Some("/team-b")),
+            (None, Some("/"))
+        ]
+    );
+}
+
+#[test]
+fn unusable_backends_keep_their_rule_without_a_backend() {
+    let routes = [route(
+        "claude",
+        NS,
+        vec![
+            rule(vec![prefix("/missing")], backend_ref("nope", None)),
+            rule(vec![prefix("/bad")], backend_ref("broken", None)),
+            rule(
+                vec![prefix("/svc")],
+                BackendRef {
+                    group: None,
+                    kind: None,
+                    ..backend_ref("my-service", None)
+                },
+            ),
+        ],
+    )];
+    let backends = BTreeMap::from([(
+        format!("{NS}/broken"),
+        FoundBackend::Invalid("bad regex".to_owned()),
+    )]);
+    let p = run(&routes, &backends, &[]);
+    assert_eq!(p.rules.len(), 3);
+    assert!(p.rules.iter().all(|r| r.backend.is_none()));
+    assert!(p.backends.is_empty());
+    let resolved = &p.routes[0].parents[0].resolved;
+    assert_eq!(
+        (resolved.ok, resolved.reason),
+        (false, reasons::BACKEND_NOT_FOUND)
+    );
+}
+
+#[test]
+fn cross_namespace_backends_need_a_reference_grant() {
+    let routes = [route(
+        "claude",
+        NS,
+        vec![rule(
+            vec![prefix("/")],
+            backend_ref("shared", Some("models")),
+        )],
+    )];
+    let spec: agw_crds::BackendSpec =
+        serde_json::from_value(serde_json::json!({"ai": {"provider": {"anthropic": {}}}})).unwrap();
+    let opts = CompileOptions::new("models", "shared");
+    let mut compiled = compile(&spec, &opts).unwrap();
+    let backends = BTreeMap::from([(
+        "models/shared".to_owned(),
+        FoundBackend::Compiled {
+            backend: Box::new(
+                compiled
+                    .bundle
+                    .backends
+                    .remove(&opts.backend_key())
+                    .unwrap(),
+            ),
+            auth: None,
+        },
+    )]);
+    let refused = run(&routes, &backends, &[]);
+    assert_eq!(
+        refused.routes[0].parents[0].resolved.reason,
+        reasons::REF_NOT_PERMITTED
+    );
+    assert_eq!(refused.rules[0].backend, None);
+
+    let mut grant = ReferenceGrant::new(
+        "routes-from-gateway",
+        ReferenceGrantSpec {
+            from: vec![GrantFrom {
+                group: "gateway.networking.k8s.io".to_owned(),
+                kind: "HTTPRoute".to_owned(),
+                namespace: NS.to_owned(),
+            }],
+            to: vec![GrantTo {
+                group: "agentgateway.dev".to_owned(),
+                kind: "Backend".to_owned(),
+                name: None,
+            }],
+        },
+    );
+    grant.metadata.namespace = Some("models".to_owned());
+    let granted = run(&routes, &backends, &[grant]);
+    assert!(granted.routes[0].parents[0].resolved.ok);
+    assert_eq!(granted.rules[0].backend.as_deref(), Some("models/shared"));
+}
+
+#[test]
+fn replace_prefix_match_is_carried_and_other_filters_are_refused() {
+    let mut strip = rule(vec![prefix("/team-b")], backend_ref("anthropic", None));
+    strip.filters = vec![RouteFilter {
+        filter_type: "URLRewrite".to_owned(),
+        url_rewrite: Some(UrlRewrite {
+            hostname: None,
+            path: Some(PathModifier {
+                modifier_type: "ReplacePrefixMatch".to_owned(),
+                replace_prefix_match: Some("/".to_owned()),
+                replace_full_path: None,
+            }),
+        }),
+    }];
+    let mut mirror = rule(vec![prefix("/m")], backend_ref("anthropic", None));
+    mirror.filters = vec![RouteFilter {
+        filter_type: "RequestMirror".to_owned(),
+        url_rewrite: None,
+    }];
+    let backends = BTreeMap::from([(format!("{NS}/anthropic"), found(NS, "anthropic"))]);
+    let ok = run(&[route("b", NS, vec![strip])], &backends, &[]);
+    assert_eq!(ok.rules[0].replace_prefix.as_deref(), Some("/"));
+    let refused = run(&[route("m", NS, vec![mirror])], &backends, &[]);
+    let accepted = &refused.routes[0].parents[0].accepted;
+    assert_eq!(
+        (accepted.ok, accepted.reason),
+        (false, reasons::UNSUPPORTED_VALUE)
+    );
+    assert!(refused.rules.is_empty() && refused.backends.is_empty() && refused.auth.is_empty());
+}

@@ -1,0 +1,362 @@
+//! Gateway API statuses, computed purely from what a reconcile observed: GatewayClass
+//! `Accepted`; Gateway `Accepted`/`Programmed` with one status per listener (supported kinds,
+//! attached routes, `Accepted`/`ResolvedRefs`/`Programmed`); HTTPRoute `Accepted` and
+//! `ResolvedRefs` per parentRef. `lastTransitionTime` is carried over while a condition's
+//! status holds, so an unchanged world computes an unchanged status and nothing is written.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use serde_json::{Value, json};
+
+use super::api::{GROUP, GatewayAddress, GatewayStatus, ListenerStatus, RouteGroupKind};
+use super::attach::ListenerVerdict;
+use super::program::{ParentOutcome, Program, Verdict};
+use super::reasons;
+use crate::status::{carry_transition_time, truncate};
+
+/// What became of a Gateway's program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rollout {
+    /// Applied; `available` of `desired` proxy replicas are available.
+    Applied {
+        /// Available replicas.
+        available: i32,
+        /// Desired replicas.
+        desired: i32,
+    },
+    /// No listener can be served, so nothing was applied.
+    NothingToServe,
+}
+
+/// A condition with its transition time carried from `previous`.
+pub fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: &Time,
+) -> Condition {
+    let fresh = Condition {
+        type_: type_.to_owned(),
+        status: if ok { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message: truncate(message),
+        observed_generation: generation,
+        last_transition_time: now.clone(),
+    };
+    carry_transition_time(fresh, previous, now)
+}
+
+/// The Gateway's status.
+pub fn gateway_status(
+    previous: Option<&GatewayStatus>,
+    program: &Program,
+    rollout: &Rollout,
+    address: Option<String>,
+    generation: Option<i64>,
+    now: &Time,
+) -> GatewayStatus {
+    let empty = GatewayStatus::default();
+    let previous = previous.unwrap_or(&empty);
+    let served = program
+        .listeners
+        .iter()
+        .any(|(_, v)| *v == ListenerVerdict::Accepted);
+    let ready = matches!(rollout, Rollout::Applied { available, .. } if *available > 0);
+    let accepted = if served {
+        (
+            true,
+            reasons::ACCEPTED,
+            "agw serves this Gateway".to_owned(),
+        )
+    } else {
+        (
+            false,
+            reasons::LISTENERS_NOT_VALID,
+            "no listener agw can serve: agw needs an HTTP listener".to_owned(),
+        )
+    };
+    let programmed = match rollout {
+        Rollout::Applied { available, desired } => (
+            ready,
+            if ready {
+                reasons::PROGRAMMED
+            } else {
+                reasons::PENDING
+            },
+            format!(
+                "{} rules to {} backends; {available}/{desired} proxy replicas available",
+                program.rules.len(),
+                program.backends.len()
+            ),
+        ),
+        Rollout::NothingToServe => (
+            false,
+            reasons::INVALID,
+            "nothing is programmed while no listener is accepted".to_owned(),
+        ),
+    };
+    let cond = |type_, (ok, reason, message): (bool, &str, String), prev: &[Condition]| {
+        condition(type_, ok, reason, message, generation, prev, now)
+    };
+    let listeners = program
+        .listeners
+        .iter()
+        .map(|(name, verdict)| {
+            let prev = previous
+                .listeners
+                .iter()
+                .find(|l| l.name == *name)
+                .map_or(&[][..], |l| &l.conditions[..]);
+            let (ok, reason, message) = match verdict {
+                ListenerVerdict::Accepted => {
+                    (true, reasons::ACCEPTED, "listener accepted".to_owned())
+                }
+                ListenerVerdict::Refused { reason, message } => (false, *reason, message.clone()),
+            };
+            let listener_programmed = if ok {
+                programmed.clone()
+            } else {
+                (false, reasons::INVALID, message.clone())
+            };
+            ListenerStatus {
+                name: name.clone(),
+                supported_kinds: vec![RouteGroupKind {
+                    group: GROUP.to_owned(),
+                    kind: "HTTPRoute".to_owned(),
+                }],
+                attached_routes: program.attached.get(name).copied().unwrap_or(0),
+                conditions: vec![
+                    cond(reasons::ACCEPTED, (ok, reason, message), prev),
+                    cond(
+                        reasons::RESOLVED_REFS,
+                        (
+                            true,
+                            reasons::RESOLVED_REFS,
+                            "no references to resolve".to_owned(),
+                        ),
+                        prev,
+                    ),
+                    cond(reasons::PROGRAMMED, listener_programmed, prev),
+                ],
+            }
+        })
+        .collect();
+    GatewayStatus {
+        addresses: address
+            .into_iter()
+            .map(|value| GatewayAddress {
+                address_type: "IPAddress".to_owned(),
+                value,
+            })
+            .collect(),
+        conditions: vec![
+            cond(reasons::ACCEPTED, accepted, &previous.conditions),
+            cond(reasons::PROGRAMMED, programmed, &previous.conditions),
+        ],
+        listeners,
+    }
+}
+
+/// The route's new `status.parents`: entries of other controllers and for other parents kept,
+/// agw's entries for this Gateway's parentRefs replaced, and agw's entries for parentRefs the
+/// route no longer has dropped.
+pub fn route_parents(
+    previous: &[Value],
+    outcome: &[ParentOutcome],
+    spec_parents: &[super::api::ParentReference],
+    controller: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Value> {
+    let ours =
+        |entry: &Value| entry.get("controllerName").and_then(Value::as_str) == Some(controller);
+    let parent_of = |entry: &Value| {
+        entry
+            .get("parentRef")
+            .and_then(|p| serde_json::from_value::<super::api::ParentReference>(p.clone()).ok())
+    };
+    let mut parents: Vec<Value> = previous
+        .iter()
+        .filter(|entry| {
+            !ours(entry)
+                || parent_of(entry).is_some_and(|p| {
+                    spec_parents.contains(&p) && !outcome.iter().any(|o| o.parent == p)
+                })
+        })
+        .cloned()
+        .collect();
+    for o in outcome {
+        let prev: Vec<Condition> = previous
+            .iter()
+            .filter(|e| ours(e) && parent_of(e).as_ref() == Some(&o.parent))
+            .filter_map(|e| e.get("conditions").cloned())
+            .filter_map(|c| serde_json::from_value::<Vec<Condition>>(c).ok())
+            .flatten()
+            .collect();
+        let cond = |type_, v: &Verdict| {
+            condition(
+                type_,
+                v.ok,
+                v.reason,
+                v.message.clone(),
+                generation,
+                &prev,
+                now,
+            )
+        };
+        parents.push(json!({
+            "parentRef": o.parent,
+            "controllerName": controller,
+            "conditions": [cond(reasons::ACCEPTED, &o.accepted), cond(reasons::RESOLVED_REFS, &o.resolved)],
+        }));
+    }
+    parents
+}
+
+/// The GatewayClass's `Accepted` condition.
+pub fn class_accepted(previous: &[Condition], generation: Option<i64>, now: &Time) -> Condition {
+    condition(
+        reasons::ACCEPTED,
+        true,
+        reasons::ACCEPTED,
+        "agw-operator manages Gateways of this class".to_owned(),
+        generation,
+        previous,
+        now,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::gateway::api::ParentReference;
+
+    fn at(seconds: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap_or_default())
+    }
+
+    fn parent(name: &str) -> ParentReference {
+        ParentReference {
+            name: name.to_owned(),
+            ..ParentReference::default()
+        }
+    }
+
+    fn outcome(name: &str, ok: bool) -> ParentOutcome {
+        let verdict = |reason| Verdict {
+            ok,
+            reason,
+            message: String::new(),
+        };
+        ParentOutcome {
+            parent: parent(name),
+            accepted: verdict(reasons::ACCEPTED),
+            resolved: verdict(reasons::BACKEND_NOT_FOUND),
+        }
+    }
+
+    #[test]
+    fn other_controllers_entries_survive_and_stale_ones_of_ours_go() {
+        let foreign = json!({"parentRef": {"name": "gw"}, "controllerName": "example.com/other", "conditions": []});
+        let stale =
+            json!({"parentRef": {"name": "removed"}, "controllerName": "agw", "conditions": []});
+        let other_gateway =
+            json!({"parentRef": {"name": "gw-2"}, "controllerName": "agw", "conditions": []});
+        let spec = [parent("gw"), parent("gw-2")];
+        let parents = route_parents(
+            &[foreign.clone(), stale, other_gateway.clone()],
+            &[outcome("gw", true)],
+            &spec,
+            "agw",
+            Some(3),
+            &at(10),
+        );
+        assert_eq!(parents.len(), 3, "{parents:#?}");
+        assert_eq!(parents[0], foreign);
+        assert_eq!(parents[1], other_gateway);
+        assert_eq!(parents[2]["controllerName"], "agw");
+        assert_eq!(parents[2]["conditions"][0]["observedGeneration"], 3);
+    }
+
+    #[test]
+    fn an_unchanged_outcome_computes_an_unchanged_status() {
+        let spec = [parent("gw")];
+        let first = route_parents(&[], &[outcome("gw", true)], &spec, "agw", Some(1), &at(10));
+        let again = route_parents(
+            &first,
+            &[outcome("gw", true)],
+            &spec,
+            "agw",
+            Some(1),
+            &at(99),
+        );
+        assert_eq!(
+            first, again,
+            "same status, same transition time: nothing to write"
+        );
+        let flipped = route_parents(
+            &first,
+            &[outcome("gw", false)],
+            &spec,
+            "agw",
+            Some(1),
+            &at(99),
+        );
+        assert_ne!(
+            first[0]["conditions"][0]["lastTransitionTime"],
+            flipped[0]["conditions"][0]["lastTransitionTime"]
+        );
+    }
+
+    #[test]
+    fn a_gateway_without_ready_replicas_is_accepted_but_pending() {
+        let program = Program {
+            listeners: vec![("http".to_owned(), ListenerVerdict::Accepted)],
+            ..Program::default()
+        };
+        let rollout = Rollout::Applied {
+            available: 0,
+            desired: 2,
+        };
+        let status = gateway_status(None, &program, &rollout, None, Some(1), &at(10));
+        let by_type = |t: &str| {
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(by_type("Accepted").status, "True");
+        assert_eq!(
+            (
+                by_type("Programmed").status.as_str(),
+                by_type("Programmed").reason.as_str()
+            ),
+            ("False", "Pending")
+        );
+        let ready = Rollout::Applied {
+            available: 2,
+            desired: 2,
+        };
+        let later = gateway_status(
+            Some(&status),
+            &program,
+            &ready,
+            Some("10.0.0.7".to_owned()),
+            Some(1),
+            &at(20),
+        );
+        assert_eq!(
+            later.conditions[0].last_transition_time,
+            at(10),
+            "Accepted did not change"
+        );
+        assert_eq!(later.addresses[0].value, "10.0.0.7");
+        assert_eq!(later.listeners[0].supported_kinds[0].kind, "HTTPRoute");
+    }
+}
