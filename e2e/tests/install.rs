@@ -105,3 +105,33 @@ async fn config_default_installs_everything_into_agw_system() {
         .collect();
     assert!(changed.is_empty(), "{again}");
 }
+
+#[tokio::test]
+async fn gateway_api_samples_apply_and_config_pins_the_tested_release() {
+    let config = workspace_root().join("config");
+    let pinned = std::fs::read_to_string(config.join("gateway-api/kustomization.yaml")).unwrap();
+    let version = agw_e2e::binaries::GATEWAY_API_VERSION;
+    assert!(
+        pinned.contains(&format!("/download/{version}/standard-install.yaml")),
+        "config/gateway-api must install the release the tests use ({version})"
+    );
+
+    let cp = ControlPlane::shared().await.unwrap();
+    let crds = agw_e2e::binaries::gateway_api_crds().unwrap();
+    cp.install_crds(&[crds.as_path()]).await.unwrap();
+    let ns = cp.namespace("gateway-samples").await.unwrap();
+    let samples = config.join("samples/gateway").display().to_string();
+    let out = cp
+        .kubectl()
+        .run(["apply", "-k", &samples, "-n", &ns, "--dry-run=server"])
+        .await
+        .unwrap();
+    assert!(out.success(), "{out}");
+    for object in [
+        "gatewayclass.gateway.networking.k8s.io/agentgateway",
+        "gateway.gateway.networking.k8s.io/agentgateway-proxy",
+        "httproute.gateway.networking.k8s.io/claude",
+    ] {
+        assert!(out.stdout.contains(object), "{object} missing: {out}");
+    }
+}
