@@ -33,7 +33,8 @@ for target in agw-proxy agw-operator agw-webhook; do
   kind load docker-image --name "$cluster" "ghcr.io/agw-dev/$target:$tag"
 done
 
-log "installing config/default into agw-system"
+log "installing the Gateway API CRDs (config/gateway-api) and config/default into agw-system"
+kubectl apply -k config/gateway-api
 kubectl apply -k config/default
 kubectl -n agw-system set image deployment/agw-operator "operator=ghcr.io/agw-dev/agw-operator:$tag"
 kubectl -n agw-system set image deployment/agw-webhook "webhook=ghcr.io/agw-dev/agw-webhook:$tag"
@@ -50,9 +51,18 @@ kubectl -n "$namespace" apply -f config/samples/backend-guarded.yaml
 kubectl -n "$namespace" wait --for=condition=Ready backend/anthropic --timeout=180s
 kubectl -n "$namespace" get backends
 
+log "applying the tutorial's GatewayClass, Gateway and HTTPRoute (config/samples/gateway)"
+kubectl -n "$namespace" apply -k config/samples/gateway
+kubectl -n "$namespace" wait --for=condition=Programmed gateway/agentgateway-proxy --timeout=180s
+kubectl -n "$namespace" get gateway agentgateway-proxy
+
 cat <<EOT
 
-agw is running. In one terminal:
+agw is running. In one terminal, as the tutorial does (through the Gateway):
+
+  kubectl -n $namespace port-forward deployment/agentgateway-proxy 8080:80
+
+or straight to the Backend's own proxy:
 
   kubectl -n $namespace port-forward svc/anthropic-proxy 8080:80
 
