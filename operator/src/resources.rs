@@ -16,9 +16,9 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource,
-    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, KeyToPath, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, Secret,
+    SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -85,22 +85,30 @@ pub fn proxy_name(backend: &str) -> String {
 
 /// Labels on every owned object and the pods; the selector uses the last two.
 pub fn labels(backend: &str) -> BTreeMap<String, String> {
+    owner_labels(BACKEND_LABEL, backend)
+}
+
+/// Labels on the objects of an owner (`owner_label` = `owner`) and on its proxy pods.
+pub(crate) fn owner_labels(owner_label: &str, owner: &str) -> BTreeMap<String, String> {
+    let mut labels = owner_selector(owner_label, owner);
+    labels.insert(
+        "app.kubernetes.io/managed-by".to_owned(),
+        FIELD_MANAGER.to_owned(),
+    );
+    labels.insert("app.kubernetes.io/part-of".to_owned(), "agw".to_owned());
+    labels
+}
+
+/// The selector of an owner's proxy pods.
+pub(crate) fn owner_selector(owner_label: &str, owner: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            FIELD_MANAGER.to_owned(),
-        ),
-        ("app.kubernetes.io/part-of".to_owned(), "agw".to_owned()),
         ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
-        (BACKEND_LABEL.to_owned(), backend.to_owned()),
+        (owner_label.to_owned(), owner.to_owned()),
     ])
 }
 
 fn selector(backend: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
-        (BACKEND_LABEL.to_owned(), backend.to_owned()),
-    ])
+    owner_selector(BACKEND_LABEL, backend)
 }
 
 /// Metadata of an owned object: namespace, labels and a controller reference to the Backend.
@@ -170,33 +178,65 @@ pub fn proxy_deployment(
 ) -> Deployment {
     let name = backend_name(backend);
     let namespace = backend.meta().namespace.clone().unwrap_or_default();
-    let bundle_dir = settings.bundle_dir(&namespace, &name);
-    let mut volumes = vec![Volume {
-        name: "bundle".to_owned(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(bundle_secret_name(&name)),
-            default_mode: Some(0o444),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    }];
-    let mut mounts = vec![VolumeMount {
-        name: "bundle".to_owned(),
-        mount_path: bundle_dir.clone(),
-        read_only: Some(true),
-        ..VolumeMount::default()
-    }];
-    if let Some(auth) = auth {
-        volumes.push(auth_volume(auth));
-        mounts.push(VolumeMount {
-            name: "auth".to_owned(),
-            mount_path: format!("{}/{namespace}/{}", settings.auth_mount_root(), auth.secret),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        });
-    }
+    let (volumes, mounts) = auth
+        .map(|auth| {
+            let path = format!("{}/{namespace}/{}", settings.auth_mount_root(), auth.secret);
+            (
+                vec![auth_volume(auth)],
+                vec![read_only_mount("auth", &path)],
+            )
+        })
+        .unwrap_or_default();
+    proxy_pod_deployment(
+        ProxyPod {
+            metadata: owned_meta(backend, proxy_name(&name), owner),
+            owner_label: BACKEND_LABEL,
+            owner: &name,
+            bundle_secret: bundle_secret_name(&name),
+            bundle_dir: settings.bundle_dir(&namespace, &name),
+            volumes,
+            mounts,
+            env: None,
+            http_port: PROXY_PORT,
+            security: restricted_pod(),
+        },
+        settings,
+    )
+}
+
+/// What differs between the proxy pods of a Backend and of a Gateway.
+pub(crate) struct ProxyPod<'a> {
+    /// The Deployment's metadata.
+    pub metadata: ObjectMeta,
+    /// The label naming the owner on pods.
+    pub owner_label: &'a str,
+    /// The owner's name.
+    pub owner: &'a str,
+    /// The bundle Secret.
+    pub bundle_secret: String,
+    /// Where it is mounted.
+    pub bundle_dir: String,
+    /// Volumes besides the bundle (auth Secrets).
+    pub volumes: Vec<Volume>,
+    /// Their mounts.
+    pub mounts: Vec<VolumeMount>,
+    /// Container environment.
+    pub env: Option<Vec<EnvVar>>,
+    /// The container port clients reach.
+    pub http_port: i32,
+    /// Pod security context.
+    pub security: PodSecurityContext,
+}
+
+/// A hardened proxy Deployment: the bundle mounted read-only, probes on the admin port,
+/// rolling updates that never drop below the desired replicas.
+pub(crate) fn proxy_pod_deployment(pod: ProxyPod<'_>, settings: &ProxySettings) -> Deployment {
+    let mut volumes = vec![secret_volume("bundle", &pod.bundle_secret, None, 0o444)];
+    volumes.extend(pod.volumes);
+    let mut mounts = vec![read_only_mount("bundle", &pod.bundle_dir)];
+    mounts.extend(pod.mounts);
     let mut args = vec![
-        format!("--bundle={bundle_dir}/{BUNDLE_KEY}"),
+        format!("--bundle={}/{BUNDLE_KEY}", pod.bundle_dir),
         "--log-format=json".to_owned(),
     ];
     args.extend(settings.extra_args.iter().cloned());
@@ -204,7 +244,8 @@ pub fn proxy_deployment(
         name: "proxy".to_owned(),
         image: Some(settings.image.clone()),
         args: Some(args),
-        ports: Some(vec![port("http", PROXY_PORT), port("admin", ADMIN_PORT)]),
+        env: pod.env,
+        ports: Some(vec![port("http", pod.http_port), port("admin", ADMIN_PORT)]),
         liveness_probe: Some(probe("/healthz", 10)),
         readiness_probe: Some(probe("/readyz", 5)),
         resources: Some(resources(settings)),
@@ -213,11 +254,11 @@ pub fn proxy_deployment(
         ..Container::default()
     };
     Deployment {
-        metadata: owned_meta(backend, proxy_name(&name), owner),
+        metadata: pod.metadata,
         spec: Some(DeploymentSpec {
             replicas: Some(settings.replicas),
             selector: LabelSelector {
-                match_labels: Some(selector(&name)),
+                match_labels: Some(owner_selector(pod.owner_label, pod.owner)),
                 ..LabelSelector::default()
             },
             strategy: Some(DeploymentStrategy {
@@ -229,13 +270,13 @@ pub fn proxy_deployment(
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels(&name)),
+                    labels: Some(owner_labels(pod.owner_label, pod.owner)),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
-                    security_context: Some(restricted_pod()),
+                    security_context: Some(pod.security),
                     // Long enough for the proxy's drain timeout to let streams finish.
                     termination_grace_period_seconds: Some(45),
                     containers: vec![container],
@@ -249,22 +290,51 @@ pub fn proxy_deployment(
     }
 }
 
-fn auth_volume(auth: &AuthMount) -> Volume {
+/// A Secret volume; `keys`, when given, are the only keys that land in the pod.
+pub(crate) fn secret_volume(
+    name: &str,
+    secret: &str,
+    keys: Option<&[String]>,
+    mode: i32,
+) -> Volume {
     Volume {
-        name: "auth".to_owned(),
+        name: name.to_owned(),
         secret: Some(SecretVolumeSource {
-            secret_name: Some(auth.secret.clone()),
-            // Only the key the proxy needs lands in the pod.
-            items: Some(vec![KeyToPath {
-                key: auth.key.clone(),
-                path: auth.key.clone(),
-                mode: None,
-            }]),
-            default_mode: Some(0o440),
+            secret_name: Some(secret.to_owned()),
+            items: keys.map(|keys| {
+                keys.iter()
+                    .map(|key| KeyToPath {
+                        key: key.clone(),
+                        path: key.clone(),
+                        mode: None,
+                    })
+                    .collect()
+            }),
+            default_mode: Some(mode),
             ..SecretVolumeSource::default()
         }),
         ..Volume::default()
     }
+}
+
+/// A read-only mount of `volume` at `path`.
+pub(crate) fn read_only_mount(volume: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: volume.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    }
+}
+
+fn auth_volume(auth: &AuthMount) -> Volume {
+    // Only the key the proxy needs lands in the pod.
+    secret_volume(
+        "auth",
+        &auth.secret,
+        Some(std::slice::from_ref(&auth.key)),
+        0o440,
+    )
 }
 
 pub(crate) fn port(name: &str, container_port: i32) -> ContainerPort {

@@ -14,6 +14,7 @@ pub mod api;
 pub mod attach;
 pub mod class;
 pub mod controller;
+mod lookup;
 pub mod program;
 pub mod resources;
 pub mod status;

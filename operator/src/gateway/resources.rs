@@ -12,21 +12,16 @@ use std::collections::BTreeMap;
 
 use agw_policy::Bundle;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
-};
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, KeyToPath, PodSpec, PodTemplateSpec, Secret, SecretVolumeSource, Service,
-    ServicePort, ServiceSpec, Sysctl, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{EnvVar, Secret, Service, ServicePort, ServiceSpec, Sysctl};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::api::Gateway;
 use crate::resources::{
-    ADMIN_PORT, BUNDLE_KEY, FIELD_MANAGER, ProxySettings, bundle_secret_name, port, probe,
-    resources, restricted_container, restricted_pod,
+    BUNDLE_KEY, ProxyPod, ProxySettings, bundle_secret_name, owner_labels, owner_selector,
+    proxy_pod_deployment, read_only_mount, restricted_pod, secret_volume,
 };
 
 /// The label implementations put on a Gateway's objects (Gateway API convention).
@@ -34,22 +29,11 @@ pub const GATEWAY_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
 
 /// Labels on a Gateway's objects and pods.
 pub fn labels(gateway: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            FIELD_MANAGER.to_owned(),
-        ),
-        ("app.kubernetes.io/part-of".to_owned(), "agw".to_owned()),
-        ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
-        (GATEWAY_LABEL.to_owned(), gateway.to_owned()),
-    ])
+    owner_labels(GATEWAY_LABEL, gateway)
 }
 
 fn selector(gateway: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), "agw-proxy".to_owned()),
-        (GATEWAY_LABEL.to_owned(), gateway.to_owned()),
-    ])
+    owner_selector(GATEWAY_LABEL, gateway)
 }
 
 fn meta(gateway: &Gateway, name: String, owner: &OwnerReference) -> ObjectMeta {
@@ -107,115 +91,39 @@ pub fn deployment(
     let name = gateway.name_any();
     let namespace = gateway.namespace().unwrap_or_default();
     let root = settings.mount_root.trim_end_matches('/');
-    let bundle_dir = format!("{root}/bundles/{namespace}/{name}");
-    let mut volumes = vec![secret_volume(
-        "bundle",
-        &bundle_secret_name(&name),
-        None,
-        0o444,
-    )];
-    let mut mounts = vec![mount("bundle", &bundle_dir)];
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     for (index, (secret, keys)) in auth.iter().enumerate() {
         let volume = format!("auth-{index}");
         volumes.push(secret_volume(&volume, secret, Some(keys), 0o440));
-        mounts.push(mount(
-            &volume,
-            &format!("{}/{namespace}/{secret}", settings.auth_mount_root()),
-        ));
+        let path = format!("{}/{namespace}/{secret}", settings.auth_mount_root());
+        mounts.push(read_only_mount(&volume, &path));
     }
-    let mut args = vec![
-        format!("--bundle={bundle_dir}/{BUNDLE_KEY}"),
-        "--log-format=json".to_owned(),
-    ];
-    args.extend(settings.extra_args.iter().cloned());
-    let container = Container {
-        name: "proxy".to_owned(),
-        image: Some(settings.image.clone()),
-        args: Some(args),
-        // Through the environment, not `--listen`, so a pod runner that remaps ports can
-        // override it.
-        env: Some(vec![EnvVar {
-            name: "AGW_LISTEN".to_owned(),
-            value: Some(format!("0.0.0.0:{listen}")),
-            ..EnvVar::default()
-        }]),
-        ports: Some(vec![port("http", listen), port("admin", ADMIN_PORT)]),
-        liveness_probe: Some(probe("/healthz", 10)),
-        readiness_probe: Some(probe("/readyz", 5)),
-        resources: Some(resources(settings)),
-        security_context: Some(restricted_container()),
-        volume_mounts: Some(mounts),
-        ..Container::default()
-    };
-    let mut pod_security = restricted_pod();
+    let mut security = restricted_pod();
     if listen < 1024 {
-        pod_security.sysctls = Some(vec![Sysctl {
+        security.sysctls = Some(vec![Sysctl {
             name: "net.ipv4.ip_unprivileged_port_start".to_owned(),
             value: listen.to_string(),
         }]);
     }
-    Deployment {
-        metadata: meta(gateway, name.clone(), owner),
-        spec: Some(DeploymentSpec {
-            replicas: Some(settings.replicas),
-            selector: LabelSelector {
-                match_labels: Some(selector(&name)),
-                ..LabelSelector::default()
-            },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".to_owned()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_unavailable: Some(IntOrString::Int(0)),
-                    max_surge: Some(IntOrString::Int(1)),
-                }),
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&name)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security),
-                    termination_grace_period_seconds: Some(45),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    }
-}
-
-fn secret_volume(name: &str, secret: &str, keys: Option<&Vec<String>>, mode: i32) -> Volume {
-    Volume {
-        name: name.to_owned(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret.to_owned()),
-            items: keys.map(|keys| {
-                keys.iter()
-                    .map(|key| KeyToPath {
-                        key: key.clone(),
-                        path: key.clone(),
-                        mode: None,
-                    })
-                    .collect()
-            }),
-            default_mode: Some(mode),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
-fn mount(volume: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: volume.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: Some(true),
-        ..VolumeMount::default()
-    }
+    proxy_pod_deployment(
+        ProxyPod {
+            metadata: meta(gateway, name.clone(), owner),
+            owner_label: GATEWAY_LABEL,
+            owner: &name,
+            bundle_secret: bundle_secret_name(&name),
+            bundle_dir: format!("{root}/bundles/{namespace}/{name}"),
+            volumes,
+            mounts,
+            // Through the environment, not `--listen`, so a pod runner that remaps ports can
+            // override it.
+            env: Some(vec![EnvVar {
+                name: "AGW_LISTEN".to_owned(),
+                value: Some(format!("0.0.0.0:{listen}")),
+                ..EnvVar::default()
+            }]),
+            http_port: listen,
+            security,
+        },
+        settings,
+    )
 }
