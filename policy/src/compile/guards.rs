@@ -8,7 +8,7 @@
 use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule};
 
 use super::Limits;
-use super::regex_safety::{self, Judged};
+use super::regex_safety::{Judge, Judged};
 use crate::bundle::{
     Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector, RegexDetector,
     Rejection,
@@ -29,9 +29,10 @@ pub(super) fn compile(
     let Some(spec) = spec else {
         return GuardSet::default();
     };
+    let mut judge = Judge::new(limits);
     let set = GuardSet {
-        request: compile_phase("request", &spec.request, path, limits, findings),
-        response: compile_phase("response", &spec.response, path, limits, findings),
+        request: compile_phase("request", &spec.request, path, &mut judge, findings),
+        response: compile_phase("response", &spec.response, path, &mut judge, findings),
     };
     let total: usize = spec
         .request
@@ -59,9 +60,10 @@ fn compile_phase(
     phase: &str,
     rules: &[PromptGuardRule],
     path: &FieldPath,
-    limits: &Limits,
+    judge: &mut Judge,
     findings: &mut Vec<Diagnostic>,
 ) -> Vec<Guard> {
+    let limits = *judge.limits();
     let phase_path = path.field(phase);
     if rules.len() > limits.max_guards {
         findings.push(Diagnostic::error(
@@ -82,7 +84,7 @@ fn compile_phase(
                 format!("{phase}[{i}]"),
                 rule,
                 &phase_path.index(i),
-                limits,
+                judge,
                 findings,
             )
         })
@@ -93,9 +95,10 @@ fn compile_guard(
     id: String,
     rule: &PromptGuardRule,
     path: &FieldPath,
-    limits: &Limits,
+    judge: &mut Judge,
     findings: &mut Vec<Diagnostic>,
 ) -> Guard {
+    let limits = *judge.limits();
     let regex_path = path.field("regex");
     let action = parse_action(
         rule.regex.action.as_deref(),
@@ -105,7 +108,7 @@ fn compile_guard(
     let mut detectors = patterns(
         &rule.regex.matches,
         &regex_path.field("matches"),
-        limits,
+        judge,
         findings,
     );
     detectors.extend(builtins(
@@ -126,7 +129,7 @@ fn compile_guard(
     Guard {
         id,
         action,
-        reject: rejection(rule, &path.field("response"), limits, findings),
+        reject: rejection(rule, &path.field("response"), &limits, findings),
         scope: scope(rule.scope.as_deref(), &path.field("scope"), findings),
         detectors,
     }
@@ -153,9 +156,10 @@ fn parse_action(
 fn patterns(
     matches: &[String],
     path: &FieldPath,
-    limits: &Limits,
+    judge: &mut Judge,
     findings: &mut Vec<Diagnostic>,
 ) -> Vec<Detector> {
+    let limits = *judge.limits();
     if matches.len() > limits.max_patterns_per_guard {
         findings.push(
             Diagnostic::error(
@@ -174,7 +178,7 @@ fn patterns(
     let mut detectors = Vec::new();
     for (i, pattern) in matches.iter().enumerate() {
         let item = path.index(i);
-        match regex_safety::judge(pattern, limits) {
+        match judge.judge(pattern) {
             Ok(Judged::Regex { simpler }) => {
                 if let Some(simpler) = simpler {
                     findings.push(

@@ -9,6 +9,7 @@
 mod auth;
 mod guards;
 mod limits;
+mod nfa_bound;
 pub mod regex_safety;
 mod routes;
 mod upstream;

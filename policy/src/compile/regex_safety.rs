@@ -7,13 +7,15 @@
 //! reported with the construct, its position and a hint. Pure length patterns (`.{4000,}`)
 //! are recognised here and become a length check instead of an automaton.
 
+use std::collections::HashMap;
+
 use regex_automata::nfa::thompson;
 use regex_syntax::ast::{self, Ast, ErrorKind};
-use regex_syntax::hir::translate::TranslatorBuilder;
+use regex_syntax::hir::translate::{Translator, TranslatorBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use regex_syntax::{Error as SyntaxError, ParserBuilder};
 
-use super::Limits;
+use super::{Limits, nfa_bound};
 
 /// What a custom pattern turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,39 +57,141 @@ impl Refusal {
 
 /// Parses `pattern` the way the engine will (case-insensitive, Unicode) and judges it.
 pub fn judge(pattern: &str, limits: &Limits) -> Result<Judged, Refusal> {
-    if pattern.len() > limits.max_pattern_bytes {
-        return Err(Refusal::new(
-            "regex-too-long",
-            format!(
-                "pattern is {} bytes, over the limit of {} bytes",
-                pattern.len(),
-                limits.max_pattern_bytes
-            ),
-            "split it into several shorter patterns".to_owned(),
-        ));
+    Judge::new(limits).judge(pattern)
+}
+
+/// Judges many patterns with the same limits, reusing the parser, the translator and the NFA
+/// compiler (and their allocations) from one pattern to the next. One per compiled spec.
+#[derive(Debug)]
+pub struct Judge {
+    limits: Limits,
+    parser: ast::parse::Parser,
+    translator: Translator,
+    nfa: Option<thompson::Compiler>,
+    /// Verdicts by pattern text: a pattern repeated within one spec is judged once.
+    judged: HashMap<String, Result<Judged, Refusal>>,
+}
+
+impl Judge {
+    /// A judge for patterns under `limits`.
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            limits: *limits,
+            parser: ast::parse::ParserBuilder::new()
+                .nest_limit(limits.max_nesting)
+                .build(),
+            translator: TranslatorBuilder::new()
+                .case_insensitive(true)
+                .unicode(true)
+                .utf8(true)
+                .build(),
+            nfa: None,
+            judged: HashMap::new(),
+        }
     }
-    if is_plain_phrase(pattern) {
-        // No metacharacter: it means itself, cannot match empty, and its automaton grows
-        // linearly with a length already bounded above. Most patterns in large policies look
-        // like this, and skipping the parse keeps admission of a 200-phrase Backend fast.
-        return Ok(Judged::Regex { simpler: None });
+
+    /// The limits patterns are judged under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
-    let hir = parse(pattern, limits)?;
-    if let Some(judged) = as_length_check(&hir) {
-        return Ok(judged);
+
+    /// Judges one pattern, exactly as [`judge`] does.
+    pub fn judge(&mut self, pattern: &str) -> Result<Judged, Refusal> {
+        if let Some(verdict) = self.judged.get(pattern) {
+            return verdict.clone();
+        }
+        let verdict = self.judge_afresh(pattern);
+        self.judged.insert(pattern.to_owned(), verdict.clone());
+        verdict
     }
-    if hir.properties().minimum_len() == Some(0) {
-        return Err(Refusal::new(
-            "regex-matches-empty",
-            "pattern matches the empty string, so it would match every prompt".to_owned(),
-            "require at least one character, e.g. `a+` instead of `a*`, and remove empty alternatives like `x|`"
-                .to_owned(),
-        ));
+
+    fn judge_afresh(&mut self, pattern: &str) -> Result<Judged, Refusal> {
+        let limits = self.limits;
+        if pattern.len() > limits.max_pattern_bytes {
+            return Err(Refusal::new(
+                "regex-too-long",
+                format!(
+                    "pattern is {} bytes, over the limit of {} bytes",
+                    pattern.len(),
+                    limits.max_pattern_bytes
+                ),
+                "split it into several shorter patterns".to_owned(),
+            ));
+        }
+        if is_plain_phrase(pattern) {
+            // No metacharacter: it means itself, cannot match empty, and its automaton grows
+            // linearly with a length already bounded above. Most patterns in large policies
+            // look like this, and skipping the parse keeps admission of a 200-phrase Backend
+            // fast.
+            return Ok(Judged::Regex { simpler: None });
+        }
+        let hir = self.parse(pattern)?;
+        if let Some(judged) = as_length_check(&hir) {
+            return Ok(judged);
+        }
+        if hir.properties().minimum_len() == Some(0) {
+            return Err(Refusal::new(
+                "regex-matches-empty",
+                "pattern matches the empty string, so it would match every prompt".to_owned(),
+                "require at least one character, e.g. `a+` instead of `a*`, and remove empty alternatives like `x|`"
+                    .to_owned(),
+            ));
+        }
+        self.check_size(&hir)?;
+        Ok(Judged::Regex {
+            simpler: simpler_equivalent(pattern, &hir),
+        })
     }
-    check_size(&hir, limits)?;
-    Ok(Judged::Regex {
-        simpler: simpler_equivalent(pattern, &hir),
-    })
+
+    /// Parses in two steps (AST, then HIR) so constructs that regex syntax accepts with another
+    /// meaning, like the possessive-looking `a*+` (a nested repetition), can be refused first.
+    fn parse(&mut self, pattern: &str) -> Result<Hir, Refusal> {
+        let limits = &self.limits;
+        let ast = self
+            .parser
+            .parse(pattern)
+            .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Parse(e), limits))?;
+        if let Some(span) = find_possessive(&ast) {
+            return Err(Refusal::new(
+                "unsupported-regex-feature",
+                format!("a possessive quantifier at {} is not supported", position(span)),
+                "drop the extra `+`: `a*` instead of `a*+`; agw matches in linear time and has no backtracking constructs"
+                    .to_owned(),
+            ));
+        }
+        self.translator
+            .translate(pattern, &ast)
+            .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Translate(e), limits))
+    }
+
+    /// Refuses a pattern whose forward Thompson NFA (without captures) exceeds the engine's
+    /// size limit: that is what the limit bounds, and it is several times cheaper than a whole
+    /// meta regex. The NFA is built only when a conservative bound computed from the HIR
+    /// ([`nfa_bound`]) comes within a quarter of the limit; below that it cannot fail.
+    fn check_size(&mut self, hir: &Hir) -> Result<(), Refusal> {
+        let limit = self.limits.max_compiled_bytes;
+        if nfa_bound::nfa_bytes(hir) <= (limit / 4) as u64 {
+            return Ok(());
+        }
+        let config = thompson::Config::new()
+            .nfa_size_limit(Some(limit))
+            .which_captures(thompson::WhichCaptures::None)
+            .shrink(false);
+        let compiler = self.nfa.get_or_insert_with(thompson::Compiler::new);
+        match compiler.configure(config).build_from_hir(hir) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Refusal::new(
+                "regex-too-large",
+                format!(
+                    "pattern compiles to an automaton over the limit of {} KiB",
+                    limit / 1024
+                ),
+                "large counted repetitions (`a{1000}`) and big Unicode classes (`\\p{L}`) multiply in size; \
+                 use smaller counts, or `.{N,}` alone for a length limit"
+                    .to_owned(),
+            )),
+        }
+    }
 }
 
 /// Letters, digits, spaces and punctuation that has no meaning in a regex outside a class,
@@ -109,31 +213,6 @@ pub fn parser(limits: &Limits) -> regex_syntax::Parser {
         .build()
 }
 
-/// Parses in two steps (AST, then HIR) so constructs that regex syntax accepts with another
-/// meaning, like the possessive-looking `a*+` (a nested repetition), can be refused first.
-fn parse(pattern: &str, limits: &Limits) -> Result<Hir, Refusal> {
-    let ast = ast::parse::ParserBuilder::new()
-        .nest_limit(limits.max_nesting)
-        .build()
-        .parse(pattern)
-        .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Parse(e), limits))?;
-    if let Some(span) = find_possessive(&ast) {
-        return Err(Refusal::new(
-            "unsupported-regex-feature",
-            format!("a possessive quantifier at {} is not supported", position(span)),
-            "drop the extra `+`: `a*` instead of `a*+`; agw matches in linear time and has no backtracking constructs"
-                .to_owned(),
-        ));
-    }
-    TranslatorBuilder::new()
-        .case_insensitive(true)
-        .unicode(true)
-        .utf8(true)
-        .build()
-        .translate(pattern, &ast)
-        .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Translate(e), limits))
-}
-
 /// A `+` applied directly to another repetition (`a*+`, `a++`, `a{2}+`), which Perl-style
 /// engines read as possessive. Recursion depth is bounded by the parser's nest limit.
 fn find_possessive(node: &Ast) -> Option<ast::Span> {
@@ -149,29 +228,6 @@ fn find_possessive(node: &Ast) -> Option<ast::Span> {
         Ast::Alternation(alt) => alt.asts.iter().find_map(find_possessive),
         Ast::Concat(concat) => concat.asts.iter().find_map(find_possessive),
         _ => None,
-    }
-}
-
-/// Builds the pattern's NFA with the engine's size limit; too large means refused. Only the
-/// forward Thompson NFA, without captures: that is what the limit bounds, and it is several
-/// times cheaper than a whole meta regex, which matters for admission latency on big policies.
-fn check_size(hir: &Hir, limits: &Limits) -> Result<(), Refusal> {
-    let config = thompson::Config::new()
-        .nfa_size_limit(Some(limits.max_compiled_bytes))
-        .which_captures(thompson::WhichCaptures::None)
-        .shrink(false);
-    match thompson::Compiler::new().configure(config).build_from_hir(hir) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(Refusal::new(
-            "regex-too-large",
-            format!(
-                "pattern compiles to an automaton over the limit of {} KiB",
-                limits.max_compiled_bytes / 1024
-            ),
-            "large counted repetitions (`a{1000}`) and big Unicode classes (`\\p{L}`) multiply in size; \
-             use smaller counts, or `.{N,}` alone for a length limit"
-                .to_owned(),
-        )),
     }
 }
 
@@ -314,113 +370,4 @@ fn simpler_equivalent(pattern: &str, hir: &Hir) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refusal(pattern: &str) -> Refusal {
-        judge(pattern, &Limits::default()).expect_err(pattern)
-    }
-
-    #[test]
-    fn plain_phrases_and_nested_quantifiers_are_accepted() {
-        for pattern in ["credit card", "(a+)+$", r"\bdrop\s+database\b", "(?-i)SSN"] {
-            assert_eq!(
-                judge(pattern, &Limits::default()),
-                Ok(Judged::Regex { simpler: None }),
-                "{pattern}"
-            );
-        }
-    }
-
-    #[test]
-    fn look_around_names_the_construct_and_position() {
-        let r = refusal("foo(?=bar)");
-        assert_eq!(r.code, "unsupported-regex-feature");
-        assert!(
-            r.message.starts_with("lookahead at character 4"),
-            "{}",
-            r.message
-        );
-        assert!(refusal("(?<!x)y").message.starts_with("lookbehind"));
-    }
-
-    #[test]
-    fn backreference_possessive_and_atomic_are_unsupported() {
-        assert!(refusal(r"(a)\1").message.starts_with("a backreference"));
-        assert!(
-            refusal("a*+")
-                .message
-                .starts_with("a possessive quantifier"),
-            "{:?}",
-            refusal("a*+")
-        );
-        assert!(
-            refusal("(?>a)").message.starts_with("an atomic group"),
-            "{:?}",
-            refusal("(?>a)")
-        );
-    }
-
-    #[test]
-    fn blow_ups_are_too_large() {
-        assert_eq!(refusal("a{1000}{1000}").code, "regex-too-large");
-        assert_eq!(refusal(r"\p{L}{500}").code, "regex-too-large");
-    }
-
-    #[test]
-    fn empty_matches_are_refused() {
-        for pattern in ["", "a*", "x|", "^", r"\b"] {
-            assert_eq!(refusal(pattern).code, "regex-matches-empty", "{pattern:?}");
-        }
-    }
-
-    #[test]
-    fn length_patterns_become_length_checks() {
-        let limits = Limits::default();
-        assert_eq!(
-            judge(".{4000,}", &limits),
-            Ok(Judged::MinLength {
-                chars: 4000,
-                across_lines: false
-            })
-        );
-        for pattern in [
-            r"[\s\S]{50000,}",
-            "(?s).{50000,}",
-            "^(?s:.{50000,})$",
-            "(.{50000,})",
-        ] {
-            let judged = judge(pattern, &limits);
-            assert!(
-                matches!(judged, Ok(Judged::MinLength { chars: 50000, .. })),
-                "{pattern}: {judged:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn wildcard_wrapped_patterns_get_a_simpler_equivalent() {
-        assert_eq!(
-            judge(".*secret.*", &Limits::default()),
-            Ok(Judged::Regex {
-                simpler: Some("secret".into())
-            })
-        );
-    }
-
-    #[test]
-    fn limits_are_reported_with_values() {
-        let r = refusal(&"a".repeat(5000));
-        assert_eq!(r.code, "regex-too-long");
-        assert!(r.message.contains("5000 bytes") && r.message.contains("4096"));
-        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
-        assert_eq!(refusal(&deep).code, "regex-too-deep");
-    }
-
-    #[test]
-    fn syntax_errors_carry_a_position() {
-        let r = refusal("credit (card");
-        assert_eq!(r.code, "invalid-regex");
-        assert!(r.message.contains("character"), "{}", r.message);
-    }
-}
+mod tests;
