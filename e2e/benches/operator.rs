@@ -133,7 +133,12 @@ async fn sequential(api: &Api<Backend>, seen: &Arc<Mutex<Seen>>, n: usize) -> [V
     out
 }
 
-async fn burst(api: &Api<Backend>, seen: &Arc<Mutex<Seen>>, n: usize) -> (Duration, Duration) {
+async fn burst(
+    api: &Api<Backend>,
+    seen: &Arc<Mutex<Seen>>,
+    n: usize,
+    operator: &agw_e2e::agw::AgwProcess,
+) -> (Duration, Duration) {
     let started = Instant::now();
     futures_util::stream::iter(0..n)
         .for_each_concurrent(32, |i| {
@@ -146,6 +151,7 @@ async fn burst(api: &Api<Backend>, seen: &Arc<Mutex<Seen>>, n: usize) -> (Durati
         })
         .await;
     let created = started.elapsed();
+    let mut last_report = Instant::now();
     loop {
         let done = seen
             .lock()
@@ -157,9 +163,25 @@ async fn burst(api: &Api<Backend>, seen: &Arc<Mutex<Seen>>, n: usize) -> (Durati
         if done == n {
             return (created, started.elapsed());
         }
+        if last_report.elapsed() >= Duration::from_secs(30) {
+            last_report = Instant::now();
+            let reconciles = operator
+                .metric_sum("agw_operator_reconciles_total")
+                .await
+                .unwrap_or(f64::NAN);
+            let errors = operator
+                .metric_sum("agw_operator_reconcile_errors_total")
+                .await
+                .unwrap_or(f64::NAN);
+            eprintln!(
+                "  {:>4.0}s: {done}/{n} programmed, {reconciles} reconciles, {errors} errors",
+                started.elapsed().as_secs_f64()
+            );
+        }
         assert!(
             started.elapsed() < Duration::from_mins(10),
-            "only {done}/{n} programmed"
+            "only {done}/{n} programmed; the operator's log ends with:\n{}",
+            operator.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -178,7 +200,7 @@ async fn main() {
         log_dir: dir.path().join("logs"),
         extra_args: vec![],
     };
-    let _operator = operator::start(&identity, &options).await.unwrap();
+    let operator = operator::start(&identity, &options).await.unwrap();
     let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: anthropic-secret}\nstringData: {Authorization: sk-ant-bench}\n";
     cp.kubectl()
         .apply_stdin(&ns, secret)
@@ -206,8 +228,11 @@ async fn main() {
             ms(times[times.len() - 1])
         );
     }
-    let n = 1_000;
-    let (created, all) = burst(&api, &seen, n).await;
+    let n = std::env::var("AGW_BENCH_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let (created, all) = burst(&api, &seen, n, &operator).await;
     println!("\n| {n} Backends created at once | value |");
     println!("|---|---|");
     println!(

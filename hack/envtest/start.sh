@@ -177,7 +177,7 @@ spawn kube-apiserver "$bin/kube-apiserver" \
   --tls-private-key-file="$pki/apiserver.key" \
   --client-ca-file="$pki/ca.crt" \
   --etcd-servers="http://127.0.0.1:$etcd_port" \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  --service-cluster-ip-range=10.0.0.0/16 \
   --allow-privileged=true \
   --disable-admission-plugins=ServiceAccount \
   --authorization-mode=RBAC \

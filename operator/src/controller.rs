@@ -151,10 +151,23 @@ async fn reconcile_inner(backend: &Backend, ctx: &Context) -> Result<Action> {
         ..CompileOptions::new(&namespace, &name).with_generation(backend.metadata.generation)
     };
     let previous = backend.status.as_ref();
+    let mut apply_error = None;
     let (acceptance, programming, auth) = match compile(&backend.spec, &options) {
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
-            let programming = apply_owned(backend, ctx, &compiled, auth.as_ref()).await?;
+            let programming = match apply_owned(backend, ctx, &compiled, auth.as_ref()).await {
+                Ok(programming) => programming,
+                // Reported in the status, then retried with the error policy's backoff.
+                Err(err) => {
+                    let failed = Programming::ApplyFailed {
+                        message: err.to_string(),
+                        digest: previous.and_then(|s| s.bundle_digest.clone()),
+                        guards: previous.and_then(|s| s.guards),
+                    };
+                    apply_error = Some(err);
+                    failed
+                }
+            };
             let warnings = compiled.warnings.iter().map(ToString::to_string).collect();
             (Acceptance::Accepted { warnings }, programming, auth)
         }
@@ -183,6 +196,9 @@ async fn reconcile_inner(backend: &Backend, ctx: &Context) -> Result<Action> {
     if previous != Some(&next) {
         write_status(ctx, backend, &next).await?;
         publish_transitions(ctx, backend, previous, &next).await;
+    }
+    if let Some(err) = apply_error {
+        return Err(err);
     }
     let ready = matches!(observed.availability, Availability { available, .. } if available > 0);
     Ok(Action::requeue(if ready {

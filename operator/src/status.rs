@@ -61,6 +61,16 @@ pub enum Programming {
         /// Its guard count.
         guards: Option<i32>,
     },
+    /// The spec is valid but applying it failed (an apiserver refusal: quota, admission, an
+    /// exhausted Service IP range); what was programmed before stays.
+    ApplyFailed {
+        /// What the apiserver said.
+        message: String,
+        /// Digest of what was programmed before, from the previous status.
+        digest: Option<String>,
+        /// Its guard count.
+        guards: Option<i32>,
+    },
 }
 
 /// The proxy Deployment's availability.
@@ -106,7 +116,8 @@ pub fn desired(previous: Option<&BackendStatus>, observed: &Observed, now: &Time
         .collect();
     let (bundle_digest, guards) = match &observed.programming {
         Programming::Applied { digest, guards } => (Some(digest.clone()), Some(*guards)),
-        Programming::KeptLastGood { digest, guards } => (digest.clone(), *guards),
+        Programming::KeptLastGood { digest, guards }
+        | Programming::ApplyFailed { digest, guards, .. } => (digest.clone(), *guards),
     };
     BackendStatus {
         observed_generation: observed.generation,
@@ -209,6 +220,15 @@ fn programmed(observed: &Observed) -> Condition {
             false,
             reasons::INVALID_SPEC,
             format!("the spec is invalid; proxies keep serving the last valid bundle {digest}"),
+        ),
+        Programming::ApplyFailed { message, .. } => condition(
+            observed,
+            types::PROGRAMMED,
+            false,
+            reasons::APPLY_FAILED,
+            format!(
+                "applying the bundle Secret, Deployment and Service failed (retrying): {message}"
+            ),
         ),
         Programming::KeptLastGood { digest: None, .. } => condition(
             observed,

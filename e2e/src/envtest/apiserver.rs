@@ -32,7 +32,8 @@ pub(crate) fn args(pki: &Pki<'_>, port: u16, etcd_client_port: u16) -> Vec<Strin
         format!("--tls-private-key-file={}", pki.serving_key.display()),
         format!("--client-ca-file={}", pki.ca_cert.display()),
         format!("--etcd-servers=http://127.0.0.1:{etcd_client_port}"),
-        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+        // Room for thousands of Services (a /24 runs out at 254, which benchmarks reach).
+        "--service-cluster-ip-range=10.0.0.0/16".to_owned(),
         "--allow-privileged=true".to_owned(),
         "--disable-admission-plugins=ServiceAccount".to_owned(),
         "--authorization-mode=RBAC".to_owned(),

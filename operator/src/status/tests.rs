@@ -119,3 +119,26 @@ fn long_diagnostics_are_cut_on_a_character_boundary() {
     assert!(message.len() <= MAX_MESSAGE + 20);
     assert!(message.ends_with("(truncated)"));
 }
+
+#[test]
+fn a_refused_apply_says_why_and_keeps_the_served_digest() {
+    let first = desired(None, &observed(), &at(100));
+    let mut refused = observed();
+    refused.programming = Programming::ApplyFailed {
+        message:
+            "applying Service ns/anthropic-proxy: failed to allocate a serviceIP: range is full"
+                .to_owned(),
+        digest: first.bundle_digest.clone(),
+        guards: first.guards,
+    };
+    let second = desired(Some(&first), &refused, &at(200));
+    let programmed = find(&second, types::PROGRAMMED);
+    assert_eq!(programmed.status, "False");
+    assert_eq!(programmed.reason, reasons::APPLY_FAILED);
+    assert!(
+        programmed.message.contains("range is full"),
+        "{}",
+        programmed.message
+    );
+    assert_eq!(second.bundle_digest, first.bundle_digest);
+}
