@@ -9,12 +9,11 @@
 
 use std::cell::OnceCell;
 
-use regex_automata::dfa::Automaton as _;
+use regex_automata::Input;
 use regex_automata::dfa::regex::Regex;
-use regex_automata::util::primitives::StateID;
-use regex_automata::{Anchored, Input};
 use regex_syntax::hir::Hir;
 
+use super::gate::Gate;
 use super::matcher::{self, BuildError};
 use super::prefilter::{Alphabet, Trigger};
 use super::windows::{self, DigitFinder, Window};
@@ -37,39 +36,10 @@ pub(super) struct BuiltinScanner {
 pub(super) struct Entry {
     pub(super) builtin: Builtin,
     regex: Regex,
-    /// The forward DFA's start state when it is the same everywhere (no look-behind).
-    start: Option<StateID>,
+    /// Says where no candidate that can pass validation lies, when it can.
+    gate: Option<Gate>,
     alphabet: Alphabet,
     trigger: Trigger,
-}
-
-impl Entry {
-    /// Whether a search of `window` can find anything: the forward DFA run over its bytes
-    /// alone, as the search itself would (the byte after the window counts, as there), but
-    /// without the search's per-call set-up, which costs more than the run on short windows.
-    /// `true` when unsure.
-    fn may_match(&self, text: &[u8], window: Window) -> bool {
-        let Some(mut state) = self.start else {
-            return true;
-        };
-        let dfa = self.regex.forward();
-        for &byte in text.get(window.start..window.end).unwrap_or(&[]) {
-            state = dfa.next_state(state, byte);
-            if dfa.is_special_state(state) {
-                if dfa.is_match_state(state) {
-                    return true;
-                }
-                if dfa.is_dead_state(state) || dfa.is_quit_state(state) {
-                    return dfa.is_quit_state(state);
-                }
-            }
-        }
-        let last = match text.get(window.end) {
-            Some(&byte) => dfa.next_state(state, byte),
-            None => dfa.next_eoi_state(state),
-        };
-        dfa.is_match_state(last) || dfa.is_quit_state(last)
-    }
 }
 
 /// Per text: validated matches of each builtin, in normalized coordinates, once asked for.
@@ -116,7 +86,11 @@ impl BuiltinScanner {
         }
         self.entries.push(Entry {
             builtin,
-            start: regex.forward().universal_start_state(Anchored::No),
+            // Digit windows are many; `@` windows are few and need no gate.
+            gate: match trigger {
+                Trigger::Digits(_) => Gate::build(hir, path)?,
+                Trigger::Byte(_) | Trigger::Whole => None,
+            },
             regex,
             alphabet,
             trigger,
@@ -170,7 +144,9 @@ impl BuiltinScanner {
         found: &mut dyn FnMut(usize, usize),
     ) {
         let mut search_in = |window: Window| {
-            if !entry.may_match(text.as_bytes(), window) {
+            if let Some(gate) = &entry.gate
+                && !gate.may_match(text.as_bytes(), window)
+            {
                 return;
             }
             let mut input = Input::new(text).range(window.start..window.end);

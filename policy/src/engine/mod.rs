@@ -8,6 +8,7 @@
 
 mod builtin_scan;
 mod evaluate;
+mod gate;
 pub mod mask;
 pub mod matcher;
 pub mod normalize;
