@@ -13,7 +13,6 @@ use regex_automata::Input;
 use regex_automata::dfa::regex::Regex;
 use regex_syntax::hir::Hir;
 
-use super::gate::Gate;
 use super::matcher::{self, BuildError};
 use super::prefilter::{Alphabet, Trigger};
 use super::windows::{self, DigitFinder, Window};
@@ -23,21 +22,19 @@ use crate::bundle::Builtin;
 /// The builtins of a backend's guards, each with its automaton and precheck.
 #[derive(Debug)]
 pub(super) struct BuiltinScanner {
-    pub(super) entries: Vec<Entry>,
+    entries: Vec<Entry>,
     /// Bytes of any digit-triggered candidate, and every ASCII digit.
     digit_alphabet: Alphabet,
     /// The fewest digits any digit-triggered candidate needs.
-    pub(super) min_digits: usize,
+    min_digits: usize,
     /// The fast finder for `digit_alphabet`, unless it holds non-ASCII bytes.
-    pub(super) digit_finder: Option<DigitFinder>,
+    digit_finder: Option<DigitFinder>,
 }
 
 #[derive(Debug)]
-pub(super) struct Entry {
-    pub(super) builtin: Builtin,
+struct Entry {
+    builtin: Builtin,
     regex: Regex,
-    /// Says where no candidate that can pass validation lies, when it can.
-    gate: Option<Gate>,
     alphabet: Alphabet,
     trigger: Trigger,
 }
@@ -86,11 +83,6 @@ impl BuiltinScanner {
         }
         self.entries.push(Entry {
             builtin,
-            // Digit windows are many; `@` windows are few and need no gate.
-            gate: match trigger {
-                Trigger::Digits(_) => Gate::build(hir, path)?,
-                Trigger::Byte(_) | Trigger::Whole => None,
-            },
             regex,
             alphabet,
             trigger,
@@ -144,11 +136,6 @@ impl BuiltinScanner {
         found: &mut dyn FnMut(usize, usize),
     ) {
         let mut search_in = |window: Window| {
-            if let Some(gate) = &entry.gate
-                && !gate.may_match(text.as_bytes(), window)
-            {
-                return;
-            }
             let mut input = Input::new(text).range(window.start..window.end);
             // A DFA without quit bytes cannot fail; candidates never match the empty string.
             while let Ok(Some(m)) = entry.regex.try_search(&input) {
@@ -167,17 +154,18 @@ impl BuiltinScanner {
                     .filter(|&w| may_start_apart(text, w))
                     .for_each(search_in);
             }
-            Trigger::Digits(digits) => {
-                let shared = hits.digit_windows.get_or_init(|| self.digit_windows(text));
-                for &window in shared.iter().filter(|w| w.triggers >= digits) {
-                    narrow(text, window, &entry.alphabet, digits).for_each(&mut search_in);
-                }
-            }
+            Trigger::Digits(digits) => hits
+                .digit_windows
+                .get_or_init(|| self.digit_windows(text))
+                .iter()
+                .filter(|w| w.triggers >= digits)
+                .copied()
+                .for_each(search_in),
         }
     }
 
     /// Windows of the digit-triggered candidates with enough digits for at least one.
-    pub(super) fn digit_windows(&self, text: &str) -> Vec<Window> {
+    fn digit_windows(&self, text: &str) -> Vec<Window> {
         let mut found = match &self.digit_finder {
             Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
@@ -189,27 +177,6 @@ impl BuiltinScanner {
         found.retain(|&w| may_start_apart(text, w));
         found
     }
-}
-
-/// The runs of `alphabet` (a builtin's own, narrower than the shared one) inside a shared
-/// `window` that hold `digits` digits and may start apart. The shared window is bounded by
-/// bytes outside every digit builtin's alphabet, so these runs are maximal in the text too:
-/// `192.168.100.200` is one shared window (phone numbers may hold dots) but holds no SSN.
-fn narrow<'a>(
-    text: &'a str,
-    window: Window,
-    alphabet: &'a Alphabet,
-    digits: usize,
-) -> impl Iterator<Item = Window> + 'a {
-    let inside = text.as_bytes().get(window.start..window.end).unwrap_or(&[]);
-    windows::around(inside, alphabet, |b| b.is_ascii_digit())
-        .filter(move |w| w.triggers >= digits)
-        .map(move |w| Window {
-            start: window.start + w.start,
-            end: window.start + w.end,
-            triggers: w.triggers,
-        })
-        .filter(|&w| may_start_apart(text, w))
 }
 
 /// Whether a candidate in `window` could pass validation: every builtin turns away one glued

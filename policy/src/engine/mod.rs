@@ -8,7 +8,6 @@
 
 mod builtin_scan;
 mod evaluate;
-mod gate;
 pub mod mask;
 pub mod matcher;
 pub mod normalize;
