@@ -276,15 +276,17 @@ fn pack(flags: &[u8; BLOCK]) -> u64 {
 
 /// Bits `at` where bits `at..at + len` of `mask` followed by `next` are all set (`len` ≤ 64).
 fn long_stretches(mask: u64, next: u64, len: u32) -> u64 {
-    let mut stretch = u128::from(mask) | u128::from(next) << 64;
+    // A 128-bit word as two halves: every shift is below 64 (at most `len / 2`), so no
+    // shift needs the branch or select a `u128` shift by a variable amount compiles to.
+    let (mut low, mut high) = (mask, next);
     let mut covered = 1;
     while covered < len {
         let shift = covered.min(len - covered);
-        stretch &= stretch >> shift;
+        low &= (low >> shift) | (high << (64 - shift));
+        high &= high >> shift;
         covered += shift;
     }
-    // The low word is what this block asked about.
-    u64::try_from(stretch & u128::from(u64::MAX)).unwrap_or(0)
+    low
 }
 
 fn first_zero(mask: u64, from: u32) -> Option<u32> {
