@@ -174,8 +174,9 @@ async fn burst(
                 .await
                 .unwrap_or(f64::NAN);
             eprintln!(
-                "  {:>4.0}s: {done}/{n} programmed, {reconciles} reconciles, {errors} errors",
-                started.elapsed().as_secs_f64()
+                "  {:>4.0}s: {done}/{n} programmed, {reconciles} reconciles, {} errors",
+                started.elapsed().as_secs_f64(),
+                errors.abs()
             );
         }
         assert!(
