@@ -16,6 +16,8 @@ use agw_e2e::clients::{Claude, MockUpstream};
 use agw_e2e::operator::{self, OperatorOptions};
 use agw_e2e::standin::{PodStandIn, PodView};
 use agw_e2e::{ControlPlane, Identity, eventually};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
 use tempfile::TempDir;
 
 const REJECTION: &str = "Rejected due to inappropriate content";
@@ -146,6 +148,35 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The Gateway's pod once the stand-in runs the Deployment's current template (attaching
+    /// a route that needs a new auth volume rolls the pod, like a real rollout): what
+    /// `kubectl rollout status` waits for.
+    async fn rolled_out_pod(&self, stand_in: &PodStandIn) -> PodView {
+        let deployments: Api<Deployment> = Api::namespaced(self.cp.client().unwrap(), &self.ns);
+        eventually(
+            Duration::from_secs(30),
+            "the Gateway's Deployment rolled out",
+            async || {
+                let d = deployments.get(GATEWAY).await.map_err(|e| e.to_string())?;
+                let status = d.status.clone().unwrap_or_default();
+                let current = status.observed_generation == d.metadata.generation;
+                if current && status.available_replicas == Some(1) {
+                    Ok(())
+                } else {
+                    Err(format!("{status:?}"))
+                }
+            },
+        )
+        .await
+        .unwrap();
+        stand_in
+            .pod(GATEWAY, Duration::from_secs(30))
+            .await
+            .unwrap()
+    }
+}
+
 fn base_url(pod: &PodView, prefix: &str) -> String {
     format!("http://{}{prefix}", pod.listen)
 }
@@ -194,10 +225,7 @@ async fn the_tutorial_gateway_and_httproute_guard_claude_code() {
         "the proxy listens on the listener port in the pod"
     );
 
-    let pod = stand_in
-        .pod(GATEWAY, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let pod = env.rolled_out_pod(&stand_in).await;
     let claude = Claude::new().unwrap();
     let answer = claude
         .prompt(&base_url(&pod, ""), "What is Kubernetes?")
@@ -322,10 +350,7 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
     let stand_in = env.stand_in();
     env.tutorial().await;
     env.route_condition("claude", "ResolvedRefs", "True").await;
-    let pod = stand_in
-        .pod(GATEWAY, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let pod = env.rolled_out_pod(&stand_in).await;
 
     let route = |name: &str, prefix: &str, backend_ref: &str| {
         format!(
