@@ -156,8 +156,17 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
         backends: &backends,
         grants: &grants,
     });
+    let mut apply_error = None;
     let (rollout, address) = match attach::served_port(gateway) {
-        Some(port) => apply_program(ctx, gateway, &program, port).await?,
+        Some(port) => match apply_program(ctx, gateway, &program, port).await {
+            Ok(applied) => applied,
+            // Reported in the status, then retried with the error policy's backoff.
+            Err(err) => {
+                let failed = Rollout::ApplyFailed(err.to_string());
+                apply_error = Some(err);
+                (failed, None)
+            }
+        },
         None => (Rollout::NothingToServe, None),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -174,6 +183,9 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     }
     for (route, outcome) in routes.iter().zip(&program.routes) {
         write_route_status(ctx, route, outcome, &now).await?;
+    }
+    if let Some(err) = apply_error {
+        return Err(err);
     }
     let ready = matches!(rollout, Rollout::Applied { available, .. } if available > 0);
     Ok(Action::requeue(if ready {

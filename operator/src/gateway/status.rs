@@ -25,6 +25,9 @@ pub enum Rollout {
     },
     /// No listener can be served, so nothing was applied.
     NothingToServe,
+    /// The apiserver refused an object (quota, admission, exhausted Service IPs); what was
+    /// applied before stays. Retried with backoff.
+    ApplyFailed(String),
 }
 
 /// A condition with its transition time carried from `previous`.
@@ -63,7 +66,6 @@ pub fn gateway_status(
         .listeners
         .iter()
         .any(|(_, v)| *v == ListenerVerdict::Accepted);
-    let ready = matches!(rollout, Rollout::Applied { available, .. } if *available > 0);
     let accepted = if served {
         (
             true,
@@ -77,26 +79,7 @@ pub fn gateway_status(
             "no listener agw can serve: agw needs an HTTP listener".to_owned(),
         )
     };
-    let programmed = match rollout {
-        Rollout::Applied { available, desired } => (
-            ready,
-            if ready {
-                reasons::PROGRAMMED
-            } else {
-                reasons::PENDING
-            },
-            format!(
-                "{} rules to {} backends; {available}/{desired} proxy replicas available",
-                program.rules.len(),
-                program.backends.len()
-            ),
-        ),
-        Rollout::NothingToServe => (
-            false,
-            reasons::INVALID,
-            "nothing is programmed while no listener is accepted".to_owned(),
-        ),
-    };
+    let programmed = programmed_verdict(program, rollout);
     let cond = |type_, (ok, reason, message): (bool, &str, String), prev: &[Condition]| {
         condition(type_, ok, reason, message, generation, prev, now)
     };
@@ -156,6 +139,38 @@ pub fn gateway_status(
             cond(reasons::PROGRAMMED, programmed, &previous.conditions),
         ],
         listeners,
+    }
+}
+
+/// The Gateway's `Programmed` condition: status, reason, message.
+fn programmed_verdict(program: &Program, rollout: &Rollout) -> (bool, &'static str, String) {
+    let ready = matches!(rollout, Rollout::Applied { available, .. } if *available > 0);
+    match rollout {
+        Rollout::Applied { available, desired } => (
+            ready,
+            if ready {
+                reasons::PROGRAMMED
+            } else {
+                reasons::PENDING
+            },
+            format!(
+                "{} rules to {} backends; {available}/{desired} proxy replicas available",
+                program.rules.len(),
+                program.backends.len()
+            ),
+        ),
+        Rollout::NothingToServe => (
+            false,
+            reasons::INVALID,
+            "nothing is programmed while no listener is accepted".to_owned(),
+        ),
+        Rollout::ApplyFailed(message) => (
+            false,
+            reasons::INVALID,
+            format!(
+                "applying the bundle Secret, Deployment and Service failed (retrying): {message}"
+            ),
+        ),
     }
 }
 
@@ -358,5 +373,17 @@ mod tests {
         );
         assert_eq!(later.addresses[0].value, "10.0.0.7");
         assert_eq!(later.listeners[0].supported_kinds[0].kind, "HTTPRoute");
+        let refused = Rollout::ApplyFailed("failed to allocate a serviceIP".to_owned());
+        let failed = gateway_status(Some(&later), &program, &refused, None, Some(1), &at(30));
+        let programmed = &failed.conditions[1];
+        assert_eq!(
+            (programmed.status.as_str(), programmed.reason.as_str()),
+            ("False", "Invalid")
+        );
+        assert!(
+            programmed.message.contains("serviceIP"),
+            "{}",
+            programmed.message
+        );
     }
 }
