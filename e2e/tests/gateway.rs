@@ -125,7 +125,12 @@ impl Env {
 
     /// The tutorial's steps 3–6 in this namespace, with guards on the Backend (step 8).
     async fn tutorial(&self) {
-        self.apply(&Self::sample("gateway/gatewayclass.yaml")).await;
+        // Cluster-scoped and shared by the tests here: applied once, as concurrent
+        // client-side applies of one new object race to create it.
+        static CLASS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        CLASS
+            .get_or_init(async || self.apply(&Self::sample("gateway/gatewayclass.yaml")).await)
+            .await;
         self.apply(&Self::sample("gateway/gateway.yaml")).await;
         self.apply(
             &Self::sample("secret.yaml").replace("sk-ant-replace-me", "sk-ant-from-the-secret"),
