@@ -408,9 +408,11 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
         Duration::from_secs(20),
         "500 for an unusable backend",
         async || {
-            let (status, body) = get(pod.listen, "/invalid/v1/models")
+            // The pod as the stand-in runs it now, so a restart shows as such in the message.
+            let now = stand_in.current(GATEWAY).ok_or("no pod")?;
+            let (status, body) = get(now.listen, "/invalid/v1/models")
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| format!("{e} (pod start {} of {pod:?}, now {now:?})", now.starts))?;
             if status == 500 && body.contains("not available") {
                 Ok(())
             } else {
@@ -421,7 +423,8 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
     .await
     .unwrap();
     let before = env.mock.requests().await.unwrap().len();
-    let (status, _) = get(pod.listen, "/missing/v1/models").await.unwrap();
+    let now = stand_in.current(GATEWAY).unwrap();
+    let (status, _) = get(now.listen, "/missing/v1/models").await.unwrap();
     assert_eq!(status, 500);
     assert_eq!(
         env.mock.requests().await.unwrap().len(),
