@@ -3,7 +3,8 @@
 //! template as written — container args and env, Secret volumes and their mount paths — writes
 //! the mounted Secrets' keys to those paths (and rewrites them when the Secrets change, by
 //! rename, as kubelet swaps a volume), starts the real `agw-proxy`, and reports the pod's
-//! readiness in the Deployment's status the way the deployment controller would.
+//! readiness in the Deployment's status the way the deployment controller would. A proxy that
+//! exits is started again, as kubelet does with `restartPolicy: Always` (`starts` counts it).
 //!
 //! Only the pod's network is remapped: each pod gets free loopback ports through `AGW_LISTEN`
 //! and `AGW_ADMIN`, since all pods share this machine. A template the stand-in cannot run as
@@ -176,7 +177,15 @@ impl Runner {
         let name = deployment.name_any();
         let (spec, template) = pod_spec(deployment)?;
         let mounts = secret_mounts(&spec, &self.root)?;
-        let fresh = pods.get(&name).is_none_or(|pod| pod.template != template);
+        // Like kubelet with restartPolicy Always: a proxy that exited is started again (a
+        // free port can be taken between choosing and binding it); the test output says so.
+        let exited = pods
+            .get_mut(&name)
+            .and_then(|pod| pod.process.ensure_running().err());
+        if let Some(err) = &exited {
+            eprintln!("pod stand-in: the pod of Deployment {name} exited; restarting it: {err}");
+        }
+        let fresh = exited.is_some() || pods.get(&name).is_none_or(|pod| pod.template != template);
         if fresh {
             // Like kubelet: a pod whose Secret volume has no Secret yet stays pending.
             if !self.write_secrets(&mounts).await? {

@@ -154,6 +154,17 @@ impl Env {
 }
 
 impl Env {
+    /// The last lines of the log of the Gateway pod's `starts`-th start.
+    fn pod_log_tail(&self, starts: u32) -> String {
+        let log = self
+            .dir
+            .path()
+            .join(format!("mounts/logs/{GATEWAY}-{starts}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
     /// The Gateway's pod once the stand-in runs the Deployment's current template (attaching
     /// a route that needs a new auth volume rolls the pod, like a real rollout): what
     /// `kubectl rollout status` waits for.
@@ -410,9 +421,12 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
         async || {
             // The pod as the stand-in runs it now, so a restart shows as such in the message.
             let now = stand_in.current(GATEWAY).ok_or("no pod")?;
-            let (status, body) = get(now.listen, "/invalid/v1/models")
-                .await
-                .map_err(|e| format!("{e} (pod start {} of {pod:?}, now {now:?})", now.starts))?;
+            let (status, body) = get(now.listen, "/invalid/v1/models").await.map_err(|e| {
+                format!(
+                    "{e}; first taken {pod:?}, now {now:?}; its log ends:\n{}",
+                    env.pod_log_tail(now.starts)
+                )
+            })?;
             if status == 500 && body.contains("not available") {
                 Ok(())
             } else {
@@ -424,6 +438,10 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
     .unwrap();
     let before = env.mock.requests().await.unwrap().len();
     let now = stand_in.current(GATEWAY).unwrap();
+    println!(
+        "gateway pod: start {} (first taken: start {})",
+        now.starts, pod.starts
+    );
     let (status, _) = get(now.listen, "/missing/v1/models").await.unwrap();
     assert_eq!(status, 500);
     assert_eq!(
