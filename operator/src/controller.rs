@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agw_crds::{API_VERSION, BACKEND_KIND, Backend, BackendStatus};
+use agw_crds::{Backend, BackendStatus};
 use agw_policy::{CompileOptions, Compiled, compile};
 use futures_util::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -361,20 +361,41 @@ pub(crate) async fn deployment_availability(
 
 async fn write_status(ctx: &Context, backend: &Backend, status: &BackendStatus) -> Result<()> {
     let namespace = backend.namespace().unwrap_or_default();
-    let name = backend.name_any();
     let api: Api<Backend> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({"apiVersion": API_VERSION, "kind": BACKEND_KIND, "status": status});
+    apply_status(&api, &backend.name_any(), status, &namespace).await?;
+    ctx.metrics.status_written();
+    Ok(())
+}
+
+/// Server-side applies `status` to the status subresource of `name` as agw-operator, the one
+/// owner of the statuses it writes (`namespace` is only for the error; empty when cluster-scoped).
+pub(crate) async fn apply_status<K>(
+    api: &Api<K>,
+    name: &str,
+    status: &impl serde::Serialize,
+    namespace: &str,
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
     api.patch_status(
-        &name,
+        name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await
-    .map_err(|source| Error::Kube {
-        action: format!("writing the status of Backend {namespace}/{name}"),
-        source,
+    .map_err(|source| {
+        let object = if namespace.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{namespace}/{name}")
+        };
+        Error::Kube {
+            action: format!("writing the status of {} {object}", K::kind(&())),
+            source,
+        }
     })?;
-    ctx.metrics.status_written();
     Ok(())
 }
 

@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::api::GatewayClass;
 use super::controller::GatewayContext;
 use super::status;
-use crate::resources::FIELD_MANAGER;
+use crate::controller::apply_status;
 use crate::{Error, Result};
 
 /// Runs until `shutdown` resolves.
@@ -47,22 +46,8 @@ async fn reconcile(class: Arc<GatewayClass>, ctx: Arc<GatewayContext>) -> Result
         return Ok(Action::await_change());
     }
     let name = class.name_any();
-    let patch = json!({
-        "apiVersion": GatewayClass::api_version(&()),
-        "kind": GatewayClass::kind(&()),
-        "status": {"conditions": [accepted]},
-    });
     let api: Api<GatewayClass> = Api::all(ctx.base.client.clone());
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(|source| Error::Kube {
-        action: format!("writing the status of GatewayClass {name}"),
-        source,
-    })?;
+    apply_status(&api, &name, &json!({"conditions": [accepted]}), "").await?;
     tracing::info!(class = %name, "accepted GatewayClass");
     Ok(Action::await_change())
 }

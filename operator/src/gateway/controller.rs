@@ -28,7 +28,7 @@ use super::lookup::{attached_routes, found_backends, grants_for, namespace_label
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
 use super::{attach, resources as gw_resources};
-use crate::controller::{Context, Scope, apply, deployment_availability};
+use crate::controller::{Context, Scope, apply, apply_status, deployment_availability};
 use crate::resources::FIELD_MANAGER;
 use crate::{Error, Result};
 
@@ -260,22 +260,8 @@ async fn write_gateway_status(
     next: &super::api::GatewayStatus,
 ) -> Result<()> {
     let namespace = gateway.namespace().unwrap_or_default();
-    let name = gateway.name_any();
     let api: Api<Gateway> = Api::namespaced(ctx.base.client.clone(), &namespace);
-    let patch = json!({
-        "apiVersion": Gateway::api_version(&()),
-        "kind": Gateway::kind(&()),
-        "status": next,
-    });
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(kube_err(format!(
-        "writing the status of Gateway {namespace}/{name}"
-    )))?;
+    apply_status(&api, &gateway.name_any(), next, &namespace).await?;
     ctx.base.metrics.status_written();
     Ok(())
 }
