@@ -71,12 +71,13 @@ fn rule(matches: Vec<RouteMatch>, backend: BackendRef) -> RouteRule {
     }
 }
 
-fn found(namespace: &str, name: &str) -> FoundBackend {
-    let spec: agw_crds::BackendSpec = serde_json::from_value(serde_json::json!({
-        "ai": {"provider": {"anthropic": {}}},
-        "policies": {"auth": {"secretRef": {"name": "anthropic-secret"}}}
-    }))
-    .unwrap();
+/// A compiled Backend; with `auth`, it names the tutorial's Secret.
+fn compiled(namespace: &str, name: &str, auth: bool) -> FoundBackend {
+    let mut spec = serde_json::json!({"ai": {"provider": {"anthropic": {}}}});
+    if auth {
+        spec["policies"] = serde_json::json!({"auth": {"secretRef": {"name": "anthropic-secret"}}});
+    }
+    let spec: agw_crds::BackendSpec = serde_json::from_value(spec).unwrap();
     let opts = CompileOptions::new(namespace, name);
     let mut compiled = compile(&spec, &opts).unwrap();
     FoundBackend::Compiled {
@@ -87,8 +88,12 @@ fn found(namespace: &str, name: &str) -> FoundBackend {
                 .remove(&opts.backend_key())
                 .unwrap(),
         ),
-        auth: Some(("anthropic-secret".to_owned(), "Authorization".to_owned())),
+        auth: auth.then(|| ("anthropic-secret".to_owned(), "Authorization".to_owned())),
     }
+}
+
+fn found(namespace: &str, name: &str) -> FoundBackend {
+    compiled(namespace, name, true)
 }
 
 fn run(
@@ -224,22 +229,9 @@ fn cross_namespace_backends_need_a_reference_grant() {
             backend_ref("shared", Some("models")),
         )],
     )];
-    let spec: agw_crds::BackendSpec =
-        serde_json::from_value(serde_json::json!({"ai": {"provider": {"anthropic": {}}}})).unwrap();
-    let opts = CompileOptions::new("models", "shared");
-    let mut compiled = compile(&spec, &opts).unwrap();
     let backends = BTreeMap::from([(
         "models/shared".to_owned(),
-        FoundBackend::Compiled {
-            backend: Box::new(
-                compiled
-                    .bundle
-                    .backends
-                    .remove(&opts.backend_key())
-                    .unwrap(),
-            ),
-            auth: None,
-        },
+        compiled("models", "shared", false),
     )]);
     let refused = run(&routes, &backends, &[]);
     assert_eq!(
