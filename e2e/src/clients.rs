@@ -113,6 +113,25 @@ impl Claude {
         Ok(Self { bin, home })
     }
 
+    /// The tutorial's check through `base_url`: `What is Kubernetes?` exits 0 with the mock's
+    /// answer, and `What is a credit card` exits non-zero printing `rejection`.
+    pub async fn tutorial_prompts(&self, base_url: &str, rejection: &str) -> Result<()> {
+        let unexpected = |what: &str, out: &ClaudeOutput| Error::UnexpectedResponse {
+            what: format!("claude -p {what:?} through {base_url}"),
+            message: format!("{out:?}"),
+        };
+        let answer = self.prompt(base_url, "What is Kubernetes?").await?;
+        if answer.code != Some(0) || !answer.stdout.contains("open-source system") {
+            return Err(unexpected("What is Kubernetes?", &answer));
+        }
+        let rejected = self.prompt(base_url, "What is a credit card").await?;
+        let printed = format!("{}{}", rejected.stdout, rejected.stderr);
+        if rejected.code == Some(0) || !printed.contains(rejection) {
+            return Err(unexpected("What is a credit card", &rejected));
+        }
+        Ok(())
+    }
+
     /// `ANTHROPIC_BASE_URL=<base_url> claude -p <prompt>`, as the tutorial runs it.
     pub async fn prompt(&self, base_url: &str, prompt: &str) -> Result<ClaudeOutput> {
         let mut command = tokio::process::Command::new(&self.bin);

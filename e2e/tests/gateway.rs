@@ -243,21 +243,10 @@ async fn the_tutorial_gateway_and_httproute_guard_claude_code() {
 
     let pod = env.rolled_out_pod(&stand_in).await;
     let claude = Claude::new().unwrap();
-    let answer = claude
-        .prompt(&base_url(&pod, ""), "What is Kubernetes?")
+    claude
+        .tutorial_prompts(&base_url(&pod, ""), REJECTION)
         .await
         .unwrap();
-    assert_eq!(answer.code, Some(0), "{answer:?}");
-    assert!(answer.stdout.contains("open-source system"), "{answer:?}");
-    let rejected = claude
-        .prompt(&base_url(&pod, ""), "What is a credit card")
-        .await
-        .unwrap();
-    assert_ne!(rejected.code, Some(0), "{rejected:?}");
-    assert!(
-        format!("{}{}", rejected.stdout, rejected.stderr).contains(REJECTION),
-        "{rejected:?}"
-    );
     let seen = env.mock.requests().await.unwrap();
     assert!(
         seen.iter()
