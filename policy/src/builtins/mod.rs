@@ -22,6 +22,27 @@ pub fn candidate_pattern(builtin: Builtin) -> &'static str {
     }
 }
 
+/// The part of `builtin`'s candidate pattern that can validate whatever precedes it. A
+/// candidate outside it (nine bare digits for `Ssn`) validates only where
+/// [`context_before`] holds for the text before it.
+pub fn context_free_candidate(builtin: Builtin) -> &'static str {
+    match builtin {
+        Builtin::Ssn => ssn::SEPARATED,
+        other => candidate_pattern(other),
+    }
+}
+
+/// Whether `before`, the text before a candidate, gives the context that candidates outside
+/// [`context_free_candidate`] need. It holds for `before` whenever it holds for `before`
+/// followed by digits and ` .-()+` separators, so the engine can ask once at the start of a
+/// run of those for every candidate in it.
+pub fn context_before(builtin: Builtin, before: &str) -> bool {
+    match builtin {
+        Builtin::Ssn => ssn::mentioned(before),
+        _ => true,
+    }
+}
+
 /// Whether the candidate `text[start..end]` really is a `builtin`; `text` gives context.
 ///
 /// Every builtin requires a candidate to stand apart from its neighbours, first of all

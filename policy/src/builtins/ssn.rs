@@ -4,6 +4,10 @@
 pub(super) const CANDIDATE: &str =
     r"(?-u:\d){3}-(?-u:\d){2}-(?-u:\d){4}|(?-u:\d){3} (?-u:\d){2} (?-u:\d){4}|(?-u:\d){9}";
 
+/// The separated forms alone: the candidates that validate with no mention before them.
+pub(super) const SEPARATED: &str =
+    r"(?-u:\d){3}-(?-u:\d){2}-(?-u:\d){4}|(?-u:\d){3} (?-u:\d){2} (?-u:\d){4}";
+
 /// How far back (in bytes) an "SSN" mention makes nine bare digits count.
 const CONTEXT_WINDOW: usize = 32;
 
@@ -23,11 +27,21 @@ fn valid_parts(d: &[u8]) -> bool {
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
-fn mentioned(before: &str) -> bool {
+pub(super) fn mentioned(before: &str) -> bool {
     let mut start = before.len().saturating_sub(CONTEXT_WINDOW);
     while !before.is_char_boundary(start) {
         start += 1;
     }
-    let window = before[start..].to_ascii_lowercase();
-    window.contains("ssn") || window.contains("social security")
+    // Compared in place, ignoring ASCII case: the engine asks this for every run of digits
+    // that could be bare SSN digits, so it must not allocate.
+    let window = &before.as_bytes()[start..];
+    (0..window.len())
+        .filter(|&at| window[at] | 0x20 == b's')
+        .any(|at| {
+            [&b"ssn"[..], b"social security"].iter().any(|phrase| {
+                window
+                    .get(at..at + phrase.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(phrase))
+            })
+        })
 }

@@ -148,3 +148,43 @@ proptest::proptest! {
         );
     }
 }
+
+proptest::proptest! {
+    /// What the engine relies on to skip bare digits: a validated candidate outside the
+    /// context-free pattern has its context, and the context, once there, holds at the start
+    /// of the run of digits and separators the candidate sits in.
+    #[test]
+    fn context_is_needed_outside_the_context_free_candidate_and_holds_earlier(
+        before in "([a-z ]|SSN|Ssn|social security|→){0,12}",
+        filler in "[0-9 .()+\\-]{0,40}",
+        candidate in "[0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}",
+    ) {
+        let text = format!("{before}{filler}{candidate}");
+        let start = text.len() - candidate.len();
+        let free = Regex::new(&format!("^(?:{})$", context_free_candidate(Builtin::Ssn)))
+            .expect("compiles");
+        if validate(Builtin::Ssn, &text, start, text.len()) && !free.is_match(&candidate) {
+            proptest::prop_assert!(context_before(Builtin::Ssn, &text[..start]));
+        }
+        if context_before(Builtin::Ssn, &text[..start]) {
+            proptest::prop_assert!(context_before(Builtin::Ssn, &before));
+        }
+    }
+}
+
+#[test]
+fn the_ssn_candidate_is_its_context_free_part_or_nine_bare_digits() {
+    assert_eq!(
+        candidate_pattern(Builtin::Ssn),
+        format!("{}|(?-u:\\d){{9}}", context_free_candidate(Builtin::Ssn))
+    );
+    for builtin in [
+        Builtin::CreditCard,
+        Builtin::Email,
+        Builtin::PhoneNumber,
+        Builtin::CaSin,
+    ] {
+        assert_eq!(context_free_candidate(builtin), candidate_pattern(builtin));
+        assert!(context_before(builtin, ""));
+    }
+}
