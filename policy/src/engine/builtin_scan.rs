@@ -3,7 +3,7 @@
 //! Each builtin's candidate automaton runs only inside the windows its [`prefilter`] allows:
 //! around each `@` for e-mail; around runs of digits (and the separators the candidates
 //! allow) holding enough digits for the others. The digit-triggered builtins share one pass
-//! over the text. A window where no candidate could stand apart from what precedes it (see
+//! over the text, and each searches only the windows its [`Gate`] admits. A window where no candidate could stand apart from what precedes it (see
 //! [`builtins::validate`]) is not searched either. Results are computed on first use per text
 //! and builtin, so a request that an earlier guard rejects never pays for later builtins.
 
@@ -13,6 +13,7 @@ use regex_automata::Input;
 use regex_automata::dfa::regex::Regex;
 use regex_syntax::hir::Hir;
 
+use super::digit_gate::{Gate, Separators, Summary};
 use super::matcher::{self, BuildError};
 use super::prefilter::{Alphabet, Trigger};
 use super::windows::{self, DigitFinder, Window};
@@ -29,6 +30,9 @@ pub(super) struct BuiltinScanner {
     min_digits: usize,
     /// The fast finder for `digit_alphabet`, unless it holds non-ASCII bytes.
     digit_finder: Option<DigitFinder>,
+    /// The separators of `digit_alphabet` that windows are summarized by for the gates,
+    /// unless it holds non-ASCII bytes or too many.
+    separators: Option<Separators>,
 }
 
 #[derive(Debug)]
@@ -37,12 +41,28 @@ struct Entry {
     regex: Regex,
     alphabet: Alphabet,
     trigger: Trigger,
+    /// For a digit trigger: the candidate and its part that needs no context
+    /// ([`builtins::context_free_candidate`]), to build gates from.
+    candidates: Option<(Hir, Hir)>,
+    /// What a window must hold for each of `candidates`, by the scanner's separators.
+    gates: Option<(Gate, Gate)>,
+}
+
+/// Entries are one per builtin, so their indices fit the bits of [`DigitWindow::admits`].
+const _: () = assert!(Builtin::ALL.len() <= 32);
+
+/// A digit window and the entries whose candidates may match in it.
+#[derive(Clone, Copy, Debug)]
+struct DigitWindow {
+    window: Window,
+    /// Bit `i` for entry `i`.
+    admits: u32,
 }
 
 /// Per text: validated matches of each builtin, in normalized coordinates, once asked for.
 #[derive(Debug)]
 pub(super) struct BuiltinHits {
-    digit_windows: OnceCell<Vec<Window>>,
+    digit_windows: OnceCell<Vec<DigitWindow>>,
     spans: Vec<OnceCell<Vec<(usize, usize)>>>,
 }
 
@@ -56,6 +76,7 @@ impl BuiltinScanner {
             digit_finder: DigitFinder::new(&digit_alphabet),
             digit_alphabet,
             min_digits: usize::MAX,
+            separators: None,
         }
     }
 
@@ -72,12 +93,15 @@ impl BuiltinScanner {
         let regex = matcher::build_dense(hir, path)?;
         let mut alphabet = Alphabet::of(hir);
         let trigger = Trigger::of(hir);
+        let mut candidates = None;
         match trigger {
             Trigger::Byte(byte) => alphabet.add_range(byte, byte),
             Trigger::Digits(digits) => {
                 self.digit_alphabet.extend(&alphabet);
                 self.digit_finder = DigitFinder::new(&self.digit_alphabet);
                 self.min_digits = self.min_digits.min(digits);
+                let free = matcher::builtin_hir(builtins::context_free_candidate(builtin), path)?;
+                candidates = Some((hir.clone(), free));
             }
             Trigger::Whole => {}
         }
@@ -86,8 +110,24 @@ impl BuiltinScanner {
             regex,
             alphabet,
             trigger,
+            candidates,
+            gates: None,
         });
+        if matches!(trigger, Trigger::Digits(_)) {
+            self.rebuild_gates();
+        }
         Ok(())
+    }
+
+    /// Gates are indexed by the separators of every digit candidate: one more candidate may
+    /// bring more, so all are built again (a few tables of at most 256 entries).
+    fn rebuild_gates(&mut self) {
+        self.separators = Separators::of(&self.digit_alphabet);
+        for entry in &mut self.entries {
+            entry.gates = self.separators.as_ref().zip(entry.candidates.as_ref()).map(
+                |(separators, (any, free))| (Gate::of(any, separators), Gate::of(free, separators)),
+            );
+        }
     }
 
     /// Room for the matches of one text.
@@ -118,7 +158,7 @@ impl BuiltinScanner {
         };
         cell.get_or_init(|| {
             let mut out = Vec::new();
-            self.search(entry, text, hits, &mut |start, end| {
+            self.search(index, entry, text, hits, &mut |start, end| {
                 if builtins::validate(builtin, text, start, end) {
                     out.push((start, end));
                 }
@@ -130,6 +170,7 @@ impl BuiltinScanner {
     /// Reports every candidate match of `entry`, as a search of the whole text would.
     fn search(
         &self,
+        index: usize,
         entry: &Entry,
         text: &str,
         hits: &BuiltinHits,
@@ -154,19 +195,18 @@ impl BuiltinScanner {
                     .filter(|&w| may_start_apart(text, w))
                     .for_each(search_in);
             }
-            Trigger::Digits(digits) => hits
+            Trigger::Digits(_) => hits
                 .digit_windows
                 .get_or_init(|| self.digit_windows(text))
                 .iter()
-                .filter(|w| w.triggers >= digits)
-                .copied()
-                .for_each(search_in),
+                .filter(|w| w.admits >> index & 1 == 1)
+                .for_each(|w| search_in(w.window)),
         }
     }
 
-    /// Windows of the digit-triggered candidates with enough digits for at least one.
-    fn digit_windows(&self, text: &str) -> Vec<Window> {
-        let mut found = match &self.digit_finder {
+    /// Windows of the digit-triggered candidates that some candidate's gate admits.
+    fn digit_windows(&self, text: &str) -> Vec<DigitWindow> {
+        let found = match &self.digit_finder {
             Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
                 b.is_ascii_digit()
@@ -174,8 +214,40 @@ impl BuiltinScanner {
             .filter(|w| w.triggers >= self.min_digits)
             .collect(),
         };
-        found.retain(|&w| may_start_apart(text, w));
         found
+            .into_iter()
+            .filter_map(|window| {
+                let summary = self.separators.as_ref().map(|separators| {
+                    Summary::of(&text.as_bytes()[window.start..window.end], separators)
+                });
+                let admits = (self.entries.iter().enumerate())
+                    .filter(|(_, entry)| entry.admits(text, window, summary.as_ref()))
+                    .fold(0, |bits, (i, _)| bits | 1 << i);
+                (admits != 0 && may_start_apart(text, window))
+                    .then_some(DigitWindow { window, admits })
+            })
+            .collect()
+    }
+}
+
+impl Entry {
+    /// Whether this digit-triggered candidate may match inside `window`, whose bytes are
+    /// `summary`. Parts of the candidate that need context (bare digits for `Ssn`) count only
+    /// where the text before the window gives it: the context holds there if it holds before
+    /// any candidate inside ([`builtins::context_before`]).
+    fn admits(&self, text: &str, window: Window, summary: Option<&Summary>) -> bool {
+        let Trigger::Digits(digits) = self.trigger else {
+            return false;
+        };
+        let (Some((any, free)), Some(summary)) = (&self.gates, summary) else {
+            return window.triggers >= digits; // no gates: enough digits must do
+        };
+        window.triggers >= digits
+            && any.admits(summary)
+            && (free.admits(summary)
+                || text
+                    .get(..window.start)
+                    .is_none_or(|before| builtins::context_before(self.builtin, before)))
     }
 }
 

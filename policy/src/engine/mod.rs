@@ -7,6 +7,7 @@
 //! rejects, `Mask` guards accumulate replacements ([`mask`]) in the original text.
 
 mod builtin_scan;
+mod digit_gate;
 mod evaluate;
 pub mod mask;
 pub mod matcher;
