@@ -16,7 +16,7 @@ use regex_syntax::hir::Hir;
 use super::digit_gate::{Gate, Separators, Summary};
 use super::matcher::{self, BuildError};
 use super::prefilter::{Alphabet, Trigger};
-use super::windows::{self, DigitFinder, Window};
+use super::windows::{self, DigitFinder, Seed, Window};
 use crate::builtins;
 use crate::bundle::Builtin;
 
@@ -191,7 +191,7 @@ impl BuiltinScanner {
                 triggers: 0,
             }),
             Trigger::Byte(byte) => {
-                windows::around(text.as_bytes(), &entry.alphabet, |b| b == byte)
+                windows::around(text.as_bytes(), &entry.alphabet, Seed::Byte(byte))
                     .filter(|&w| may_start_apart(text, w))
                     .for_each(search_in);
             }
@@ -208,11 +208,9 @@ impl BuiltinScanner {
     fn digit_windows(&self, text: &str) -> Vec<DigitWindow> {
         let found = match &self.digit_finder {
             Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
-            None => windows::around(text.as_bytes(), &self.digit_alphabet, |b| {
-                b.is_ascii_digit()
-            })
-            .filter(|w| w.triggers >= self.min_digits)
-            .collect(),
+            None => windows::around(text.as_bytes(), &self.digit_alphabet, Seed::Digit)
+                .filter(|w| w.triggers >= self.min_digits)
+                .collect(),
         };
         found
             .into_iter()

@@ -2,8 +2,8 @@
 //!
 //! A window is a maximal run of alphabet bytes ([`Alphabet`]) holding trigger bytes. Two
 //! finders, both exact:
-//! - [`around`] seeks each trigger byte (rare, like `@`) with a test the compiler vectorizes,
-//!   then extends left and right byte by byte;
+//! - [`around`] seeks each trigger byte (rare, like `@`) with `memchr`, or each digit with a
+//!   test the compiler vectorizes, then extends left and right byte by byte;
 //! - [`DigitFinder`] serves digit triggers. Digits are everywhere in logs, code and JSON, so it
 //!   classifies 64 bytes at a time into bit masks (alphabet, digit) with comparisons the
 //!   compiler vectorizes, and looks with bit operations only at runs at least as long as the
@@ -22,16 +22,43 @@ pub(super) struct Window {
     pub triggers: usize,
 }
 
+/// The trigger bytes [`around`] seeks.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Seed {
+    /// One byte.
+    Byte(u8),
+    /// Any ASCII digit.
+    Digit,
+}
+
+impl Seed {
+    fn matches(self, byte: u8) -> bool {
+        match self {
+            Self::Byte(seed) => byte == seed,
+            Self::Digit => byte.is_ascii_digit(),
+        }
+    }
+
+    /// The first trigger at or after `from`. A single byte is sought with `memchr`, whose
+    /// vector search runs many times faster than a byte loop over text that lacks it.
+    fn find(self, text: &[u8], from: usize) -> Option<usize> {
+        match self {
+            Self::Byte(seed) => memchr::memchr(seed, text.get(from..)?).map(|i| from + i),
+            Self::Digit => find(text, from, &|b: u8| b.is_ascii_digit()),
+        }
+    }
+}
+
 /// The windows of `text` around each trigger byte, left to right. Trigger bytes must belong
 /// to `alphabet`.
 pub(super) fn around<'a>(
     text: &'a [u8],
     alphabet: &'a Alphabet,
-    trigger: impl Fn(u8) -> bool + 'a,
+    trigger: Seed,
 ) -> impl Iterator<Item = Window> + 'a {
     let mut from = 0;
     std::iter::from_fn(move || {
-        let seed = find(text, from, &trigger)?;
+        let seed = trigger.find(text, from)?;
         let mut start = seed;
         while start > from && alphabet.contains(text[start - 1]) {
             start -= 1;
@@ -39,7 +66,7 @@ pub(super) fn around<'a>(
         let mut end = seed;
         let mut triggers = 0;
         while let Some(&byte) = text.get(end).filter(|&&b| alphabet.contains(b)) {
-            triggers += usize::from(trigger(byte));
+            triggers += usize::from(trigger.matches(byte));
             end += 1;
         }
         from = end.max(seed + 1);

@@ -14,16 +14,23 @@ fn alphabet(bytes: &[u8]) -> Alphabet {
 
 /// Maximal runs of `member` bytes with at least `min` digits, one byte at a time.
 fn by_definition(text: &[u8], member: impl Fn(u8) -> bool, min: usize) -> Vec<Window> {
+    of_triggers(text, member, |b| b.is_ascii_digit(), min)
+}
+
+/// Maximal runs of `member` bytes with at least `min` (at least 1) `trigger` bytes.
+fn of_triggers(
+    text: &[u8],
+    member: impl Fn(u8) -> bool,
+    trigger: impl Fn(u8) -> bool,
+    min: usize,
+) -> Vec<Window> {
     let mut out = Vec::new();
     let mut start = 0;
     for end in 0..=text.len() {
         if text.get(end).is_some_and(|&b| member(b)) {
             continue;
         }
-        let triggers = text[start..end]
-            .iter()
-            .filter(|b| b.is_ascii_digit())
-            .count();
+        let triggers = text[start..end].iter().filter(|&&b| trigger(b)).count();
         if triggers >= min.max(1) {
             out.push(Window {
                 start,
@@ -40,7 +47,7 @@ fn by_definition(text: &[u8], member: impl Fn(u8) -> bool, min: usize) -> Vec<Wi
 fn around_finds_maximal_runs_with_a_trigger() {
     let alphabet = alphabet(b"0123456789 -");
     let text = b"id 12 34x 5--6 end 7";
-    let found: Vec<_> = around(text, &alphabet, |b| b.is_ascii_digit()).collect();
+    let found: Vec<_> = around(text, &alphabet, Seed::Digit).collect();
     let spans: Vec<&[u8]> = found.iter().map(|w| &text[w.start..w.end]).collect();
     assert_eq!(spans, [&b" 12 34"[..], b" 5--6 ", b" 7"]);
     assert_eq!(found[0].triggers, 4);
@@ -86,9 +93,17 @@ proptest! {
     }
 
     #[test]
+    fn around_a_byte_agrees_with_the_definition(text in "([a-z@.]{1,6}|[ \\-@]{1,3}|é){0,30}") {
+        let alphabet = alphabet(b"abcdefghijklmnopqrstuvwxyz@.");
+        let found: Vec<Window> = around(text.as_bytes(), &alphabet, Seed::Byte(b'@')).collect();
+        let expected = of_triggers(text.as_bytes(), |b| alphabet.contains(b), |b| b == b'@', 1);
+        prop_assert_eq!(found, expected);
+    }
+
+    #[test]
     fn around_agrees_with_the_definition(text in "([0-9]{1,12}|[ \\-]{1,3}|[a-z]{1,4}){0,30}") {
         let alphabet = alphabet(b"0123456789 -");
-        let found: Vec<Window> = around(text.as_bytes(), &alphabet, |b| b.is_ascii_digit()).collect();
+        let found: Vec<Window> = around(text.as_bytes(), &alphabet, Seed::Digit).collect();
         prop_assert_eq!(found, by_definition(text.as_bytes(), |b| alphabet.contains(b), 1));
     }
 }
