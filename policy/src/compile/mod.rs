@@ -7,6 +7,7 @@
 //! problems are reported together.
 
 mod auth;
+mod case_fold;
 mod guards;
 mod limits;
 mod nfa_bound;

@@ -15,7 +15,7 @@ use regex_syntax::hir::translate::{Translator, TranslatorBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use regex_syntax::{Error as SyntaxError, ParserBuilder};
 
-use super::{Limits, nfa_bound};
+use super::{Limits, case_fold, nfa_bound};
 
 /// What a custom pattern turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,13 +60,18 @@ pub fn judge(pattern: &str, limits: &Limits) -> Result<Judged, Refusal> {
     Judge::new(limits).judge(pattern)
 }
 
-/// Judges many patterns with the same limits, reusing the parser, the translator and the NFA
+/// Judges many patterns with the same limits, reusing the parser, the translators and the NFA
 /// compiler (and their allocations) from one pattern to the next. One per compiled spec.
+///
+/// Patterns are translated case-sensitively, which is several times cheaper than the engine's
+/// case-insensitive translation and gives the same verdicts (see [`case_fold`]); the
+/// case-insensitive one is produced only when the size check needs it.
 #[derive(Debug)]
 pub struct Judge {
     limits: Limits,
     parser: ast::parse::Parser,
-    translator: Translator,
+    case_sensitive: Translator,
+    case_insensitive: Translator,
     nfa: Option<thompson::Compiler>,
     /// Verdicts by pattern text: a pattern repeated within one spec is judged once.
     judged: HashMap<String, Result<Judged, Refusal>>,
@@ -80,11 +85,8 @@ impl Judge {
             parser: ast::parse::ParserBuilder::new()
                 .nest_limit(limits.max_nesting)
                 .build(),
-            translator: TranslatorBuilder::new()
-                .case_insensitive(true)
-                .unicode(true)
-                .utf8(true)
-                .build(),
+            case_sensitive: translator(false),
+            case_insensitive: translator(true),
             nfa: None,
             judged: HashMap::new(),
         }
@@ -125,11 +127,27 @@ impl Judge {
             // fast.
             return Ok(Judged::Regex { simpler: None });
         }
-        let hir = self.parse(pattern)?;
-        if let Some(judged) = as_length_check(&hir) {
+        let ast = self.parse(pattern)?;
+        let sensitive = Self::translate(&mut self.case_sensitive, pattern, &ast, &limits)?;
+        // Length checks and wildcard wrappers are recognised by an unbounded repetition of any
+        // character, and case folding can complete a near-universal class into one
+        // (`(?:[^a]|[b-z]|A)+`), so patterns of that shape are read as the engine reads them.
+        let engine = if has_outer_unbounded_repetition(&sensitive) {
+            Some(Self::translate(
+                &mut self.case_insensitive,
+                pattern,
+                &ast,
+                &limits,
+            )?)
+        } else {
+            None
+        };
+        let shape = engine.as_ref().unwrap_or(&sensitive);
+        if let Some(judged) = as_length_check(shape) {
             return Ok(judged);
         }
-        if hir.properties().minimum_len() == Some(0) {
+        let simpler = simpler_equivalent(pattern, shape);
+        if sensitive.properties().minimum_len() == Some(0) {
             return Err(Refusal::new(
                 "regex-matches-empty",
                 "pattern matches the empty string, so it would match every prompt".to_owned(),
@@ -137,15 +155,13 @@ impl Judge {
                     .to_owned(),
             ));
         }
-        self.check_size(&hir)?;
-        Ok(Judged::Regex {
-            simpler: simpler_equivalent(pattern, &hir),
-        })
+        self.check_size(pattern, &ast, &sensitive, engine)?;
+        Ok(Judged::Regex { simpler })
     }
 
-    /// Parses in two steps (AST, then HIR) so constructs that regex syntax accepts with another
-    /// meaning, like the possessive-looking `a*+` (a nested repetition), can be refused first.
-    fn parse(&mut self, pattern: &str) -> Result<Hir, Refusal> {
+    /// Parses to an AST, so constructs that regex syntax accepts with another meaning, like the
+    /// possessive-looking `a*+` (a nested repetition), can be refused before translation.
+    fn parse(&mut self, pattern: &str) -> Result<Ast, Refusal> {
         let limits = &self.limits;
         let ast = self
             .parser
@@ -159,18 +175,51 @@ impl Judge {
                     .to_owned(),
             ));
         }
-        self.translator
-            .translate(pattern, &ast)
+        Ok(ast)
+    }
+
+    /// Both translations refuse the same patterns: case folding only adds characters to
+    /// literals and classes, which changes neither which Unicode data is needed nor whether a
+    /// byte class stays valid UTF-8.
+    fn translate(
+        translator: &mut Translator,
+        pattern: &str,
+        ast: &Ast,
+        limits: &Limits,
+    ) -> Result<Hir, Refusal> {
+        translator
+            .translate(pattern, ast)
             .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Translate(e), limits))
     }
 
     /// Refuses a pattern whose forward Thompson NFA (without captures) exceeds the engine's
     /// size limit: that is what the limit bounds, and it is several times cheaper than a whole
-    /// meta regex. The NFA is built only when a conservative bound computed from the HIR
-    /// ([`nfa_bound`]) comes within a quarter of the limit; below that it cannot fail.
-    fn check_size(&mut self, hir: &Hir) -> Result<(), Refusal> {
+    /// meta regex. The NFA is built only when a conservative bound ([`nfa_bound`]) comes within
+    /// a quarter of the limit; below that it cannot fail. The bound is computed from the
+    /// case-sensitive translation when [`case_fold`] allows and the engine's translation is
+    /// not at hand already, else from the engine's.
+    fn check_size(
+        &mut self,
+        pattern: &str,
+        ast: &Ast,
+        sensitive: &Hir,
+        engine: Option<Hir>,
+    ) -> Result<(), Refusal> {
         let limit = self.limits.max_compiled_bytes;
-        if nfa_bound::nfa_bytes(hir) <= (limit / 4) as u64 {
+        let quarter = (limit / 4) as u64;
+        let hir = match engine {
+            Some(hir) => hir,
+            None if case_fold::folds_locally(ast)
+                && nfa_bound::folded_nfa_bytes(sensitive) <= quarter =>
+            {
+                return Ok(());
+            }
+            None => {
+                let limits = self.limits;
+                Self::translate(&mut self.case_insensitive, pattern, ast, &limits)?
+            }
+        };
+        if nfa_bound::nfa_bytes(&hir) <= quarter {
             return Ok(());
         }
         let config = thompson::Config::new()
@@ -178,7 +227,7 @@ impl Judge {
             .which_captures(thompson::WhichCaptures::None)
             .shrink(false);
         let compiler = self.nfa.get_or_insert_with(thompson::Compiler::new);
-        match compiler.configure(config).build_from_hir(hir) {
+        match compiler.configure(config).build_from_hir(&hir) {
             Ok(_) => Ok(()),
             Err(_) => Err(Refusal::new(
                 "regex-too-large",
@@ -201,6 +250,14 @@ fn is_plain_phrase(pattern: &str) -> bool {
         && pattern
             .chars()
             .all(|c| c.is_alphanumeric() || c == ' ' || ",'\"-_:;!/@%=<>&~`".contains(c))
+}
+
+fn translator(case_insensitive: bool) -> Translator {
+    TranslatorBuilder::new()
+        .case_insensitive(case_insensitive)
+        .unicode(true)
+        .utf8(true)
+        .build()
 }
 
 /// The parser configuration shared with the engine, so both agree on what a pattern means.
@@ -296,6 +353,17 @@ fn first_line(err: &SyntaxError) -> String {
         .rev()
         .find(|l| l.starts_with("error:"))
         .map_or(text.clone(), |l| l.trim_start_matches("error: ").to_owned())
+}
+
+/// An unbounded repetition at the top of the pattern, inside captures and concatenations only:
+/// where [`as_length_check`] and [`simpler_equivalent`] look.
+fn has_outer_unbounded_repetition(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Repetition(rep) => rep.max.is_none(),
+        HirKind::Capture(capture) => has_outer_unbounded_repetition(&capture.sub),
+        HirKind::Concat(parts) => parts.iter().any(has_outer_unbounded_repetition),
+        _ => false,
+    }
 }
 
 /// `.{N,}`, `(?s).{N,}`, `[\s\S]{N,}`, optionally in a group or between `^`/`$` anchors

@@ -106,3 +106,75 @@ fn syntax_errors_carry_a_position() {
     assert_eq!(r.code, "invalid-regex");
     assert!(r.message.contains("character"), "{}", r.message);
 }
+
+/// The judge reads the case-sensitive translation; every verdict but size must be the one the
+/// engine's case-insensitive translation gives (size is covered by `nfa_bound`'s tests).
+mod translations_agree {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::compile::nfa_bound::tests::generated::pattern;
+
+    fn translate(pattern: &str, case_insensitive: bool) -> Result<Hir, String> {
+        let ast = ast::parse::Parser::new()
+            .parse(pattern)
+            .map_err(|e| e.to_string())?;
+        translator(case_insensitive)
+            .translate(pattern, &ast)
+            .map_err(|e| format!("{:?} at {:?}", e.kind(), e.span()))
+    }
+
+    /// Both translations fail alike, match empty alike, and, where the judge reads the length
+    /// check and the wildcard core from the case-sensitive one, agree on those too.
+    fn assert_agree(pattern: &str) {
+        let (sensitive, insensitive) = (translate(pattern, false), translate(pattern, true));
+        let (Ok(sensitive), Ok(insensitive)) = (&sensitive, &insensitive) else {
+            assert_eq!(sensitive.err(), insensitive.err(), "{pattern}");
+            return;
+        };
+        let matches_empty = |hir: &Hir| hir.properties().minimum_len() == Some(0);
+        assert_eq!(
+            matches_empty(sensitive),
+            matches_empty(insensitive),
+            "{pattern}"
+        );
+        if !has_outer_unbounded_repetition(sensitive) {
+            assert_eq!(
+                as_length_check(sensitive),
+                as_length_check(insensitive),
+                "{pattern}"
+            );
+            assert_eq!(
+                simpler_equivalent(pattern, sensitive),
+                simpler_equivalent(pattern, insensitive),
+                "{pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn on_constructs_that_case_folding_touches() {
+        for pattern in [
+            ".*k.*",
+            "(?s).{40,}",
+            "[^\\n]{5,}",
+            "(?-u:[^a])",
+            "(?-u:\\xFF)",
+            "[^\\s\\S]",
+            "k?|s*",
+            "\\p{Lu}+",
+            "[[:^alpha:]]{3,}",
+            "(?:(?:[^a]|[a-f]|S))+",
+        ] {
+            assert_agree(pattern);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn on_generated_patterns(pattern in pattern()) {
+            assert_agree(&pattern);
+        }
+    }
+}
