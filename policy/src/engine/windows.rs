@@ -148,12 +148,12 @@ impl DigitFinder {
             open: None,
             out: Vec::new(),
         };
-        let digits: Vec<u64> = (0..scan.blocks.len())
-            .map(|k| scan.blocks.mask(k, digit_flags))
-            .collect();
+        // Each block's digits are classified once, a block ahead: no second pass, no buffer.
+        let mut next_digits = scan.blocks.mask(0, digit_flags);
         let mut alphabet_of_next = None;
-        for (k, &block_digits) in digits.iter().enumerate() {
-            let next_digits = digits.get(k + 1).copied().unwrap_or(0);
+        for k in 0..scan.blocks.len() {
+            let block_digits = next_digits;
+            next_digits = scan.blocks.mask(k + 1, digit_flags);
             // A window holds a digit: none can start in a block without digits unless it runs
             // on into the next block (which then starts with an alphabet byte).
             let runs_on = text.get((k + 1) * BLOCK).is_some_and(|&b| self.covers(b));
