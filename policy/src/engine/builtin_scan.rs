@@ -33,6 +33,8 @@ pub(super) struct BuiltinScanner {
     /// The separators of `digit_alphabet` that windows are summarized by for the gates,
     /// unless it holds non-ASCII bytes or too many.
     separators: Option<Separators>,
+    /// The weakest of the digit candidates' gates (see [`Gate::weakest`]).
+    weakest: Option<Gate>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,7 @@ impl BuiltinScanner {
             digit_alphabet,
             min_digits: usize::MAX,
             separators: None,
+            weakest: None,
         }
     }
 
@@ -128,6 +131,11 @@ impl BuiltinScanner {
                 |(separators, (any, free))| (Gate::of(any, separators), Gate::of(free, separators)),
             );
         }
+        self.weakest = Gate::weakest(
+            self.entries
+                .iter()
+                .filter_map(|entry| entry.gates.as_ref().map(|(any, _)| any)),
+        );
     }
 
     /// Room for the matches of one text.
@@ -218,6 +226,11 @@ impl BuiltinScanner {
                 let summary = self.separators.as_ref().map(|separators| {
                     Summary::of(&text.as_bytes()[window.start..window.end], separators)
                 });
+                if let (Some(weakest), Some(summary)) = (&self.weakest, &summary)
+                    && !weakest.admits(summary)
+                {
+                    return None;
+                }
                 let admits = (self.entries.iter().enumerate())
                     .filter(|(_, entry)| entry.admits(text, window, summary.as_ref()))
                     .fold(0, |bits, (i, _)| bits | 1 << i);

@@ -66,11 +66,41 @@ pub(super) struct Summary {
 }
 
 impl Summary {
-    /// Summarizes a window's bytes in one pass.
+    /// Summarizes a window's bytes. Windows are short: their digits become the bits of one
+    /// word, 8 bytes at a time, so the longest run and the separators come from bit
+    /// operations rather than a byte loop whose every step waits for the previous one.
     pub(super) fn of(bytes: &[u8], separators: &Separators) -> Self {
-        // Branch-free: digits and separators alternate unpredictably. A non-ASCII byte (never
-        // in a window of an ASCII alphabet) may count as a separator: more separators only
-        // ever make a gate easier to pass.
+        if bytes.len() > 64 {
+            return Self::by_bytes(bytes, separators);
+        }
+        let digits = digit_bits(bytes);
+        let unused = u32::try_from(64 - bytes.len()).unwrap_or(64);
+        let within = u64::MAX.checked_shr(unused).unwrap_or(0);
+        let mut others = !digits & within;
+        let mut summary = Self {
+            present: 0,
+            digits: digits.count_ones() as usize,
+            others: others.count_ones() as usize,
+            run: 0,
+        };
+        while others != 0 {
+            let at = others.trailing_zeros() as usize;
+            summary.present |= separators.bit[usize::from(bytes[at] & 0x7f)];
+            others &= others - 1;
+        }
+        // Each step shortens every run by one: the steps until none is left are the longest.
+        let mut runs = digits;
+        while runs != 0 {
+            runs &= runs >> 1;
+            summary.run += 1;
+        }
+        summary
+    }
+
+    /// [`Self::of`] one byte at a time, for long windows. A non-ASCII byte (never in a window
+    /// of an ASCII alphabet) may count as a separator: more separators only ever make a gate
+    /// easier to pass.
+    fn by_bytes(bytes: &[u8], separators: &Separators) -> Self {
         let (mut present, mut digits, mut run, mut longest) = (0, 0, 0, 0);
         for &byte in bytes {
             let digit = byte.is_ascii_digit();
@@ -88,6 +118,33 @@ impl Summary {
     }
 }
 
+/// Bit `i` set when `bytes[i]` (at most 64 bytes) is an ASCII digit.
+fn digit_bits(bytes: &[u8]) -> u64 {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut last = [0u8; 8]; // zero bytes are no digits
+    last[..tail.len()].copy_from_slice(tail);
+    words
+        .iter()
+        .chain(std::iter::once(&last))
+        .enumerate()
+        .fold(0, |bits, (i, word)| {
+            bits | word_digit_bits(u64::from_le_bytes(*word)) << (8 * i).min(63)
+        })
+}
+
+/// Bit `i` set when byte `i` of `word` is an ASCII digit, by arithmetic on all 8 at once.
+fn word_digit_bits(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES << 7;
+    // On the low 7 bits no byte can carry into the next; a set high bit rules a byte out.
+    let low = word & !HIGH;
+    let at_least_0 = low + ONES * u64::from(0x80 - b'0');
+    let above_9 = low + ONES * u64::from(0x80 - b'9' - 1);
+    let digits = at_least_0 & !above_9 & !word & HIGH;
+    // One bit per byte, gathered into the top byte by one multiplication.
+    (digits >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
 impl Gate {
     /// The gate of the candidate `hir`, whose bytes are digits and `separators`.
     pub(super) fn of(hir: &Hir, separators: &Separators) -> Self {
@@ -102,6 +159,29 @@ impl Gate {
             })
             .collect();
         Self { needs }
+    }
+
+    /// The gate any of `gates` (built on the same separators) passes: the smallest of their
+    /// needs, one table lookup to turn away the many windows none of them admits.
+    pub(super) fn weakest<'a>(gates: impl Iterator<Item = &'a Self>) -> Option<Self> {
+        gates
+            .map(|gate| gate.needs.clone())
+            .reduce(|a, b| {
+                a.into_iter()
+                    .zip(b)
+                    .map(|pair| match pair {
+                        (Some(a), Some(b)) => Some(Stats {
+                            digits: a.digits.min(b.digits),
+                            others: a.others.min(b.others),
+                            run: a.run.min(b.run),
+                            len: a.len.min(b.len),
+                            all_digits: a.all_digits && b.all_digits,
+                        }),
+                        (a, b) => a.or(b),
+                    })
+                    .collect()
+            })
+            .map(|needs| Self { needs })
     }
 
     /// Whether a match could lie inside a window so summarized.

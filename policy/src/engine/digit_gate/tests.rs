@@ -99,6 +99,33 @@ fn matches(re: &Regex, text: &str) -> Vec<(usize, usize)> {
 }
 
 proptest! {
+    /// The weakest gate passes every window some gate passes.
+    #[test]
+    fn the_weakest_gate_passes_what_any_passes(text in "([0-9]{1,12}|[ .()+\\-]{1,3}|[a-z]){0,12}") {
+        let separators = separators();
+        let gates: Vec<Gate> = DIGIT_BUILTINS
+            .map(|b| Gate::of(&hir(candidate_pattern(b)), &separators))
+            .to_vec();
+        let weakest = Gate::weakest(gates.iter()).expect("some gates");
+        let summary = Summary::of(text.as_bytes(), &separators);
+        if gates.iter().any(|gate| gate.admits(&summary)) {
+            prop_assert!(weakest.admits(&summary));
+        }
+    }
+
+    /// The word-at-a-time summary agrees with the byte loop, on any bytes (digits, separators,
+    /// Unicode digits such as `٣` and `３`, other multibyte text) and across the 8-byte
+    /// words and the 64-byte limit.
+    #[test]
+    fn summaries_by_words_agree_with_bytes(
+        text in "([0-9]{1,12}|[ .()+\\-]{1,3}|[a-z/:]{1,2}|[٠-٩０-９]|\\PC){0,40}",
+        cut in 0usize..80,
+    ) {
+        let separators = separators();
+        let bytes = &text.as_bytes()[..cut.min(text.len())];
+        prop_assert_eq!(Summary::of(bytes, &separators), Summary::by_bytes(bytes, &separators));
+    }
+
     /// The gate is a necessary condition: the bytes of any match pass it (and so does any
     /// window holding them, which has at least as much of everything).
     #[test]
