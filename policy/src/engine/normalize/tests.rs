@@ -97,3 +97,19 @@ proptest! {
         assert_matches_definition(&original);
     }
 }
+
+proptest::proptest! {
+    /// The word-at-a-time search finds the first non-ASCII byte a byte loop finds, from any
+    /// start, across 8- and 64-byte edges.
+    #[test]
+    fn next_non_ascii_agrees_with_a_byte_loop(
+        text in "([a-z0-9 ]{0,70}|→|é|\\PC){0,12}",
+        from in 0usize..200,
+    ) {
+        let bytes = text.as_bytes();
+        let naive = bytes.get(from..).and_then(|rest| {
+            rest.iter().position(|&b| b >= 0x80).map(|i| from + i)
+        });
+        proptest::prop_assert_eq!(super::next_non_ascii(bytes, from), naive);
+    }
+}
