@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agw_policy::bundle::{BundleBackend, RouteType};
-use agw_policy::engine::{Decision, Segment};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -13,7 +12,7 @@ use hyper::body::Incoming;
 
 use crate::body::{BoxError, ProxyBody, full};
 use crate::error::{ProxyError, Result, error_response};
-use crate::messages;
+use crate::guard::{self, Inspected};
 use crate::metrics::{GuardLabels, RequestLabels, UpstreamLabels};
 use crate::router;
 use crate::snapshot::Snapshot;
@@ -125,14 +124,6 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<
     }
 }
 
-enum Guarded {
-    Reject(Response<ProxyBody>),
-    Forward {
-        body: Bytes,
-        rewrite: Option<(String, String)>,
-    },
-}
-
 fn guard(
     state: &State,
     snapshot: &Snapshot,
@@ -140,74 +131,37 @@ fn guard(
     backend: &BundleBackend,
     bytes: Bytes,
 ) -> Result<Guarded> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Guarded::Forward {
-            body: bytes,
-            rewrite: None,
-        });
-    }
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ProxyError::BadJson(format!("body is not UTF-8: {e}")))?;
-    let guards = snapshot.engine.backend(key).filter(|g| !g.is_empty());
-    let scope = guards.map_or(
-        agw_policy::bundle::GuardScope {
-            system: false,
-            messages: false,
-            tool_results: false,
-            tool_use: false,
-        },
-        agw_policy::engine::BackendGuards::scope,
-    );
-    let extracted = messages::extract(text, scope)?;
-    let mut edits = Vec::new();
-    if let Some(guards) = guards {
-        let segments: Vec<Segment<'_>> = extracted
-            .texts
-            .iter()
-            .map(|t| Segment {
-                kind: t.kind,
-                text: &t.text,
-            })
-            .collect();
-        match guards.evaluate_request(&segments) {
-            Decision::Allow => {}
-            Decision::Reject(rejected) => {
-                count_guard(state, key, &rejected.guard_id, "reject", 1);
-                tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, "request rejected by guard");
-                return Ok(Guarded::Reject(reject_response(
-                    rejected.status,
-                    &rejected.message,
-                    &rejected.guard_id,
-                )));
+    let guards = snapshot.engine.backend(key);
+    match guard::inspect(guards, backend.upstream.model.as_deref(), bytes)? {
+        Inspected::Reject(rejected) => {
+            count_guard(state, key, &rejected.guard_id, "reject", 1);
+            tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, "request rejected by guard");
+            Ok(Guarded::Reject(reject_response(
+                rejected.status,
+                &rejected.message,
+                &rejected.guard_id,
+            )))
+        }
+        Inspected::Forward {
+            body,
+            rewrite,
+            masked,
+        } => {
+            for hit in &masked {
+                count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
+                tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, "request masked by guard");
             }
-            Decision::Mask(masked) => {
-                for hit in &masked.hits {
-                    count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
-                    tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, "request masked by guard");
-                }
-                edits.extend(
-                    extracted
-                        .texts
-                        .iter()
-                        .zip(masked.texts)
-                        .filter_map(|(t, new)| new.map(|n| (t.span, n))),
-                );
-            }
+            Ok(Guarded::Forward { body, rewrite })
         }
     }
-    let mut rewrite = None;
-    if let (Some(pinned), Some(model)) = (&backend.upstream.model, &extracted.model)
-        && &model.text != pinned
-    {
-        edits.push((model.span, pinned.clone()));
-        rewrite = Some((model.text.clone(), pinned.clone()));
-    }
-    let body = if edits.is_empty() {
-        bytes
-    } else {
-        Bytes::from(messages::splice(text, edits))
-    };
-    Ok(Guarded::Forward { body, rewrite })
+}
+
+enum Guarded {
+    Reject(Response<ProxyBody>),
+    Forward {
+        body: Bytes,
+        rewrite: Option<(String, String)>,
+    },
 }
 
 fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64) {

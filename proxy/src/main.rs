@@ -11,6 +11,7 @@ mod admin;
 mod body;
 mod error;
 mod forward;
+mod guard;
 mod messages;
 mod metrics;
 mod pinned;

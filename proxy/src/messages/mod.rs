@@ -1,163 +1,93 @@
 //! Reading and editing Anthropic Messages request bodies without re-serializing them.
 //!
-//! The body is parsed with borrowed `RawValue`s, so every text the guards inspect is known
-//! by its byte span in the original body. Mask and model pinning then splice new JSON
-//! string literals into those spans; every other byte — unknown fields, key order,
-//! whitespace, number formatting — reaches the upstream exactly as the client sent it.
+//! One pass of a strict JSON reader ([`json`]) validates the body and finds every text the
+//! guards inspect by its byte span ([`walk`]); only those texts are decoded, and a text
+//! without escapes is borrowed from the body, not copied. Mask and model pinning then
+//! splice new JSON string literals into those spans; every other byte — unknown fields,
+//! key order, whitespace, number formatting — reaches the upstream exactly as the client
+//! sent it, and an allowed request is forwarded as the very bytes it arrived as.
 
+mod json;
+mod unescape;
+mod walk;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use agw_policy::bundle::GuardScope;
 use agw_policy::engine::SegmentKind;
 use serde_json::value::RawValue;
 
+use self::walk::{Found, WalkError};
 use crate::error::{ProxyError, Result};
 
 /// A string value of the body: where it is and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Literal {
+pub struct Literal<'a> {
     /// Part of the request it belongs to.
     pub kind: SegmentKind,
     /// Byte range of the JSON string literal (quotes included) in the body.
     pub span: (usize, usize),
-    /// The decoded text.
-    pub text: String,
+    /// The decoded text (borrowed from the body when it has no escapes).
+    pub text: Cow<'a, str>,
 }
 
 /// What the proxy needs from a Messages body.
 #[derive(Debug, Default)]
-pub struct Extracted {
-    /// Texts in the requested scope, in body order.
-    pub texts: Vec<Literal>,
+pub struct Extracted<'a> {
+    /// Texts in the requested scope: `system` first, then `messages`, each in body order.
+    pub texts: Vec<Literal<'a>>,
     /// The top-level `model` string, when present.
-    pub model: Option<Literal>,
+    pub model: Option<Literal<'a>>,
+}
+
+/// Extracts the texts `scope` asks for, and the model; a body that is not a JSON object, or
+/// whose `messages` is not an array of objects, is an error naming the problem.
+pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted<'_>> {
+    let walked = walk::walk(body, scope).map_err(|err| diagnose(body, err))?;
+    let literal = |found: Found| Literal {
+        kind: found.kind,
+        span: (found.literal.start, found.literal.end),
+        text: unescape::text(body, found.literal),
+    };
+    let texts = walked
+        .system
+        .into_iter()
+        .chain(walked.messages)
+        .map(literal)
+        .collect();
+    let model = walked.model.map(|model| {
+        literal(Found {
+            kind: SegmentKind::Message,
+            literal: model,
+        })
+    });
+    Ok(Extracted { texts, model })
 }
 
 type Object<'a> = BTreeMap<String, &'a RawValue>;
 
-/// Extracts the texts `scope` asks for, and the model.
-pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted> {
-    let top: Object<'_> =
-        serde_json::from_str(body).map_err(|e| ProxyError::BadJson(e.to_string()))?;
-    let mut out = Extracted::default();
-    let walker = Walker { body };
-    if let Some(model) = top.get("model") {
-        out.model = walker.string(model, SegmentKind::Message);
+/// The error for a body the walker refused. serde_json words it (line and column included),
+/// as clients saw before the walker existed; the walker's own words are the fallback.
+#[cold]
+fn diagnose(body: &str, err: WalkError) -> ProxyError {
+    if let Err(e) = serde_json::from_str::<Object<'_>>(body) {
+        return ProxyError::BadJson(e.to_string());
     }
-    if scope.system
-        && let Some(system) = top.get("system")
-    {
-        walker.content(system, SegmentKind::System, &mut out.texts);
-    }
-    if let Some(messages) = top.get("messages") {
-        let messages: Vec<Object<'_>> = serde_json::from_str(messages.get()).map_err(|e| {
-            ProxyError::BadJson(format!("`messages` must be an array of objects: {e}"))
-        })?;
-        for message in &messages {
-            if let Some(content) = message.get("content") {
-                walker.message_content(content, scope, &mut out.texts);
-            }
+    match err {
+        WalkError::Messages(start, end) => {
+            let value = body.get(start..end).unwrap_or_default();
+            let detail = serde_json::from_str::<Vec<Object<'_>>>(value)
+                .err()
+                .map_or_else(|| "found another value".to_owned(), |e| e.to_string());
+            ProxyError::BadJson(format!("`messages` must be an array of objects: {detail}"))
         }
-    }
-    Ok(out)
-}
-
-struct Walker<'b> {
-    body: &'b str,
-}
-
-impl Walker<'_> {
-    /// Offset of a borrowed raw value inside the body (both point into the same buffer).
-    fn span(&self, raw: &RawValue) -> (usize, usize) {
-        let start = (raw.get().as_ptr() as usize).saturating_sub(self.body.as_ptr() as usize);
-        (start, start + raw.get().len())
-    }
-
-    fn string(&self, raw: &RawValue, kind: SegmentKind) -> Option<Literal> {
-        let text: String = serde_json::from_str(raw.get()).ok()?;
-        Some(Literal {
-            kind,
-            span: self.span(raw),
-            text,
-        })
-    }
-
-    /// A string, or an array of blocks whose `text` blocks are read.
-    fn content(&self, raw: &RawValue, kind: SegmentKind, out: &mut Vec<Literal>) {
-        if let Some(text) = self.string(raw, kind) {
-            out.push(text);
-            return;
+        WalkError::Syntax(syntax) => {
+            let (line, column) = json::line_column(body, syntax.offset);
+            ProxyError::BadJson(format!("{} at line {line} column {column}", syntax.problem))
         }
-        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else {
-            return;
-        };
-        for block in &blocks {
-            if block_type(block).as_deref() == Some("text")
-                && let Some(text) = block.get("text").and_then(|t| self.string(t, kind))
-            {
-                out.push(text);
-            }
-        }
+        WalkError::NotObject => ProxyError::BadJson("expected a JSON object".to_owned()),
     }
-
-    fn message_content(&self, raw: &RawValue, scope: GuardScope, out: &mut Vec<Literal>) {
-        if let Some(text) = self.string(raw, SegmentKind::Message) {
-            if scope.messages {
-                out.push(text);
-            }
-            return;
-        }
-        let Ok(blocks) = serde_json::from_str::<Vec<Object<'_>>>(raw.get()) else {
-            return;
-        };
-        for block in &blocks {
-            match block_type(block).as_deref() {
-                Some("text") if scope.messages => {
-                    if let Some(text) = block
-                        .get("text")
-                        .and_then(|t| self.string(t, SegmentKind::Message))
-                    {
-                        out.push(text);
-                    }
-                }
-                Some("tool_result") if scope.tool_results => {
-                    if let Some(content) = block.get("content") {
-                        self.content(content, SegmentKind::ToolResult, out);
-                    }
-                }
-                Some("tool_use") if scope.tool_use => {
-                    if let Some(input) = block.get("input") {
-                        self.strings_within(input, out, 0);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Every string inside a JSON value (tool inputs), depth-bounded.
-    fn strings_within(&self, raw: &RawValue, out: &mut Vec<Literal>, depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        if let Some(text) = self.string(raw, SegmentKind::ToolUse) {
-            out.push(text);
-        } else if let Ok(object) = serde_json::from_str::<Object<'_>>(raw.get()) {
-            for value in object.values() {
-                self.strings_within(value, out, depth + 1);
-            }
-        } else if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-            for item in &items {
-                self.strings_within(item, out, depth + 1);
-            }
-        }
-    }
-}
-
-fn block_type(block: &Object<'_>) -> Option<String> {
-    block
-        .get("type")
-        .and_then(|t| serde_json::from_str(t.get()).ok())
 }
 
 /// Replaces byte spans of `body` with new JSON string literals for `values`.
@@ -195,7 +125,7 @@ mod tests {
         let texts: Vec<(&str, SegmentKind)> = out
             .texts
             .iter()
-            .map(|t| (t.text.as_str(), t.kind))
+            .map(|t| (t.text.as_ref(), t.kind))
             .collect();
         assert_eq!(
             texts,
@@ -241,5 +171,89 @@ mod tests {
     fn malformed_json_names_the_problem() {
         let err = extract("{\"messages\": [", ALL).expect_err("bad json");
         assert!(err.to_string().contains("line 1 column"), "{err}");
+    }
+
+    fn texts(body: &str) -> Vec<(String, SegmentKind)> {
+        extract(body, ALL)
+            .expect("parses")
+            .texts
+            .into_iter()
+            .map(|t| (t.text.into_owned(), t.kind))
+            .collect()
+    }
+
+    fn message(text: &str) -> (String, SegmentKind) {
+        (text.to_owned(), SegmentKind::Message)
+    }
+
+    #[test]
+    fn a_block_type_after_its_text_still_counts() {
+        let body = r#"{"messages":[{"content":[{"text":"a","type":"text"},{"content":"r","type":"tool_result"}],"role":"user"}]}"#;
+        assert_eq!(
+            texts(body),
+            [message("a"), ("r".to_owned(), SegmentKind::ToolResult)]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_resolve_to_the_last_as_a_json_map_does() {
+        let body = r#"{"messages":[{"role":"user","content":"old"}],"system":"s1","messages":[{"content":"gone","content":[{"type":"text","text":"x","text":"y"}]}],"system":"s2"}"#;
+        assert_eq!(
+            texts(body),
+            [("s2".to_owned(), SegmentKind::System), message("y")]
+        );
+    }
+
+    #[test]
+    fn escaped_key_names_are_the_names_they_spell() {
+        let body = r#"{"\u006dessages":[{"role":"user","c\u006fntent":[{"type":"t\u0065xt","text":"hidden"}]}]}"#;
+        assert_eq!(texts(body), [message("hidden")]);
+    }
+
+    #[test]
+    fn odd_elements_do_not_hide_the_texts_around_them() {
+        let body = r#"{"system":[1,{"type":"text","text":"s"},"x"],"messages":[{"role":"user","content":[null,{"type":"text","text":"m"},[{"type":"text","text":"nested"}]]}]}"#;
+        assert_eq!(
+            texts(body),
+            [("s".to_owned(), SegmentKind::System), message("m")]
+        );
+    }
+
+    #[test]
+    fn every_string_of_a_deep_tool_input_is_read() {
+        let deep = format!("{}\"bottom\"{}", "[".repeat(64), "]".repeat(64));
+        let body = format!(
+            r#"{{"messages":[{{"role":"assistant","content":[{{"type":"tool_use","input":{{"k":{deep}}}}}]}}]}}"#
+        );
+        assert_eq!(texts(&body), [("bottom".to_owned(), SegmentKind::ToolUse)]);
+    }
+
+    #[test]
+    fn a_lone_surrogate_does_not_hide_a_text() {
+        let body = r#"{"messages":[{"role":"user","content":"credit card \ud800"}]}"#;
+        assert_eq!(texts(body), [message("credit card \u{fffd}")]);
+    }
+
+    #[test]
+    fn unescaped_texts_are_borrowed_from_the_body() {
+        let body = r#"{"messages":[{"role":"user","content":"plain"}]}"#;
+        let out = extract(body, ALL).expect("parses");
+        assert!(matches!(out.texts[0].text, Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn structure_errors_name_the_problem() {
+        let err = extract(r#"{"messages":{"role":"user"}}"#, ALL).expect_err("not an array");
+        assert!(
+            err.to_string()
+                .contains("`messages` must be an array of objects"),
+            "{err}"
+        );
+        let err = extract("[1]", ALL).expect_err("not an object");
+        assert!(err.to_string().contains("expected a map"), "{err}");
+        let err = extract(r#"{"a":1} x"#, ALL).expect_err("trailing");
+        assert!(err.to_string().contains("trailing characters"), "{err}");
+        // A later `messages` replaces a bad one, as it would in a map.
+        assert!(extract(r#"{"messages":1,"messages":[]}"#, ALL).is_ok());
     }
 }

@@ -1,0 +1,339 @@
+//! A strict, single-pass JSON reader over a request body.
+//!
+//! It accepts exactly the syntax serde_json accepts (RFC 8259: no comments, no trailing
+//! commas, no control characters in strings) and hands out the byte span of each string
+//! instead of building a tree. The walker above it visits only the parts guards read and
+//! skips the rest in the same pass, so an 80 KB body is read once, not once per nesting
+//! level as re-parsing borrowed `RawValue`s did.
+
+/// A string of the body: the span of its literal, quotes included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Str {
+    /// Offset of the opening quote.
+    pub start: usize,
+    /// Offset just past the closing quote.
+    pub end: usize,
+    /// Whether the literal holds a backslash escape (else its text is the bytes inside).
+    pub escaped: bool,
+}
+
+/// What was wrong, and where (a byte offset into the body).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What the reader expected or found there.
+    pub problem: &'static str,
+}
+
+/// Result of a read.
+pub type Read<T> = Result<T, SyntaxError>;
+
+/// A cursor over a body.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    /// Open containers of a skipped value (`true` for objects), kept to reuse its buffer.
+    stack: Vec<bool>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            bytes: text.as_bytes(),
+            pos: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Current offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn error(&self, problem: &'static str) -> SyntaxError {
+        SyntaxError {
+            offset: self.pos,
+            problem,
+        }
+    }
+
+    /// Skips whitespace and returns the next byte, without consuming it.
+    pub fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Consumes `{`, which `peek` has returned.
+    pub fn open(&mut self) {
+        self.pos += 1;
+    }
+
+    /// After `{` (`first`) or a member's value: the next key, its colon consumed, or `None`
+    /// once the closing `}` is consumed.
+    pub fn next_key(&mut self, first: bool) -> Read<Option<Str>> {
+        match self.peek() {
+            Some(b'}') => {
+                self.pos += 1;
+                return Ok(None);
+            }
+            Some(b',') if !first => self.pos += 1,
+            Some(b'"') if first => {}
+            _ => {
+                return Err(self.error(if first {
+                    "expected `\"` or `}`"
+                } else {
+                    "expected `,` or `}`"
+                }));
+            }
+        }
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key string"));
+        }
+        let key = self.string()?;
+        if self.peek() != Some(b':') {
+            return Err(self.error("expected `:`"));
+        }
+        self.pos += 1;
+        Ok(Some(key))
+    }
+
+    /// After `[` (`first`) or an element: whether another element follows (its comma
+    /// consumed), or `false` once the closing `]` is consumed.
+    pub fn next_element(&mut self, first: bool) -> Read<bool> {
+        match self.peek() {
+            Some(b']') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            _ => Err(self.error("expected `,` or `]`")),
+        }
+    }
+
+    /// Reads the string at the cursor (`peek` returned `"`).
+    pub fn string(&mut self) -> Read<Str> {
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut escaped = false;
+        loop {
+            i = find_special(self.bytes, i);
+            match self.bytes.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Str {
+                        start,
+                        end: i + 1,
+                        escaped,
+                    });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    i = self.escape(i + 1)?;
+                }
+                Some(_) => {
+                    self.pos = i;
+                    return Err(self.error("control character in a string"));
+                }
+                None => {
+                    self.pos = i;
+                    return Err(self.error("EOF while parsing a string"));
+                }
+            }
+        }
+    }
+
+    /// Validates the escape whose letter is at `i`; returns the offset after it.
+    fn escape(&mut self, i: usize) -> Read<usize> {
+        match self.bytes.get(i) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
+            Some(b'u') => {
+                let hex = self.bytes.get(i + 1..i + 5);
+                if hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    Ok(i + 5)
+                } else {
+                    self.pos = i + 1;
+                    Err(self.error("invalid \\u escape"))
+                }
+            }
+            _ => {
+                self.pos = i;
+                Err(self.error("invalid escape"))
+            }
+        }
+    }
+
+    /// Skips one value, calling `on_string` for every string in a value position (object
+    /// keys excluded), in body order. Iterative, so nesting depth costs no stack.
+    pub fn value_strings(&mut self, mut on_string: impl FnMut(Str)) -> Read<()> {
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        let result = self.value_strings_with(&mut stack, &mut on_string);
+        self.stack = stack;
+        result
+    }
+
+    fn value_strings_with(
+        &mut self,
+        stack: &mut Vec<bool>,
+        on_string: &mut impl FnMut(Str),
+    ) -> Read<()> {
+        loop {
+            match self.peek() {
+                Some(b'"') => on_string(self.string()?),
+                Some(b'{') => {
+                    self.pos += 1;
+                    if self.next_key(true)?.is_some() {
+                        stack.push(true);
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    if self.next_element(true)? {
+                        stack.push(false);
+                        continue;
+                    }
+                }
+                _ => self.scalar()?,
+            }
+            // A value ended: close the containers it ended, until one has another value.
+            loop {
+                let Some(&object) = stack.last() else {
+                    return Ok(());
+                };
+                let more = if object {
+                    self.next_key(false)?.is_some()
+                } else {
+                    self.next_element(false)?
+                };
+                if more {
+                    break;
+                }
+                stack.pop();
+            }
+        }
+    }
+
+    /// Skips one value.
+    pub fn skip(&mut self) -> Read<()> {
+        self.value_strings(|_| {})
+    }
+
+    /// A number, `true`, `false` or `null`.
+    fn scalar(&mut self) -> Read<()> {
+        match self.peek() {
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            None => Err(self.error("EOF while parsing a value")),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Read<()> {
+        if self.bytes.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.error("expected value"))
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Read<()> {
+        if self.bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.bytes.get(self.pos) {
+            Some(b'0') => {
+                self.pos += 1;
+                if self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+                    return Err(self.error("invalid number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        if matches!(self.bytes.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.bytes.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// After the top-level value: only whitespace may follow.
+    pub fn end(&mut self) -> Read<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters")),
+        }
+    }
+}
+
+/// Offset of the first `"`, `\` or control character at or after `from` (or the length).
+///
+/// Texts are mostly plain runs between escapes; testing 16 bytes per step without an early
+/// exit lets the compiler turn the test into vector compares.
+#[expect(
+    clippy::needless_bitwise_bool,
+    reason = "a branch per byte would stop the compiler from vectorizing the chunk test"
+)]
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    const LANES: usize = 16;
+    let special = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<LANES>()) {
+        if chunk.iter().fold(0u8, |hit, &b| hit | u8::from(special(b))) != 0 {
+            break;
+        }
+        i += LANES;
+    }
+    while bytes.get(i).is_some_and(|&b| !special(b)) {
+        i += 1;
+    }
+    i
+}
+
+/// 1-based line and column of a byte offset, as serde_json counts them.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count();
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests;

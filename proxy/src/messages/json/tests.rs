@@ -1,0 +1,96 @@
+//! The reader against serde_json's verdicts.
+
+use super::*;
+
+fn valid(text: &str) -> bool {
+    let mut reader = Reader::new(text);
+    reader.skip().and_then(|()| reader.end()).is_ok()
+}
+
+#[test]
+fn accepts_and_rejects_what_serde_json_does() {
+    let cases = [
+        r#"{"a":[1,-0.5e+3,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{}}"#,
+        " [ ] ",
+        "0",
+        r#""é \ud83d\ude00""#,
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{1:2}",
+        "01",
+        "1.",
+        "1e",
+        "-",
+        "tru",
+        "\"a\u{1}\"",
+        "\"\\x\"",
+        "\"\\u12g4\"",
+        "\"abc",
+        "{} x",
+        "",
+        "[",
+        "{\"a\":",
+        "nul",
+    ];
+    for case in cases {
+        let expected = serde_json::from_str::<serde::de::IgnoredAny>(case).is_ok();
+        assert_eq!(valid(case), expected, "{case:?}");
+    }
+}
+
+#[test]
+fn every_truncation_and_byte_swap_is_judged_as_serde_json_judges_it() {
+    let body = r#"{"a": [1, -2.5E-3, "x\"\u00e9y", {"b": null}], "c": true, "d": {}}"#;
+    let agree = |text: &str| {
+        let expected = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        assert_eq!(valid(text), expected, "{text:?}");
+    };
+    for end in 0..=body.len() {
+        agree(&body[..end]);
+    }
+    for at in 0..body.len() {
+        for swap in [
+            "", " ", ",", ":", "\"", "\\", "]", "}", "0", "e", "\n", "\u{1}",
+        ] {
+            agree(&format!("{}{swap}{}", &body[..at], &body[at + 1..]));
+        }
+    }
+}
+
+#[test]
+fn strings_report_their_spans_and_escapes() {
+    let text = r#"{"k":["plain", "with \"quote\"", {"n": "deep"}], "z": 1}"#;
+    let mut reader = Reader::new(text);
+    let mut found = Vec::new();
+    reader.value_strings(|s| found.push(s)).expect("valid");
+    let literals: Vec<(&str, bool)> = found
+        .iter()
+        .map(|s| (&text[s.start..s.end], s.escaped))
+        .collect();
+    assert_eq!(
+        literals,
+        [
+            ("\"plain\"", false),
+            (r#""with \"quote\"""#, true),
+            ("\"deep\"", false)
+        ]
+    );
+}
+
+#[test]
+fn long_runs_find_the_first_special_byte() {
+    for at in [0, 1, 15, 16, 17, 40, 99] {
+        let mut bytes = vec![b'a'; 100];
+        bytes[at] = b'\\';
+        assert_eq!(find_special(&bytes, 0), at);
+    }
+    assert_eq!(find_special(&[b'a'; 37], 0), 37);
+}
+
+#[test]
+fn positions_count_lines_and_columns() {
+    assert_eq!(line_column("ab\ncd", 4), (2, 1));
+    assert_eq!(line_column("abc", 3), (1, 3));
+}
