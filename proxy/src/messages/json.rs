@@ -6,6 +6,10 @@
 //! skips the rest in the same pass, so an 80 KB body is read once, not once per nesting
 //! level as re-parsing borrowed `RawValue`s did.
 
+use std::borrow::Cow;
+
+use super::unescape;
+
 /// A string of the body: the span of its literal, quotes included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Str {
@@ -31,6 +35,7 @@ pub type Read<T> = Result<T, SyntaxError>;
 
 /// A cursor over a body.
 pub struct Reader<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     /// Open containers of a skipped value (`true` for objects), kept to reuse its buffer.
@@ -41,6 +46,7 @@ impl<'a> Reader<'a> {
     /// A reader at the start of `text`.
     pub fn new(text: &'a str) -> Self {
         Self {
+            text,
             bytes: text.as_bytes(),
             pos: 0,
             stack: Vec::new(),
@@ -140,6 +146,60 @@ impl<'a> Reader<'a> {
                 Some(b'\\') => {
                     escaped = true;
                     i = self.escape(i + 1)?;
+                }
+                Some(_) => {
+                    self.pos = i;
+                    return Err(self.error("control character in a string"));
+                }
+                None => {
+                    self.pos = i;
+                    return Err(self.error("EOF while parsing a string"));
+                }
+            }
+        }
+    }
+
+    /// Reads the string at the cursor (`peek` returned `"`) and decodes it in the same pass:
+    /// borrowed from the body when it has no escape. A lone UTF-16 surrogate decodes to
+    /// U+FFFD, so a text the guards cannot decode exactly is still scanned, not skipped.
+    pub fn text(&mut self) -> Read<(Str, Cow<'a, str>)> {
+        let start = self.pos;
+        let mut i = start + 1;
+        let mut run = i;
+        let mut decoded: Option<String> = None;
+        loop {
+            i = find_special(self.bytes, i);
+            match self.bytes.get(i) {
+                Some(b'"') => {
+                    let tail = self.text.get(run..i).unwrap_or_default();
+                    let text = match decoded {
+                        None => Cow::Borrowed(tail),
+                        Some(mut out) => {
+                            out.push_str(tail);
+                            Cow::Owned(out)
+                        }
+                    };
+                    self.pos = i + 1;
+                    let literal = Str {
+                        start,
+                        end: i + 1,
+                        escaped: matches!(text, Cow::Owned(_)),
+                    };
+                    return Ok((literal, text));
+                }
+                Some(b'\\') => {
+                    let mut end = self.escape(i + 1)?;
+                    let out = decoded.get_or_insert_with(|| {
+                        String::with_capacity((self.bytes.len() - i).min(1 << 14))
+                    });
+                    out.push_str(self.text.get(run..i).unwrap_or_default());
+                    let used = unescape::escape(self.text.get(i + 1..).unwrap_or_default(), out);
+                    if used > end - (i + 1) {
+                        // A surrogate pair: the second escape is validated here too.
+                        end = self.escape(end + 1)?;
+                    }
+                    i = end;
+                    run = end;
                 }
                 Some(_) => {
                     self.pos = i;

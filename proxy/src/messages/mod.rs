@@ -1,8 +1,8 @@
 //! Reading and editing Anthropic Messages request bodies without re-serializing them.
 //!
 //! One pass of a strict JSON reader ([`json`]) validates the body and finds every text the
-//! guards inspect by its byte span ([`walk`]); only those texts are decoded, and a text
-//! without escapes is borrowed from the body, not copied. Mask and model pinning then
+//! guards inspect by its byte span ([`walk`]); only those texts are decoded, in the same
+//! pass, and a text without escapes is borrowed from the body, not copied. Mask and model pinning then
 //! splice new JSON string literals into those spans; every other byte — unknown fields,
 //! key order, whitespace, number formatting — reaches the upstream exactly as the client
 //! sent it, and an allowed request is forwarded as the very bytes it arrived as.
@@ -45,11 +45,6 @@ pub struct Extracted<'a> {
 /// whose `messages` is not an array of objects, is an error naming the problem.
 pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted<'_>> {
     let walked = walk::walk(body, scope).map_err(|err| diagnose(body, err))?;
-    let literal = |found: Found| Literal {
-        kind: found.kind,
-        span: (found.literal.start, found.literal.end),
-        text: unescape::text(body, found.literal),
-    };
     let texts = walked
         .system
         .into_iter()
@@ -60,9 +55,18 @@ pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted<'_>> {
         literal(Found {
             kind: SegmentKind::Message,
             literal: model,
+            text: unescape::text(body, model),
         })
     });
     Ok(Extracted { texts, model })
+}
+
+fn literal(found: Found<'_>) -> Literal<'_> {
+    Literal {
+        kind: found.kind,
+        span: (found.literal.start, found.literal.end),
+        text: found.text,
+    }
 }
 
 type Object<'a> = BTreeMap<String, &'a RawValue>;

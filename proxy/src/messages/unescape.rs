@@ -21,30 +21,33 @@ fn decode(mut rest: &str) -> String {
     let mut out = String::with_capacity(rest.len());
     while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
         out.push_str(&rest[..at]);
-        rest = &rest[at + 1..];
-        let Some(letter) = rest.chars().next() else {
-            break;
-        };
-        let simple = match letter {
-            'n' => Some('\n'),
-            't' => Some('\t'),
-            'r' => Some('\r'),
-            'b' => Some('\u{8}'),
-            'f' => Some('\u{c}'),
-            'u' => None,
-            other => Some(other), // `"`, `\` and `/` stand for themselves
-        };
-        if let Some(c) = simple {
-            out.push(c);
-            rest = &rest[letter.len_utf8()..];
-            continue;
-        }
-        let (c, used) = unicode(&rest[1..]);
-        out.push(c);
-        rest = rest.get(1 + used..).unwrap_or("");
+        let used = escape(&rest[at + 1..], &mut out);
+        rest = rest.get(at + 1 + used..).unwrap_or("");
     }
     out.push_str(rest);
     out
+}
+
+/// Decodes the escape at the start of `rest` (just after its backslash) into `out`; returns
+/// the bytes used: 1, 5 for `\uXXXX`, or 11 for a surrogate pair `\uXXXX\uXXXX`.
+pub fn escape(rest: &str, out: &mut String) -> usize {
+    let simple = match rest.as_bytes().first() {
+        Some(b'n') => '\n',
+        Some(b't') => '\t',
+        Some(b'r') => '\r',
+        Some(b'b') => '\u{8}',
+        Some(b'f') => '\u{c}',
+        Some(b'u') => {
+            let (c, used) = unicode(&rest[1..]);
+            out.push(c);
+            return 1 + used;
+        }
+        // `"`, `\` and `/` stand for themselves; nothing else follows a validated backslash.
+        Some(&other) if other.is_ascii() => char::from(other),
+        _ => return 0,
+    };
+    out.push(simple);
+    1
 }
 
 /// The character of `XXXX` (after `\u`), joined with a following `\uXXXX` low surrogate

@@ -5,28 +5,32 @@
 //! serde_json maps resolve them (the last one wins), and a block's `type` may come after
 //! its `text`, so a block's candidates are held until the block closes.
 
+use std::borrow::Cow;
+
 use agw_policy::bundle::GuardScope;
 use agw_policy::engine::SegmentKind;
 
 use super::json::{Read, Reader, Str, SyntaxError};
 use super::unescape;
 
-/// A string a guard reads, not decoded yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Found {
+/// A string a guard reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found<'a> {
     /// Part of the request it belongs to.
     pub kind: SegmentKind,
     /// Its literal.
     pub literal: Str,
+    /// Its text, decoded while it was read.
+    pub text: Cow<'a, str>,
 }
 
 /// Everything found in a body.
 #[derive(Debug, Default)]
-pub struct Walked {
+pub struct Walked<'a> {
     /// Texts of `system`.
-    pub system: Vec<Found>,
+    pub system: Vec<Found<'a>>,
     /// Texts of `messages`, in body order.
-    pub messages: Vec<Found>,
+    pub messages: Vec<Found<'a>>,
     /// The top-level `model`, when it is a string.
     pub model: Option<Str>,
 }
@@ -49,7 +53,7 @@ impl From<SyntaxError> for WalkError {
 }
 
 /// Walks `body`, collecting the strings `scope` asks for.
-pub fn walk(body: &str, scope: GuardScope) -> Result<Walked, WalkError> {
+pub fn walk(body: &str, scope: GuardScope) -> Result<Walked<'_>, WalkError> {
     let mut reader = Reader::new(body);
     if reader.peek() != Some(b'{') {
         // Syntax errors first, as a full parse would report them.
@@ -91,12 +95,20 @@ fn string_or_skip(reader: &mut Reader<'_>) -> Read<Option<Str>> {
     reader.skip().map(|()| None)
 }
 
+/// A string value and its text, or `None` after skipping any other value.
+fn text_or_skip<'b>(reader: &mut Reader<'b>) -> Read<Option<(Str, Cow<'b, str>)>> {
+    if reader.peek() == Some(b'"') {
+        return reader.text().map(Some);
+    }
+    reader.skip().map(|()| None)
+}
+
 struct Walker<'b> {
     body: &'b str,
     scope: GuardScope,
 }
 
-impl Walker<'_> {
+impl<'b> Walker<'b> {
     /// Whether a key (or `type` value) is `name`, escapes decoded.
     fn is(&self, literal: Str, name: &str) -> bool {
         unescape::text(self.body, literal) == name
@@ -105,8 +117,8 @@ impl Walker<'_> {
     /// `messages`: the span of the value when it is not an array of objects.
     fn messages(
         &self,
-        reader: &mut Reader<'_>,
-        out: &mut Vec<Found>,
+        reader: &mut Reader<'b>,
+        out: &mut Vec<Found<'b>>,
     ) -> Read<Option<(usize, usize)>> {
         let start = reader.pos();
         if reader.peek() != Some(b'[') {
@@ -129,7 +141,7 @@ impl Walker<'_> {
     }
 
     /// One message object: the texts of its (last) `content`.
-    fn message(&self, reader: &mut Reader<'_>, out: &mut Vec<Found>) -> Read<()> {
+    fn message(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
         reader.open();
         let base = out.len();
         let mut first = true;
@@ -146,15 +158,18 @@ impl Walker<'_> {
     }
 
     /// A message's content: a string, or an array of blocks.
-    fn message_content(&self, reader: &mut Reader<'_>, out: &mut Vec<Found>) -> Read<()> {
+    fn message_content(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
         match reader.peek() {
             Some(b'"') => {
-                let literal = reader.string()?;
                 if self.scope.messages {
+                    let (literal, text) = reader.text()?;
                     out.push(Found {
                         kind: SegmentKind::Message,
                         literal,
+                        text,
                     });
+                } else {
+                    reader.string()?;
                 }
                 Ok(())
             }
@@ -166,24 +181,30 @@ impl Walker<'_> {
     /// `system` or a `tool_result`'s content: a string, or an array of `text` blocks.
     fn content(
         &self,
-        reader: &mut Reader<'_>,
+        reader: &mut Reader<'b>,
         kind: SegmentKind,
-        out: &mut Vec<Found>,
+        out: &mut Vec<Found<'b>>,
     ) -> Read<()> {
         match reader.peek() {
             Some(b'"') => {
+                let (literal, text) = reader.text()?;
                 out.push(Found {
                     kind,
-                    literal: reader.string()?,
+                    literal,
+                    text,
                 });
                 Ok(())
             }
             Some(b'[') => self.blocks(reader, out, |walker, reader, out| {
                 let block = walker.fields(reader, None)?;
                 if block.type_is(walker, "text")
-                    && let Some(literal) = block.text
+                    && let Some((literal, text)) = block.text
                 {
-                    out.push(Found { kind, literal });
+                    out.push(Found {
+                        kind,
+                        literal,
+                        text,
+                    });
                 }
                 Ok(())
             }),
@@ -194,9 +215,9 @@ impl Walker<'_> {
     /// The object elements of an array, each handed to `block`; other elements are skipped.
     fn blocks(
         &self,
-        reader: &mut Reader<'_>,
-        out: &mut Vec<Found>,
-        block: impl Fn(&Self, &mut Reader<'_>, &mut Vec<Found>) -> Read<()>,
+        reader: &mut Reader<'b>,
+        out: &mut Vec<Found<'b>>,
+        block: impl Fn(&Self, &mut Reader<'b>, &mut Vec<Found<'b>>) -> Read<()>,
     ) -> Read<()> {
         reader.open();
         let mut first = true;
@@ -212,14 +233,15 @@ impl Walker<'_> {
     }
 
     /// A content block of a message: `text`, `tool_result` or `tool_use`, per scope.
-    fn block(&self, reader: &mut Reader<'_>, out: &mut Vec<Found>) -> Read<()> {
+    fn block(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
         let mut nested = Nested::default();
         let block = self.fields(reader, Some(&mut nested))?;
         if block.type_is(self, "text") && self.scope.messages {
-            if let Some(literal) = block.text {
+            if let Some((literal, text)) = block.text {
                 out.push(Found {
                     kind: SegmentKind::Message,
                     literal,
+                    text,
                 });
             }
         } else if block.type_is(self, "tool_result") && self.scope.tool_results {
@@ -232,7 +254,11 @@ impl Walker<'_> {
 
     /// Reads a block object: its `type` and `text`, and — when `nested` is given — the
     /// texts of its `content` and `input`, kept until the type is known.
-    fn fields(&self, reader: &mut Reader<'_>, mut nested: Option<&mut Nested>) -> Read<Block> {
+    fn fields(
+        &self,
+        reader: &mut Reader<'b>,
+        mut nested: Option<&mut Nested<'b>>,
+    ) -> Read<Block<'b>> {
         reader.open();
         let mut block = Block::default();
         let mut first = true;
@@ -240,7 +266,7 @@ impl Walker<'_> {
             first = false;
             match (&mut nested, key) {
                 (_, key) if self.is(key, "type") => block.kind = string_or_skip(reader)?,
-                (_, key) if self.is(key, "text") => block.text = string_or_skip(reader)?,
+                (_, key) if self.is(key, "text") => block.text = text_or_skip(reader)?,
                 (Some(nested), key) if self.is(key, "content") && self.scope.tool_results => {
                     nested.content.clear();
                     self.content(reader, SegmentKind::ToolResult, &mut nested.content)?;
@@ -248,10 +274,12 @@ impl Walker<'_> {
                 (Some(nested), key) if self.is(key, "input") && self.scope.tool_use => {
                     nested.input.clear();
                     let input = &mut nested.input;
+                    let body = self.body;
                     reader.value_strings(|literal| {
                         input.push(Found {
                             kind: SegmentKind::ToolUse,
                             literal,
+                            text: unescape::text(body, literal),
                         });
                     })?;
                 }
@@ -264,12 +292,12 @@ impl Walker<'_> {
 
 /// The `type` and `text` strings of a block.
 #[derive(Default)]
-struct Block {
+struct Block<'b> {
     kind: Option<Str>,
-    text: Option<Str>,
+    text: Option<(Str, Cow<'b, str>)>,
 }
 
-impl Block {
+impl Block<'_> {
     fn type_is(&self, walker: &Walker<'_>, name: &str) -> bool {
         self.kind.is_some_and(|kind| walker.is(kind, name))
     }
@@ -277,7 +305,7 @@ impl Block {
 
 /// Texts of a block's `content` and `input`, whose use depends on its `type`.
 #[derive(Default)]
-struct Nested {
-    content: Vec<Found>,
-    input: Vec<Found>,
+struct Nested<'b> {
+    content: Vec<Found<'b>>,
+    input: Vec<Found<'b>>,
 }

@@ -94,3 +94,29 @@ fn positions_count_lines_and_columns() {
     assert_eq!(line_column("ab\ncd", 4), (2, 1));
     assert_eq!(line_column("abc", 3), (1, 3));
 }
+
+#[test]
+fn text_decodes_in_the_same_pass_as_serde_json_would() {
+    for literal in [
+        r#""plain é""#,
+        r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
+        r#""\u00e9\u4e2D \ud83d\ude00!\n""#,
+        r#""\\u0041""#,
+        r#""""#,
+    ] {
+        let mut reader = Reader::new(literal);
+        let (span, text) = reader.text().expect("valid");
+        let expected: String = serde_json::from_str(literal).expect("valid");
+        assert_eq!(text, expected, "{literal}");
+        assert_eq!(
+            span,
+            Reader::new(literal).string().expect("valid"),
+            "{literal}"
+        );
+        assert_eq!(matches!(text, Cow::Borrowed(_)), !literal.contains('\\'));
+    }
+    let mut reader = Reader::new(r#""x\ud800\u0041\udc00""#);
+    assert_eq!(reader.text().expect("valid").1, "x\u{fffd}A\u{fffd}");
+    // The second half of a pair is validated too.
+    assert!(Reader::new(r#""\ud83d\u12""#).text().is_err());
+}
