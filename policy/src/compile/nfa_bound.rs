@@ -12,7 +12,7 @@
 //! which is several times cheaper to produce; [`case_fold`](super::case_fold) says when that
 //! is valid.
 
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
 
 /// Bytes charged per NFA state; the builder's `State` is 32 bytes in regex-automata 0.4.
@@ -88,14 +88,16 @@ fn class_node(class: &Class, reading: Reading) -> u64 {
         Class::Unicode(class) if class.is_ascii() && reading == Reading::AsIs => {
             class_bytes(class.ranges().len() as u64)
         }
-        Class::Unicode(class) => {
-            let sequences: u64 = class
-                .iter()
-                .map(|r| Utf8Sequences::new(r.start(), r.end()).count() as u64)
-                .sum();
-            unicode_class_bytes(sequences.saturating_add(extra))
-        }
+        Class::Unicode(class) => unicode_class_bytes(sequences(class).saturating_add(extra)),
     }
+}
+
+/// The UTF-8 sequences the compiler splits a Unicode class into.
+fn sequences(class: &ClassUnicode) -> u64 {
+    class
+        .iter()
+        .map(|r| Utf8Sequences::new(r.start(), r.end()).count() as u64)
+        .sum()
 }
 
 /// One byte-range state per byte; an empty literal is one empty state. Folded, every byte is
@@ -136,5 +138,6 @@ fn alternation(alternatives: &[Hir], reading: Reading) -> u64 {
     sum
 }
 
+pub(super) mod ast;
 #[cfg(test)]
 pub(super) mod tests;

@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 
 use regex_automata::nfa::thompson;
-use regex_syntax::ast::{self, Ast, ErrorKind};
+use regex_syntax::ast::{self, Ast};
 use regex_syntax::hir::translate::{Translator, TranslatorBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use regex_syntax::{Error as SyntaxError, ParserBuilder};
 
+use self::simple::Quick;
+use self::syntax_error::{describe_syntax_error, position};
 use super::{Limits, case_fold, nfa_bound};
 
 /// What a custom pattern turned out to be.
@@ -128,6 +130,12 @@ impl Judge {
             return Ok(Judged::Regex { simpler: None });
         }
         let ast = self.parse(pattern)?;
+        let quarter = (limits.max_compiled_bytes / 4) as u64;
+        match simple::judge(&ast, quarter) {
+            Some(Quick::Regex) => return Ok(Judged::Regex { simpler: None }),
+            Some(Quick::MatchesEmpty) => return Err(matches_empty()),
+            None => {}
+        }
         let sensitive = Self::translate(&mut self.case_sensitive, pattern, &ast, &limits)?;
         // Length checks and wildcard wrappers are recognised by an unbounded repetition of any
         // character, and case folding can complete a near-universal class into one
@@ -148,12 +156,7 @@ impl Judge {
         }
         let simpler = simpler_equivalent(pattern, shape);
         if sensitive.properties().minimum_len() == Some(0) {
-            return Err(Refusal::new(
-                "regex-matches-empty",
-                "pattern matches the empty string, so it would match every prompt".to_owned(),
-                "require at least one character, e.g. `a+` instead of `a*`, and remove empty alternatives like `x|`"
-                    .to_owned(),
-            ));
+            return Err(matches_empty());
         }
         self.check_size(pattern, &ast, &sensitive, engine)?;
         Ok(Judged::Regex { simpler })
@@ -243,6 +246,15 @@ impl Judge {
     }
 }
 
+fn matches_empty() -> Refusal {
+    Refusal::new(
+        "regex-matches-empty",
+        "pattern matches the empty string, so it would match every prompt".to_owned(),
+        "require at least one character, e.g. `a+` instead of `a*`, and remove empty alternatives like `x|`"
+            .to_owned(),
+    )
+}
+
 /// Letters, digits, spaces and punctuation that has no meaning in a regex outside a class,
 /// with at least one letter or digit.
 fn is_plain_phrase(pattern: &str) -> bool {
@@ -286,73 +298,6 @@ fn find_possessive(node: &Ast) -> Option<ast::Span> {
         Ast::Concat(concat) => concat.asts.iter().find_map(find_possessive),
         _ => None,
     }
-}
-
-fn describe_syntax_error(pattern: &str, err: &SyntaxError, limits: &Limits) -> Refusal {
-    let (kind, span) = match err {
-        SyntaxError::Parse(e) => (Some(e.kind().clone()), *e.span()),
-        SyntaxError::Translate(e) => (None, *e.span()),
-        _ => (None, ast::Span::splat(ast::Position::new(0, 1, 1))),
-    };
-    let at = position(span);
-    let rest = pattern.get(span.start.offset..).unwrap_or_default();
-    let unsupported = |construct: &str, hint: &str| {
-        Refusal::new(
-            "unsupported-regex-feature",
-            format!("{construct} at {at} is not supported"),
-            format!("{hint}; agw matches in linear time and has no backtracking constructs"),
-        )
-    };
-    match kind {
-        Some(ErrorKind::UnsupportedLookAround) => {
-            let construct = if rest.starts_with("(?<") {
-                "lookbehind"
-            } else {
-                "lookahead"
-            };
-            unsupported(
-                construct,
-                "match the phrase itself, e.g. `credit card`, or split the check into two guards",
-            )
-        }
-        Some(ErrorKind::UnsupportedBackreference) => unsupported(
-            "a backreference",
-            "spell out the repeated text, or list the variants as alternatives",
-        ),
-        Some(ErrorKind::NestLimitExceeded(_)) => Refusal::new(
-            "regex-too-deep",
-            format!(
-                "pattern nests groups or repetitions deeper than the limit of {} (at {at})",
-                limits.max_nesting
-            ),
-            "flatten the pattern".to_owned(),
-        ),
-        Some(ErrorKind::FlagUnrecognized) if rest.starts_with("(?>") || rest.starts_with('>') => {
-            unsupported("an atomic group `(?>…)`", "use a plain group `(?:…)`")
-        }
-        _ => Refusal::new(
-            "invalid-regex",
-            format!("invalid pattern at {at}: {}", first_line(err)),
-            None,
-        ),
-    }
-}
-
-fn position(span: ast::Span) -> String {
-    if span.start.line <= 1 {
-        format!("character {}", span.start.column)
-    } else {
-        format!("line {}, character {}", span.start.line, span.start.column)
-    }
-}
-
-/// regex-syntax renders errors as a multi-line picture; the last line is the message.
-fn first_line(err: &SyntaxError) -> String {
-    let text = err.to_string();
-    text.lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .map_or(text.clone(), |l| l.trim_start_matches("error: ").to_owned())
 }
 
 /// An unbounded repetition at the top of the pattern, inside captures and concatenations only:
@@ -437,5 +382,7 @@ fn simpler_equivalent(pattern: &str, hir: &Hir) -> Option<String> {
     (core != pattern && !core.is_empty()).then(|| core.to_owned())
 }
 
+mod simple;
+mod syntax_error;
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,12 @@ fn assert_folded_bounded(pattern: &str) {
         bound >= actual,
         "{pattern}: folded bound {bound} < actual {actual}"
     );
+    if let Some(bound) = super::ast::folded_nfa_bytes(&ast) {
+        assert!(
+            bound >= actual,
+            "{pattern}: AST bound {bound} < actual {actual}"
+        );
+    }
 }
 
 #[test]
@@ -74,6 +80,7 @@ fn folded_bound_covers_the_builder_on_varied_patterns() {
         "[[:^alpha:]s]",
         r"sk-ant-[A-Za-z0-9_-]{20,}",
         r"\d{3}-\d{2}-\d{4}",
+        r"(?:\d|[\w-]|x){3}(ab|cd|e)?",
         "(?:kelvin|sigma){5}",
         "(?-u:[^k])",
     ] {

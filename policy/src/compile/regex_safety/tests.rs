@@ -170,11 +170,55 @@ mod translations_agree {
         }
     }
 
+    /// Where the AST alone decides, the engine's translation decides the same.
+    fn assert_simple_agrees(pattern: &str) {
+        let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
+            return;
+        };
+        let Some(quick) = simple::judge(&ast, u64::MAX) else {
+            return;
+        };
+        let hir = translate(pattern, true);
+        let Ok(hir) = hir else {
+            panic!("{pattern}: judged from its AST, but translation fails: {hir:?}");
+        };
+        assert_eq!(as_length_check(&hir), None, "{pattern}");
+        assert_eq!(simpler_equivalent(pattern, &hir), None, "{pattern}");
+        assert_eq!(
+            matches!(quick, simple::Quick::MatchesEmpty),
+            hir.properties().minimum_len() == Some(0),
+            "{pattern}"
+        );
+    }
+
+    #[test]
+    fn common_patterns_are_judged_from_their_ast() {
+        for pattern in [
+            r"(project|codename)[- ]?7\b",
+            r"\d{3}-\d{2}-\d{4}",
+            r"\b(?:api|secret)[_-]?key\b",
+        ] {
+            let ast = ast::parse::Parser::new().parse(pattern);
+            let quick = ast.ok().and_then(|a| simple::judge(&a, u64::MAX));
+            assert!(matches!(quick, Some(simple::Quick::Regex)), "{pattern}");
+            assert_simple_agrees(pattern);
+        }
+        for pattern in ["x?", r"\b", "(?:a|)", "(a*)(b?)"] {
+            assert_simple_agrees(pattern);
+            assert_eq!(
+                judge(pattern, &Limits::default()).map_err(|r| r.code),
+                Err("regex-matches-empty"),
+                "{pattern}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
         #[test]
         fn on_generated_patterns(pattern in pattern()) {
             assert_agree(&pattern);
+            assert_simple_agrees(&pattern);
         }
     }
 }
