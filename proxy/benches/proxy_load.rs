@@ -762,7 +762,12 @@ fn main() {
 
     let idle_ok = idle_rss <= 15 * 1024;
     let load_ok = load_hwm <= 40 * 1024;
-    let p99_ok = added(99.0) <= 0.2;
+    // Proxied faster than direct means the runs were disturbed more than the proxy costs: the
+    // figure says nothing, so it must not read as met.
+    let p99_verdict = match added(99.0) {
+        p99 if p99 < 0.0 => "NOISY: rerun",
+        p99 => verdict(p99 <= 0.2),
+    };
     println!(
         "{:<42} {:>12} {:>10} {:>8}",
         "proxy figure", "value", "target", ""
@@ -778,7 +783,7 @@ fn main() {
             format!("added latency p99 @{} rps", args.rate),
             format!("{:.3} ms", added(99.0)),
             "≤ 0.2 ms".to_owned(),
-            verdict(p99_ok),
+            p99_verdict,
         ),
         (
             format!("CPU per 1k requests @{} rps", args.rate),
