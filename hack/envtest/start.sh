@@ -55,13 +55,17 @@ touch "$dir/.agw-envtest"
 chmod 700 "$dir" "$dir/etcd"
 
 # --- ports --------------------------------------------------------------------
-# A port is taken if something accepts a connection on it. Small race window
-# between picking and binding; good enough for a dev script.
+# A port is taken if something accepts a connection on it. Ports are picked below
+# the kernel's ephemeral range: there, a port an outgoing connection holds refuses
+# connections yet cannot be bound ("address already in use"). Small race window
+# between picking and binding otherwise; good enough for a dev script.
 taken=" "
+read -r ephemeral_low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
+(( ephemeral_low > 12000 )) || ephemeral_low=32768
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
     [[ $taken == *" $p "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       taken+="$p "
