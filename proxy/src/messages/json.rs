@@ -65,6 +65,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The error for a string that stops at `i` on neither `"` nor `\`: a raw control
+    /// character, or the end of the body.
+    fn unterminated(&mut self, i: usize) -> SyntaxError {
+        self.pos = i;
+        self.error(if i < self.bytes.len() {
+            "control character in a string"
+        } else {
+            "EOF while parsing a string"
+        })
+    }
+
     /// Skips whitespace and returns the next byte, without consuming it.
     pub fn peek(&mut self) -> Option<u8> {
         while let Some(&b) = self.bytes.get(self.pos) {
@@ -147,14 +158,7 @@ impl<'a> Reader<'a> {
                     escaped = true;
                     i = self.escape(i + 1)?;
                 }
-                Some(_) => {
-                    self.pos = i;
-                    return Err(self.error("control character in a string"));
-                }
-                None => {
-                    self.pos = i;
-                    return Err(self.error("EOF while parsing a string"));
-                }
+                _ => return Err(self.unterminated(i)),
             }
         }
     }
@@ -201,14 +205,7 @@ impl<'a> Reader<'a> {
                     i = end;
                     run = end;
                 }
-                Some(_) => {
-                    self.pos = i;
-                    return Err(self.error("control character in a string"));
-                }
-                None => {
-                    self.pos = i;
-                    return Err(self.error("EOF while parsing a string"));
-                }
+                _ => return Err(self.unterminated(i)),
             }
         }
     }
