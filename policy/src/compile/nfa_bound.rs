@@ -61,21 +61,36 @@ fn node(hir: &Hir, reading: Reading) -> u64 {
         HirKind::Empty | HirKind::Look(_) => STATE,
         HirKind::Literal(literal) => literal_bytes(literal.0.len(), reading),
         HirKind::Class(class) => class_node(class, reading),
-        HirKind::Capture(capture) => node(&capture.sub, reading).saturating_add(2 * STATE),
+        HirKind::Capture(capture) => node(&capture.sub, reading).saturating_add(CAPTURE),
         HirKind::Concat(parts) => parts
             .iter()
             .fold(STATE, |sum, part| sum.saturating_add(node(part, reading))),
         HirKind::Alternation(alternatives) => alternation(alternatives, reading),
-        HirKind::Repetition(rep) => {
-            // Every copy of the body gets at most one union (two alternates) and one empty
-            // state; a bounded repetition has `max` copies, an unbounded one `max(min, 1)`.
-            let copies = u64::from(rep.max.unwrap_or(rep.min).max(1));
-            let per_copy = node(&rep.sub, reading).saturating_add(2 * STATE + 2 * ALTERNATE);
-            copies
-                .saturating_mul(per_copy)
-                .saturating_add(3 * STATE + 4 * ALTERNATE)
-        }
+        HirKind::Repetition(rep) => repetition_bytes(rep.min, rep.max, node(&rep.sub, reading)),
     }
+}
+
+/// The two capture states around a group's body.
+const CAPTURE: u64 = 2 * STATE;
+
+/// Every copy of the body gets at most one union (two alternates) and one empty state; a
+/// bounded repetition has `max` copies, an unbounded one `max(min, 1)`.
+fn repetition_bytes(min: u32, max: Option<u32>, body: u64) -> u64 {
+    let copies = u64::from(max.unwrap_or(min).max(1));
+    copies
+        .saturating_mul(body.saturating_add(2 * STATE + 2 * ALTERNATE))
+        .saturating_add(3 * STATE + 4 * ALTERNATE)
+}
+
+/// A union over `alternatives` and its empty end state.
+fn union_bytes(alternatives: usize) -> u64 {
+    2 * STATE + alternatives as u64 * ALTERNATE
+}
+
+/// The trie the compiler builds for an alternative that is a literal of `len` bytes: per trie
+/// node a union, per transition a range or sparse state, at most two alternates per transition.
+fn trie_bytes(len: u64) -> u64 {
+    (len + 1).saturating_mul(3 * STATE + TRANSITION + 4 * ALTERNATE)
 }
 
 fn class_node(class: &Class, reading: Reading) -> u64 {
@@ -123,16 +138,14 @@ fn unicode_class_bytes(sequences: u64) -> u64 {
     (2 + 4 * sequences) * STATE + 4 * sequences * TRANSITION
 }
 
-/// A union over the alternatives and an empty end state. When every alternative is a literal
-/// the compiler builds a trie instead: per trie node a union, per transition a range or sparse
-/// state, with at most two alternates per transition; charged on top of the generic cost.
+/// A union over the alternatives. When every alternative is a literal the compiler builds a
+/// trie instead; charged on top of the generic cost.
 fn alternation(alternatives: &[Hir], reading: Reading) -> u64 {
-    let mut sum = 2 * STATE + alternatives.len() as u64 * ALTERNATE;
+    let mut sum = union_bytes(alternatives.len());
     for alternative in alternatives {
         sum = sum.saturating_add(node(alternative, reading));
         if let HirKind::Literal(literal) = alternative.kind() {
-            let len = literal.0.len() as u64 + 1;
-            sum = sum.saturating_add(len * (3 * STATE + TRANSITION + 4 * ALTERNATE));
+            sum = sum.saturating_add(trie_bytes(literal.0.len() as u64));
         }
     }
     sum

@@ -130,8 +130,7 @@ impl Judge {
             return Ok(Judged::Regex { simpler: None });
         }
         let ast = self.parse(pattern)?;
-        let quarter = (limits.max_compiled_bytes / 4) as u64;
-        match simple::judge(&ast, quarter) {
+        match simple::judge(&ast, self.safe_bound()) {
             Some(Quick::Regex) => return Ok(Judged::Regex { simpler: None }),
             Some(Quick::MatchesEmpty) => return Err(matches_empty()),
             None => {}
@@ -195,6 +194,12 @@ impl Judge {
             .map_err(|e| describe_syntax_error(pattern, &SyntaxError::Translate(e), limits))
     }
 
+    /// A size bound at or below this is far enough under the limit (a quarter of it) that the
+    /// NFA need not be built to know it fits.
+    fn safe_bound(&self) -> u64 {
+        (self.limits.max_compiled_bytes / 4) as u64
+    }
+
     /// Refuses a pattern whose forward Thompson NFA (without captures) exceeds the engine's
     /// size limit: that is what the limit bounds, and it is several times cheaper than a whole
     /// meta regex. The NFA is built only when a conservative bound ([`nfa_bound`]) comes within
@@ -209,7 +214,7 @@ impl Judge {
         engine: Option<Hir>,
     ) -> Result<(), Refusal> {
         let limit = self.limits.max_compiled_bytes;
-        let quarter = (limit / 4) as u64;
+        let quarter = self.safe_bound();
         let hir = match engine {
             Some(hir) => hir,
             None if case_fold::folds_locally(ast)

@@ -15,8 +15,8 @@ use regex_syntax::ast::{
 use regex_syntax::hir::{Class, HirKind};
 
 use super::{
-    ALTERNATE, FOLD_EXTRA_SEQUENCES, FOLD_ORBIT, OVERHEAD, STATE, TRANSITION, sequences,
-    unicode_class_bytes,
+    CAPTURE, FOLD_EXTRA_SEQUENCES, FOLD_ORBIT, OVERHEAD, STATE, repetition_bytes, sequences,
+    trie_bytes, unicode_class_bytes, union_bytes,
 };
 
 /// Sequences charged for one ASCII class item (`[:punct:]` has the most ranges, four).
@@ -39,7 +39,7 @@ fn node(ast: &Ast) -> Option<u64> {
         }
         Ast::Group(group) => match &group.kind {
             GroupKind::CaptureIndex(_) | GroupKind::CaptureName { .. } => {
-                node(&group.ast)?.saturating_add(2 * STATE)
+                node(&group.ast)?.saturating_add(CAPTURE)
             }
             GroupKind::NonCapturing(flags) if flags.items.is_empty() => node(&group.ast)?,
             GroupKind::NonCapturing(_) => return None,
@@ -49,31 +49,25 @@ fn node(ast: &Ast) -> Option<u64> {
             .iter()
             .try_fold(STATE, |sum, part| Some(sum.saturating_add(node(part)?)))?,
         Ast::Alternation(alternation) => {
-            let mut sum = 2 * STATE + alternation.asts.len() as u64 * ALTERNATE;
+            let mut sum = union_bytes(alternation.asts.len());
             for alternative in &alternation.asts {
                 // The HIR may hold this alternative as a literal, which gets a trie on top.
-                let trie = (nodes(alternative) + 1) * (3 * STATE + TRANSITION + 4 * ALTERNATE);
-                sum = sum.saturating_add(node(alternative)?).saturating_add(trie);
+                sum = sum
+                    .saturating_add(node(alternative)?)
+                    .saturating_add(trie_bytes(nodes(alternative)));
             }
             sum
         }
         Ast::Repetition(rep) => {
-            let copies = u64::from(
-                match &rep.op.kind {
-                    RepetitionKind::ZeroOrOne
-                    | RepetitionKind::ZeroOrMore
-                    | RepetitionKind::OneOrMore => 1,
-                    RepetitionKind::Range(
-                        RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n),
-                    ) => *n,
-                    RepetitionKind::Range(RepetitionRange::Bounded(_, max)) => *max,
-                }
-                .max(1),
-            );
-            let per_copy = node(&rep.ast)?.saturating_add(2 * STATE + 2 * ALTERNATE);
-            copies
-                .saturating_mul(per_copy)
-                .saturating_add(3 * STATE + 4 * ALTERNATE)
+            let (min, max) = match &rep.op.kind {
+                RepetitionKind::ZeroOrOne => (0, Some(1)),
+                RepetitionKind::ZeroOrMore => (0, None),
+                RepetitionKind::OneOrMore => (1, None),
+                RepetitionKind::Range(RepetitionRange::Exactly(n)) => (*n, Some(*n)),
+                RepetitionKind::Range(RepetitionRange::AtLeast(n)) => (*n, None),
+                RepetitionKind::Range(RepetitionRange::Bounded(min, max)) => (*min, Some(*max)),
+            };
+            repetition_bytes(min, max, node(&rep.ast)?)
         }
         Ast::Literal(_) | Ast::Dot(_) | Ast::Flags(_) | Ast::ClassUnicode(_) => return None,
     })
