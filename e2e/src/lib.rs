@@ -66,6 +66,7 @@ mod error;
 mod eventually;
 pub mod kubectl;
 pub mod operator;
+pub mod operator_env;
 pub mod standin;
 pub mod webhook;
 

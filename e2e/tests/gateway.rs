@@ -11,24 +11,26 @@
 use std::time::Duration;
 
 use agw_e2e::agw::{AgwProcess, get};
-use agw_e2e::binaries::{gateway_api_crds, workspace_root};
-use agw_e2e::clients::{Claude, MockUpstream};
-use agw_e2e::operator::{self, OperatorOptions};
+use agw_e2e::binaries::gateway_api_crds;
+use agw_e2e::clients::Claude;
+use agw_e2e::operator_env::OperatorEnv;
 use agw_e2e::standin::{PodStandIn, PodView};
-use agw_e2e::{ControlPlane, Identity, eventually};
+use agw_e2e::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use tempfile::TempDir;
 
 const REJECTION: &str = "Rejected due to inappropriate content";
 const GATEWAY: &str = "agentgateway-proxy";
 
-struct Env {
-    cp: &'static ControlPlane,
-    ns: String,
-    identity: Identity,
-    dir: TempDir,
-    mock: MockUpstream,
+/// The shared operator test set-up, and this file's steps on it.
+struct Env(OperatorEnv);
+
+impl std::ops::Deref for Env {
+    type Target = OperatorEnv;
+
+    fn deref(&self) -> &OperatorEnv {
+        &self.0
+    }
 }
 
 impl Env {
@@ -37,56 +39,28 @@ impl Env {
         cp.install_crds(&[gateway_api_crds().unwrap().as_path()])
             .await
             .unwrap();
-        let ns = cp.namespace(prefix).await.unwrap();
-        let identity = operator::grant(cp, &ns).await.unwrap();
-        Self {
-            cp,
-            ns,
-            identity,
-            dir: tempfile::tempdir().unwrap(),
-            mock: MockUpstream::start().await.unwrap(),
-        }
+        Self(OperatorEnv::new(prefix).await.unwrap())
     }
 
     async fn operator(&self) -> AgwProcess {
-        let options = OperatorOptions {
-            namespace: self.ns.clone(),
-            identity: "one".to_owned(),
-            mount_root: self.dir.path().join("mounts"),
-            log_dir: self.dir.path().join("logs"),
-            extra_args: vec!["--gateway-api=on".to_owned()],
-        };
-        operator::start(&self.identity, &options).await.unwrap()
+        self.0.operator("one", &["--gateway-api=on"]).await.unwrap()
     }
 
     fn stand_in(&self) -> PodStandIn {
-        PodStandIn::start(
-            self.cp.client().unwrap(),
-            &self.ns,
-            &self.dir.path().join("mounts"),
-        )
+        self.0.stand_in().unwrap()
     }
 
     fn sample(path: &str) -> String {
-        std::fs::read_to_string(workspace_root().join("config/samples").join(path)).unwrap()
+        OperatorEnv::sample(path).unwrap()
     }
 
     /// A sample Backend named `name`, pointed at the mock, with `guards` replacing its guards.
     fn backend(&self, name: &str, guards: Option<serde_json::Value>) -> String {
-        let mut doc: serde_json::Value =
-            serde_norway::from_str(&Self::sample("backend-guarded.yaml")).unwrap();
-        doc["metadata"]["name"] = name.into();
-        doc["spec"]["ai"]["provider"]["host"] = "127.0.0.1".into();
-        doc["spec"]["ai"]["provider"]["port"] = self.mock.port().into();
-        if let Some(guards) = guards {
-            doc["spec"]["policies"]["ai"]["promptGuard"]["request"] = guards;
-        }
-        serde_norway::to_string(&doc).unwrap()
+        self.0.backend(name, guards).unwrap()
     }
 
     async fn apply(&self, yaml: &str) {
-        let out = self.cp.kubectl().apply_stdin(&self.ns, yaml).await.unwrap();
-        assert!(out.success(), "{out}");
+        self.0.apply(yaml).await.unwrap();
     }
 
     async fn kubectl(&self, args: &[&str]) -> String {
@@ -132,10 +106,7 @@ impl Env {
             .get_or_init(async || self.apply(&Self::sample("gateway/gatewayclass.yaml")).await)
             .await;
         self.apply(&Self::sample("gateway/gateway.yaml")).await;
-        self.apply(
-            &Self::sample("secret.yaml").replace("sk-ant-replace-me", "sk-ant-from-the-secret"),
-        )
-        .await;
+        self.apply(&OperatorEnv::secret().unwrap()).await;
         self.apply(&self.backend("anthropic", None)).await;
         self.apply(&Self::sample("gateway/httproute.yaml")).await;
     }

@@ -11,87 +11,51 @@
 use std::time::Duration;
 
 use agw_e2e::agw::AgwProcess;
-use agw_e2e::binaries::workspace_root;
-use agw_e2e::clients::{Claude, MockUpstream};
-use agw_e2e::operator::{self, OperatorOptions};
+use agw_e2e::clients::Claude;
+use agw_e2e::eventually;
+use agw_e2e::operator_env::OperatorEnv;
 use agw_e2e::standin::PodStandIn;
-use agw_e2e::{ControlPlane, Identity, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::{Api, ResourceExt};
-use tempfile::TempDir;
 
 const REJECTION: &str = "Rejected due to inappropriate content";
 
-struct Env {
-    cp: &'static ControlPlane,
-    ns: String,
-    identity: Identity,
-    dir: TempDir,
-    mock: MockUpstream,
+/// The shared operator test set-up, and this file's steps on it.
+struct Env(OperatorEnv);
+
+impl std::ops::Deref for Env {
+    type Target = OperatorEnv;
+
+    fn deref(&self) -> &OperatorEnv {
+        &self.0
+    }
 }
 
 impl Env {
     async fn new(prefix: &str) -> Self {
-        let cp = ControlPlane::shared().await.unwrap();
-        let ns = cp.namespace(prefix).await.unwrap();
-        let identity = operator::grant(cp, &ns).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mock = MockUpstream::start().await.unwrap();
-        Self {
-            cp,
-            ns,
-            identity,
-            dir,
-            mock,
-        }
-    }
-
-    fn options(&self, identity: &str) -> OperatorOptions {
-        OperatorOptions {
-            namespace: self.ns.clone(),
-            identity: identity.to_owned(),
-            mount_root: self.dir.path().join("mounts"),
-            log_dir: self.dir.path().join("logs"),
-            extra_args: Vec::new(),
-        }
+        Self(OperatorEnv::new(prefix).await.unwrap())
     }
 
     async fn operator(&self, identity: &str) -> AgwProcess {
-        operator::start(&self.identity, &self.options(identity))
-            .await
-            .unwrap()
+        self.0.operator(identity, &[]).await.unwrap()
     }
 
     fn stand_in(&self) -> PodStandIn {
-        PodStandIn::start(
-            self.cp.client().unwrap(),
-            &self.ns,
-            &self.dir.path().join("mounts"),
-        )
+        self.0.stand_in().unwrap()
     }
 
     /// The tutorial's guarded Backend, pointed at the mock.
     fn backend(&self, name: &str) -> String {
-        let text =
-            std::fs::read_to_string(workspace_root().join("config/samples/backend-guarded.yaml"))
-                .unwrap();
-        let mut doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
-        doc["metadata"]["name"] = name.into();
-        doc["spec"]["ai"]["provider"]["host"] = "127.0.0.1".into();
-        doc["spec"]["ai"]["provider"]["port"] = self.mock.port().into();
-        serde_norway::to_string(&doc).unwrap()
+        self.0.backend(name, None).unwrap()
     }
 
     fn secret() -> String {
-        std::fs::read_to_string(workspace_root().join("config/samples/secret.yaml"))
-            .unwrap()
-            .replace("sk-ant-replace-me", "sk-ant-from-the-secret")
+        OperatorEnv::secret().unwrap()
     }
 
     async fn apply(&self, yaml: &str) {
-        let out = self.cp.kubectl().apply_stdin(&self.ns, yaml).await.unwrap();
-        assert!(out.success(), "{out}");
+        self.0.apply(yaml).await.unwrap();
     }
 
     async fn jsonpath(&self, name: &str, path: &str) -> String {
