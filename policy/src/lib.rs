@@ -5,7 +5,8 @@
 //!   every diagnostic at once, each with a field path, a stable code, a message and a hint;
 //! - the **bundle** format and its JSON Schema ([`bundle`]);
 //! - **manifests** ([`manifest`]): multi-document YAML as users write it;
-//! - the **guard engine**: normalization, builtins, matching and masking at request time.
+//! - the **guard engine**: normalization, builtins, matching and masking at request time, and
+//!   the byte-class scanning it shares with the proxy's body reader ([`bytemask`]).
 //!
 //! The webhook, the operator, `agwctl` and the proxy call into this crate and have no
 //! validation rules of their own, so "accepted by the webhook" and "enforced by the proxy"
@@ -15,6 +16,7 @@
 
 pub mod builtins;
 pub mod bundle;
+pub mod bytemask;
 pub mod compile;
 pub mod diagnostics;
 pub mod engine;

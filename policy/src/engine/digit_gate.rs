@@ -13,6 +13,7 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::prefilter::Alphabet;
+use crate::bytemask::{BLOCK, DIGITS};
 
 /// More separator bytes than this get no tables (2^N entries each); every window passes.
 const MAX_SEPARATORS: usize = 8;
@@ -67,7 +68,7 @@ pub(super) struct Summary {
 
 impl Summary {
     /// Summarizes a window's bytes. Windows are short: their digits become the bits of one
-    /// word, 8 bytes at a time, so the longest run and the separators come from bit
+    /// word ([`crate::bytemask`]), so the longest run and the separators come from bit
     /// operations rather than a byte loop whose every step waits for the previous one.
     pub(super) fn of(bytes: &[u8], separators: &Separators) -> Self {
         if bytes.len() > 64 {
@@ -120,29 +121,10 @@ impl Summary {
 
 /// Bit `i` set when `bytes[i]` (at most 64 bytes) is an ASCII digit.
 fn digit_bits(bytes: &[u8]) -> u64 {
-    let (words, tail) = bytes.as_chunks::<8>();
-    let mut last = [0u8; 8]; // zero bytes are no digits
-    last[..tail.len()].copy_from_slice(tail);
-    words
-        .iter()
-        .chain(std::iter::once(&last))
-        .enumerate()
-        .fold(0, |bits, (i, word)| {
-            bits | word_digit_bits(u64::from_le_bytes(*word)) << (8 * i).min(63)
-        })
-}
-
-/// Bit `i` set when byte `i` of `word` is an ASCII digit, by arithmetic on all 8 at once.
-fn word_digit_bits(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES << 7;
-    // On the low 7 bits no byte can carry into the next; a set high bit rules a byte out.
-    let low = word & !HIGH;
-    let at_least_0 = low + ONES * u64::from(0x80 - b'0');
-    let above_9 = low + ONES * u64::from(0x80 - b'9' - 1);
-    let digits = at_least_0 & !above_9 & !word & HIGH;
-    // One bit per byte, gathered into the top byte by one multiplication.
-    (digits >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    let mut block = [0u8; BLOCK]; // zero bytes are no digits
+    let len = bytes.len().min(BLOCK);
+    block[..len].copy_from_slice(&bytes[..len]);
+    DIGITS.mask(&block)
 }
 
 impl Gate {

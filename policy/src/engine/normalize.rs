@@ -14,6 +14,8 @@ use std::borrow::Cow;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
 
+use crate::bytemask::{self, BLOCK};
+
 /// Text prepared for matching.
 #[derive(Debug)]
 pub struct Normalized<'a> {
@@ -132,35 +134,20 @@ impl<'a> Normalized<'a> {
     }
 }
 
-/// The first byte at or after `from` that is not ASCII. ASCII blocks are skipped with the
-/// standard library's word-at-a-time test; in the block holding one, it is found 8 bytes at
-/// a time by their high bits. In Claude Code tool results a `→` comes every line, so the
-/// search restarts often and must stay short.
+/// The first byte at or after `from` that is not ASCII, found 64 bytes at a time by their
+/// high bits ([`bytemask::non_ascii`]). In Claude Code tool results a `→` comes every line,
+/// so the search restarts often and must stay short.
 fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
-    const BLOCK: usize = 64;
     let rest = bytes.get(from..)?;
-    let mut offset = from;
-    for block in rest.chunks(BLOCK) {
-        if !block.is_ascii() {
-            return first_non_ascii(block).map(|i| offset + i);
-        }
-        offset += block.len();
-    }
-    None
-}
-
-/// The first non-ASCII byte of `block`, 8 bytes at a time.
-fn first_non_ascii(block: &[u8]) -> Option<usize> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let (words, tail) = block.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        let high = u64::from_le_bytes(*word) & HIGH;
+    let (blocks, tail) = rest.as_chunks::<BLOCK>();
+    for (i, block) in blocks.iter().enumerate() {
+        let high = bytemask::non_ascii(block);
         if high != 0 {
-            return Some(8 * i + (high.trailing_zeros() / 8) as usize);
+            return Some(from + i * BLOCK + high.trailing_zeros() as usize);
         }
     }
-    let offset = 8 * words.len();
-    tail.iter().position(|&b| b >= 0x80).map(|i| offset + i)
+    let offset = from + blocks.len() * BLOCK;
+    tail.iter().position(|&b| !b.is_ascii()).map(|i| offset + i)
 }
 
 /// Whether `c`, alone, is its own NFKC form.

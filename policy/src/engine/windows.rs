@@ -5,11 +5,12 @@
 //! - [`around`] seeks each trigger byte (rare, like `@`) with `memchr`, or each digit with a
 //!   test the compiler vectorizes, then extends left and right byte by byte;
 //! - [`DigitFinder`] serves digit triggers. Digits are everywhere in logs, code and JSON, so it
-//!   classifies 64 bytes at a time into bit masks (alphabet, digit) with comparisons the
-//!   compiler vectorizes, and looks with bit operations only at runs at least as long as the
-//!   digits a window needs.
+//!   classifies 64 bytes at a time into bit masks (alphabet, digit; see [`crate::bytemask`]),
+//!   and looks with bit operations only at runs at least as long as the digits a window
+//!   needs.
 
 use super::prefilter::Alphabet;
+use crate::bytemask::{BLOCK, DIGITS, Ranges};
 
 /// A maximal run of alphabet bytes holding at least one trigger byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,17 +94,17 @@ fn find(text: &[u8], from: usize, wanted: &impl Fn(u8) -> bool) -> Option<usize>
     None
 }
 
-/// How many byte ranges besides the digits a [`DigitFinder`] tests: more would cost speed;
+/// How many byte ranges (digits included) a [`DigitFinder`] tests: more would cost speed;
 /// an alphabet needing more is covered a little generously (gaps between ranges merged).
-const RANGES: usize = 4;
-const BLOCK: usize = 64;
+const RANGES: usize = 5;
 
 /// Windows of an ASCII alphabet that holds the digits, triggered by digits.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct DigitFinder {
-    /// Ranges `lo..=lo + span` that, with the digits, cover the alphabet.
-    lo: [u8; RANGES],
-    span: [u8; RANGES],
+    /// Covers the alphabet.
+    members: Ranges<RANGES>,
+    /// The same bytes, bit `b` for byte `b` (all ASCII): one byte tested in one step.
+    covered: u128,
 }
 
 impl DigitFinder {
@@ -113,7 +114,7 @@ impl DigitFinder {
             return None;
         }
         let mut ranges: Vec<(u8, u8)> = Vec::new();
-        for byte in (0..0x80u8).filter(|&b| alphabet.contains(b) && !b.is_ascii_digit()) {
+        for byte in (0..0x80u8).filter(|&b| alphabet.contains(b) || b.is_ascii_digit()) {
             match ranges.last_mut() {
                 Some((_, last)) if *last + 1 == byte => *last = byte,
                 _ => ranges.push((byte, byte)),
@@ -126,16 +127,11 @@ impl DigitFinder {
             let (_, last) = ranges.remove(narrowest);
             ranges[narrowest - 1].1 = last;
         }
-        let first = ranges.first().copied().unwrap_or((b'0', b'9'));
-        let mut finder = Self {
-            lo: [first.0; RANGES],
-            span: [first.1 - first.0; RANGES],
-        };
-        for (i, (lo, last)) in ranges.into_iter().enumerate() {
-            finder.lo[i] = lo;
-            finder.span[i] = last - lo;
-        }
-        Some(finder)
+        let members = Ranges::new(&ranges)?;
+        let covered = (0..0x80u8)
+            .filter(|&b| members.contains(b))
+            .fold(0, |bits, b| bits | 1 << b);
+        Some(Self { members, covered })
     }
 
     /// Windows with at least `min_digits` digits (at least 1), left to right.
@@ -148,12 +144,14 @@ impl DigitFinder {
             open: None,
             out: Vec::new(),
         };
+        let members = |block: &[u8; BLOCK]| self.members.mask(block);
+        let digits = |block: &[u8; BLOCK]| DIGITS.mask(block);
         // Each block's digits are classified once, a block ahead: no second pass, no buffer.
-        let mut next_digits = scan.blocks.mask(0, digit_flags);
+        let mut next_digits = scan.blocks.mask(0, digits);
         let mut alphabet_of_next = None;
         for k in 0..scan.blocks.len() {
             let block_digits = next_digits;
-            next_digits = scan.blocks.mask(k + 1, digit_flags);
+            next_digits = scan.blocks.mask(k + 1, digits);
             // A window holds a digit: none can start in a block without digits unless it runs
             // on into the next block (which then starts with an alphabet byte).
             let runs_on = text.get((k + 1) * BLOCK).is_some_and(|&b| self.covers(b));
@@ -163,8 +161,8 @@ impl DigitFinder {
             }
             let alphabet = alphabet_of_next
                 .take()
-                .unwrap_or_else(|| scan.blocks.mask(k, |b| self.member_flags(b)));
-            let next_alphabet = scan.blocks.mask(k + 1, |b| self.member_flags(b));
+                .unwrap_or_else(|| scan.blocks.mask(k, members));
+            let next_alphabet = scan.blocks.mask(k + 1, members);
             alphabet_of_next = Some(next_alphabet);
             scan.block(k, alphabet, block_digits, next_alphabet);
         }
@@ -176,37 +174,8 @@ impl DigitFinder {
 
     /// Whether the finder counts `byte` as part of a window.
     fn covers(self, byte: u8) -> bool {
-        byte.is_ascii_digit()
-            || self
-                .lo
-                .iter()
-                .zip(&self.span)
-                .any(|(&lo, &span)| byte.wrapping_sub(lo) <= span)
+        self.covered.checked_shr(u32::from(byte)).unwrap_or(0) & 1 == 1
     }
-
-    /// 1 for each byte of `block` in the alphabet (digits included), else 0.
-    #[inline]
-    fn member_flags(self, block: &[u8; BLOCK]) -> [u8; BLOCK] {
-        let mut flags = [0u8; BLOCK];
-        for (flag, &byte) in flags.iter_mut().zip(block) {
-            let mut is_member = byte.wrapping_sub(b'0') <= 9;
-            for (&lo, &span) in self.lo.iter().zip(&self.span) {
-                is_member |= byte.wrapping_sub(lo) <= span;
-            }
-            *flag = u8::from(is_member);
-        }
-        flags
-    }
-}
-
-/// 1 for each ASCII digit of `block`, else 0.
-#[inline]
-fn digit_flags(block: &[u8; BLOCK]) -> [u8; BLOCK] {
-    let mut flags = [0u8; BLOCK];
-    for (flag, &byte) in flags.iter_mut().zip(block) {
-        *flag = u8::from(byte.wrapping_sub(b'0') <= 9);
-    }
-    flags
 }
 
 /// A text cut into blocks of 64 bytes, the last one padded.
@@ -225,18 +194,18 @@ impl<'a> Blocks<'a> {
         self.full.len() + usize::from(!self.rest.is_empty())
     }
 
-    /// The bit mask of block `k` by `flags`; bytes past the end of the text are never set.
+    /// The bit mask of block `k` by `class`; bytes past the end of the text are never set.
     #[inline]
-    fn mask(&self, k: usize, flags: impl Fn(&[u8; BLOCK]) -> [u8; BLOCK]) -> u64 {
+    fn mask(&self, k: usize, class: impl Fn(&[u8; BLOCK]) -> u64) -> u64 {
         if let Some(block) = self.full.get(k) {
-            return pack(&flags(block));
+            return class(block);
         }
         if k > self.full.len() || self.rest.is_empty() {
             return 0;
         }
         let mut block = [0u8; BLOCK];
         block[..self.rest.len()].copy_from_slice(self.rest);
-        pack(&flags(&block)) & !(u64::MAX << self.rest.len())
+        class(&block) & !(u64::MAX << self.rest.len())
     }
 }
 
@@ -290,15 +259,6 @@ impl Scan<'_> {
             starts &= u64::MAX << end;
         }
     }
-}
-
-/// 64 flags (0 or 1) as the bits of a word: 8 at a time, gathered by one multiplication.
-fn pack(flags: &[u8; BLOCK]) -> u64 {
-    let (words, _) = flags.as_chunks::<8>();
-    words.iter().enumerate().fold(0, |bits, (i, word)| {
-        let byte = u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        bits | byte << (8 * i)
-    })
 }
 
 /// Bits `at` where bits `at..at + len` of `mask` followed by `next` are all set (`len` ≤ 64).
