@@ -20,6 +20,17 @@ pub(super) fn validate(candidate: &str, before: &str) -> bool {
     separated || mentioned(before)
 }
 
+/// The high bit of each byte of `word` that is `s` or `S`, and no other bit.
+fn esses(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = ONES * 0x7f;
+    const CASE: u64 = ONES * 0x20;
+    const ESS: u64 = ONES * b's' as u64;
+    // Zero exactly where a byte, lowercased, is `s`; no carry crosses a byte.
+    let x = (word | CASE) ^ ESS;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
 fn valid_parts(d: &[u8]) -> bool {
     let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
     let group = u32::from(d[3]) * 10 + u32::from(d[4]);
@@ -32,16 +43,62 @@ pub(super) fn mentioned(before: &str) -> bool {
     while !before.is_char_boundary(start) {
         start += 1;
     }
-    // Compared in place, ignoring ASCII case: the engine asks this for every run of digits
-    // that could be bare SSN digits, so it must not allocate.
     let window = &before.as_bytes()[start..];
-    (0..window.len())
-        .filter(|&at| window[at] | 0x20 == b's')
-        .any(|at| {
-            [&b"ssn"[..], b"social security"].iter().any(|phrase| {
-                window
-                    .get(at..at + phrase.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(phrase))
-            })
-        })
+    // The byte after the `s` tells the phrases apart, and most `s` bytes start neither.
+    let at_phrase = |at: usize| {
+        let phrase: &[u8] = match window.get(at + 1).map(|b| b | 0x20) {
+            Some(b's') => b"ssn",
+            Some(b'o') => b"social security",
+            _ => return false,
+        };
+        window
+            .get(at..at + phrase.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(phrase))
+    };
+    // Compared in place, ignoring ASCII case, at each `s`: the engine asks this for every run
+    // of digits that could be bare SSN digits, so it must not allocate, and it looks for the
+    // `s` bytes 8 at a time.
+    let (words, tail) = window.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let mut esses = esses(u64::from_le_bytes(*word));
+        while esses != 0 {
+            if at_phrase(8 * i + esses.trailing_zeros() as usize / 8) {
+                return true;
+            }
+            esses &= esses - 1;
+        }
+    }
+    let offset = 8 * words.len();
+    (0..tail.len()).any(|i| tail[i] | 0x20 == b's' && at_phrase(offset + i))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn esses_are_every_s_of_either_case(
+            bytes in proptest::array::uniform8(prop_oneof![any::<u8>(), Just(b's'), Just(b'S')])
+        ) {
+            let naive = (0..8).filter(|&i| bytes[i] | 0x20 == b's').fold(0, |bits, i| bits | 0x80 << (8 * i));
+            prop_assert_eq!(esses(u64::from_le_bytes(bytes)), naive);
+        }
+
+        #[test]
+        fn a_mention_counts_within_the_context_window(
+            lead in "[a-zS ]{0,40}", mention in prop_oneof![Just("SSN"), Just("social Security"), Just("sn")], gap in 0usize..40,
+        ) {
+            let before = format!("{lead}{mention}{}", " ".repeat(gap));
+            let naive = before
+                .char_indices()
+                .filter(|&(at, _)| at + CONTEXT_WINDOW >= before.len())
+                .any(|(at, _)| ["ssn", "social security"].iter().any(|p| {
+                    before.get(at..at + p.len()).is_some_and(|w| w.eq_ignore_ascii_case(p))
+                }));
+            prop_assert_eq!(mentioned(&before), naive);
+        }
+    }
 }
