@@ -4,10 +4,12 @@
 //!
 //! Measures, with an open-loop load generator (requests are sent on a fixed schedule whether or
 //! not earlier ones have answered, so a slow proxy cannot slow the load down):
-//! - latency p50/p90/p99/p99.9/max at a steady rate, direct vs through the proxy, and the
-//!   difference (the latency the proxy adds);
+//! - latency p50/p90/p99/p99.9/max at a steady rate on three paths: direct; through the proxy
+//!   on the Messages route (body read, guarded, forwarded); and through the proxy on a
+//!   Passthrough route (streamed on unread: the floor any store-and-forward hop costs here),
+//!   and the latency the proxy adds on each;
 //! - the proxy's RSS idle, under that load, and its peak (VmHWM), from `/proc/<pid>/status`;
-//! - the proxy's CPU time per 1,000 requests at that rate;
+//! - the proxy's CPU time per 1,000 requests at that rate, per route;
 //! - the highest rate a closed loop of concurrent clients reaches, direct and through the proxy.
 //!
 //! Run with `hack/bench-proxy` (builds the proxy, passes its path), or
@@ -55,7 +57,7 @@ mod upstream;
 use self::load::{HttpClient, Run, call, closed_loop, http_client, open_loop};
 use self::process::{Proxy, clock_ticks_per_sec, cpu_ticks, memory, sampling_rss};
 use self::request::request_body;
-use self::upstream::{ANSWER, UpstreamStats, start_upstream};
+use self::upstream::{ANSWER, PASSTHROUGH_PATH, UpstreamStats, start_upstream};
 
 /// The key the proxy injects; the upstream counts requests that carry it.
 const PROXY_KEY: &str = "sk-ant-bench-proxy-key";
@@ -156,6 +158,9 @@ fn main() {
     let proxied: Uri = format!("http://127.0.0.1:{}/v1/messages", proxy.port)
         .parse()
         .unwrap();
+    let passthrough: Uri = format!("http://127.0.0.1:{}{PASSTHROUGH_PATH}", proxy.port)
+        .parse()
+        .unwrap();
 
     // Sanity: both paths answer, the proxy injects its key, the tutorial's guards are on.
     let (status, _, answer) = client_rt.block_on(call(&client, &direct, body.clone()));
@@ -168,6 +173,9 @@ fn main() {
         1,
         "the proxy did not inject its key"
     );
+    let (status, _, answer) = client_rt.block_on(call(&client, &passthrough, body.clone()));
+    assert_eq!(status, StatusCode::OK, "Passthrough route: {answer:?}");
+    assert_eq!(answer, ANSWER.as_bytes(), "the proxy changed the answer");
     let rejected =
         String::from_utf8_lossy(&body).replacen("What is Kubernetes?", "What is a credit card", 1);
     let (status, _, _) = client_rt.block_on(call(&client, &proxied, Bytes::from(rejected)));
@@ -202,48 +210,55 @@ fn main() {
     );
     println!(
         "load: open loop at {} rps, {} s per path in {} alternating rounds after {} s warm-up; \
-         latency = send to last byte\n",
+         latency = send to last byte",
         args.rate, args.secs, args.rounds, args.warmup_secs
     );
+    println!(
+        "paths: direct; via agw-proxy on /v1/messages (Messages: read, guarded, forwarded); \
+         via agw-proxy on {PASSTHROUGH_PATH} (Passthrough: streamed on unread, no guards)\n"
+    );
 
-    // Warm both paths (connection pools, allocator, caches), then measure.
+    // Warm every path (connection pools, allocator, caches), then measure.
     if args.warmup_secs > 0 {
-        open_loop(
-            &client_rt,
-            &client,
-            &direct,
-            &body,
-            args.rate,
-            args.rate * args.warmup_secs,
-        );
-        open_loop(
-            &client_rt,
-            &client,
-            &proxied,
-            &body,
-            args.rate,
-            args.rate * args.warmup_secs,
-        );
+        for uri in [&direct, &proxied, &passthrough] {
+            open_loop(
+                &client_rt,
+                &client,
+                uri,
+                &body,
+                args.rate,
+                args.rate * args.warmup_secs,
+            );
+        }
     }
-    // Alternate short direct and proxied rounds so that a slow spell of the machine falls on
-    // both paths alike; the samples of all rounds are pooled.
+    // Alternate short rounds of the three paths so that a slow spell of the machine falls on
+    // all of them alike; the samples of all rounds are pooled.
     let rounds = args.rounds.max(1);
     let per_round = (args.rate * args.secs / rounds).max(1);
-    let (mut direct_run, mut proxy_run) = (Run::default(), Run::default());
-    let (mut ticks, mut load_rss) = (0, 0);
+    let (mut direct_run, mut proxy_run, mut pass_run) =
+        (Run::default(), Run::default(), Run::default());
+    let (mut ticks, mut pass_ticks, mut load_rss) = (0, 0, 0);
     for _ in 0..rounds {
         direct_run.absorb(open_loop(
             &client_rt, &client, &direct, &body, args.rate, per_round,
         ));
-        let before = cpu_ticks(pid);
-        let (run, rss) = sampling_rss(pid, || {
-            open_loop(&client_rt, &client, &proxied, &body, args.rate, per_round)
-        });
-        ticks += cpu_ticks(pid) - before;
-        load_rss = load_rss.max(rss);
-        proxy_run.absorb(run);
+        for (uri, run_of, ticks_of) in [
+            (&proxied, &mut proxy_run, &mut ticks),
+            (&passthrough, &mut pass_run, &mut pass_ticks),
+        ] {
+            let before = cpu_ticks(pid);
+            let (run, rss) = sampling_rss(pid, || {
+                open_loop(&client_rt, &client, uri, &body, args.rate, per_round)
+            });
+            *ticks_of += cpu_ticks(pid) - before;
+            load_rss = load_rss.max(rss);
+            run_of.absorb(run);
+        }
     }
-    let cpu_ms = ticks as f64 * 1000.0 / clock_ticks_per_sec() as f64;
+    let cpu_per_1k = |ticks: u64, run: &Run| {
+        let cpu_ms = ticks as f64 * 1000.0 / clock_ticks_per_sec() as f64;
+        cpu_ms * 1000.0 / (run.latency.len() as f64 + run.errors as f64)
+    };
     // VmHWM lags VmRSS (per-thread RSS counters are folded in lazily): take the larger.
     let load_hwm = memory(pid).1.max(load_rss);
     thread::sleep(Duration::from_secs(2));
@@ -271,7 +286,7 @@ fn main() {
     let final_hwm = memory(pid).1.max(max_rss).max(load_hwm);
 
     println!(
-        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
         format!("latency @{} rps", args.rate),
         "p50 ms",
         "p90 ms",
@@ -281,9 +296,13 @@ fn main() {
         "rps",
         "errors"
     );
-    for (name, run) in [("direct", &direct_run), ("via agw-proxy", &proxy_run)] {
+    for (name, run) in [
+        ("direct", &direct_run),
+        ("via agw-proxy (Messages + guards)", &proxy_run),
+        ("via agw-proxy (Passthrough)", &pass_run),
+    ] {
         println!(
-            "{:<18} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0} {:>7}",
+            "{:<34} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0} {:>7}",
             name,
             run.p(50.0),
             run.p(90.0),
@@ -295,31 +314,45 @@ fn main() {
         );
     }
     let added = |p: f64| proxy_run.p(p) - direct_run.p(p);
+    let added_pass = |p: f64| pass_run.p(p) - direct_run.p(p);
+    for (name, added) in [
+        (
+            "added by proxy (Messages + guards)",
+            &added as &dyn Fn(f64) -> f64,
+        ),
+        ("added by proxy (Passthrough)", &added_pass),
+    ] {
+        println!(
+            "{:<34} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+            name,
+            added(50.0),
+            added(90.0),
+            added(99.0),
+            added(99.9)
+        );
+    }
     println!(
-        "{:<18} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-        "added by proxy",
-        added(50.0),
-        added(90.0),
-        added(99.0),
-        added(99.9)
-    );
-    println!(
-        "generator lateness p99: direct {:.3} ms, proxy {:.3} ms (how late requests left vs schedule)\n",
+        "generator lateness p99: direct {:.3} ms, Messages {:.3} ms, Passthrough {:.3} ms \
+         (how late requests left vs schedule; above ~0.5 ms the run was disturbed)\n",
         Run::pct(&direct_run.lateness, 99.0),
-        Run::pct(&proxy_run.lateness, 99.0)
+        Run::pct(&proxy_run.lateness, 99.0),
+        Run::pct(&pass_run.lateness, 99.0)
     );
 
     println!(
-        "{:<18} {:>10} {:>9} {:>9} {:>7}",
+        "{:<34} {:>10} {:>9} {:>9} {:>7}",
         format!("max rate (c={})", args.concurrency),
         "rps",
         "p50 ms",
         "p99 ms",
         "errors"
     );
-    for (name, run) in [("direct", &direct_max), ("via agw-proxy", &proxy_max)] {
+    for (name, run) in [
+        ("direct", &direct_max),
+        ("via agw-proxy (Messages + guards)", &proxy_max),
+    ] {
         println!(
-            "{:<18} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            "{:<34} {:>10.0} {:>9.3} {:>9.3} {:>7}",
             name,
             run.rps(),
             run.p(50.0),
@@ -356,10 +389,25 @@ fn main() {
         ),
         (
             format!("CPU per 1k requests @{} rps", args.rate),
-            format!(
-                "{:.1} ms",
-                cpu_ms * 1000.0 / (proxy_run.latency.len() as f64 + proxy_run.errors as f64)
-            ),
+            format!("{:.1} ms", cpu_per_1k(ticks, &proxy_run)),
+            String::new(),
+            "",
+        ),
+        (
+            format!("Passthrough: added p50 @{} rps", args.rate),
+            format!("{:.3} ms", added_pass(50.0)),
+            String::new(),
+            "",
+        ),
+        (
+            format!("Passthrough: added p99 @{} rps", args.rate),
+            format!("{:.3} ms", added_pass(99.0)),
+            String::new(),
+            "",
+        ),
+        (
+            format!("Passthrough: CPU per 1k requests @{} rps", args.rate),
+            format!("{:.1} ms", cpu_per_1k(pass_ticks, &pass_run)),
             String::new(),
             "",
         ),

@@ -4,6 +4,10 @@ use super::*;
 
 pub(super) const ANSWER: &str = r#"{"id":"msg_bench0001","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Kubernetes is an open-source system for automating deployment, scaling and management of containerized applications."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":2600,"output_tokens":17}}"#;
 
+/// A path the tutorial's config routes as Passthrough (`'*'`): the proxy forwards it without
+/// reading it. The upstream answers it as it answers `/v1/messages`, so the rows compare.
+pub(super) const PASSTHROUGH_PATH: &str = "/v1/passthrough-bench";
+
 #[derive(Default)]
 pub(super) struct UpstreamStats {
     pub(super) requests: AtomicU64,
@@ -25,7 +29,7 @@ pub(super) async fn upstream(
     }
     let path = req.uri().path().to_owned();
     let _ = req.into_body().collect().await;
-    let (status, body) = if path == "/v1/messages" {
+    let (status, body) = if path == "/v1/messages" || path == PASSTHROUGH_PATH {
         (StatusCode::OK, Bytes::from_static(ANSWER.as_bytes()))
     } else {
         (
