@@ -214,30 +214,37 @@ impl BuiltinScanner {
 
     /// Windows of the digit-triggered candidates that some candidate's gate admits.
     fn digit_windows(&self, text: &str) -> Vec<DigitWindow> {
-        let found = match &self.digit_finder {
-            Some(finder) => finder.windows(text.as_bytes(), self.min_digits),
+        let mut admitted = Vec::new();
+        let gate = |window: Window| {
+            if let Some(admits) = self.admits(text, window) {
+                admitted.push(DigitWindow { window, admits });
+            }
+        };
+        match &self.digit_finder {
+            Some(finder) => finder.for_each_window(text.as_bytes(), self.min_digits, gate),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, Seed::Digit)
                 .filter(|w| w.triggers >= self.min_digits)
-                .collect(),
-        };
-        found
-            .into_iter()
-            .filter_map(|window| {
-                let summary = self.separators.as_ref().map(|separators| {
-                    Summary::of(&text.as_bytes()[window.start..window.end], separators)
-                });
-                if let (Some(weakest), Some(summary)) = (&self.weakest, &summary)
-                    && !weakest.admits(summary)
-                {
-                    return None;
-                }
-                let admits = (self.entries.iter().enumerate())
-                    .filter(|(_, entry)| entry.admits(text, window, summary.as_ref()))
-                    .fold(0, |bits, (i, _)| bits | 1 << i);
-                (admits != 0 && may_start_apart(text, window))
-                    .then_some(DigitWindow { window, admits })
-            })
-            .collect()
+                .for_each(gate),
+        }
+        admitted
+    }
+
+    /// The entries (bit `i` for entry `i`) whose candidates may match inside `window`, or
+    /// `None` when none may.
+    fn admits(&self, text: &str, window: Window) -> Option<u32> {
+        let summary = self
+            .separators
+            .as_ref()
+            .map(|separators| Summary::of(&text.as_bytes()[window.start..window.end], separators));
+        if let (Some(weakest), Some(summary)) = (&self.weakest, &summary)
+            && !weakest.admits(summary)
+        {
+            return None;
+        }
+        let admits = (self.entries.iter().enumerate())
+            .filter(|(_, entry)| entry.admits(text, window, summary.as_ref()))
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        (admits != 0 && may_start_apart(text, window)).then_some(admits)
     }
 }
 

@@ -52,7 +52,33 @@ impl Separators {
 pub(super) struct Gate {
     /// Indexed by the set of separators a window holds (see [`Separators`]); `None` where no
     /// match can be made of digits and that set.
-    needs: Vec<Option<Stats>>,
+    needs: Vec<Option<Needs>>,
+}
+
+/// The least digits, other bytes and longest digit run of a match, in the 4 bytes a gate
+/// reads per window (saturated: a window of more than 255 digits passes any count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Needs {
+    digits: u8,
+    others: u8,
+    run: u8,
+}
+
+impl Needs {
+    fn of(stats: Stats) -> Self {
+        let narrow = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+        Self {
+            digits: narrow(stats.digits),
+            others: narrow(stats.others),
+            run: narrow(stats.run),
+        }
+    }
+
+    fn met_by(self, window: &Summary) -> bool {
+        window.digits >= usize::from(self.digits)
+            && window.others >= usize::from(self.others)
+            && window.run >= usize::from(self.run)
+    }
 }
 
 /// The digits, other bytes, separators and longest digit run of a window.
@@ -137,7 +163,7 @@ impl Gate {
                 for (i, &byte) in separators.bytes.iter().enumerate() {
                     allowed[usize::from(byte)] = subset & (1 << i) != 0;
                 }
-                stats(hir, &allowed)
+                stats(hir, &allowed).map(Needs::of)
             })
             .collect();
         Self { needs }
@@ -152,12 +178,10 @@ impl Gate {
                 a.into_iter()
                     .zip(b)
                     .map(|pair| match pair {
-                        (Some(a), Some(b)) => Some(Stats {
+                        (Some(a), Some(b)) => Some(Needs {
                             digits: a.digits.min(b.digits),
                             others: a.others.min(b.others),
                             run: a.run.min(b.run),
-                            len: a.len.min(b.len),
-                            all_digits: a.all_digits && b.all_digits,
                         }),
                         (a, b) => a.or(b),
                     })
@@ -172,11 +196,7 @@ impl Gate {
             .get(usize::from(window.present))
             .copied()
             .flatten()
-            .is_some_and(|needs| {
-                window.digits >= needs.digits
-                    && window.others >= needs.others
-                    && window.run >= needs.run
-            })
+            .is_some_and(|needs| needs.met_by(window))
     }
 }
 

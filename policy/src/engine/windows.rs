@@ -99,12 +99,12 @@ fn find(text: &[u8], from: usize, wanted: &impl Fn(u8) -> bool) -> Option<usize>
 const RANGES: usize = 5;
 
 /// Windows of an ASCII alphabet that holds the digits, triggered by digits.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct DigitFinder {
     /// Covers the alphabet.
     members: Ranges<RANGES>,
-    /// The same bytes, bit `b` for byte `b` (all ASCII): one byte tested in one step.
-    covered: u128,
+    /// The same bytes as a table: one byte tested in one step.
+    covered: [bool; 256],
 }
 
 impl DigitFinder {
@@ -128,21 +128,33 @@ impl DigitFinder {
             ranges[narrowest - 1].1 = last;
         }
         let members = Ranges::new(&ranges)?;
-        let covered = (0..0x80u8)
-            .filter(|&b| members.contains(b))
-            .fold(0, |bits, b| bits | 1 << b);
+        let covered = std::array::from_fn(|b| u8::try_from(b).is_ok_and(|b| members.contains(b)));
         Some(Self { members, covered })
     }
 
     /// Windows with at least `min_digits` digits (at least 1), left to right.
-    pub(super) fn windows(self, text: &[u8], min_digits: usize) -> Vec<Window> {
+    #[cfg(test)]
+    pub(super) fn windows(&self, text: &[u8], min_digits: usize) -> Vec<Window> {
+        let mut out = Vec::new();
+        self.for_each_window(text, min_digits, |window| out.push(window));
+        out
+    }
+
+    /// Hands `found` each window with at least `min_digits` digits (at least 1), left to
+    /// right, as soon as it ends: callers that keep few of them store no list of all.
+    pub(super) fn for_each_window(
+        &self,
+        text: &[u8],
+        min_digits: usize,
+        found: impl FnMut(Window),
+    ) {
         let min_digits = min_digits.max(1);
         let mut scan = Scan {
             blocks: Blocks::new(text),
             long: u32::try_from(min_digits.min(BLOCK)).unwrap_or(1),
             min_digits,
             open: None,
-            out: Vec::new(),
+            found,
         };
         let members = |block: &[u8; BLOCK]| self.members.mask(block);
         let digits = |block: &[u8; BLOCK]| DIGITS.mask(block);
@@ -169,12 +181,11 @@ impl DigitFinder {
         if let Some((start, seen)) = scan.open {
             scan.push(start, text.len(), seen);
         }
-        scan.out
     }
 
     /// Whether the finder counts `byte` as part of a window.
-    fn covers(self, byte: u8) -> bool {
-        self.covered.checked_shr(u32::from(byte)).unwrap_or(0) & 1 == 1
+    fn covers(&self, byte: u8) -> bool {
+        self.covered[usize::from(byte)]
     }
 }
 
@@ -209,22 +220,22 @@ impl<'a> Blocks<'a> {
     }
 }
 
-/// State of [`DigitFinder::windows`] between blocks.
-struct Scan<'a> {
+/// State of [`DigitFinder::for_each_window`] between blocks.
+struct Scan<'a, F> {
     blocks: Blocks<'a>,
     /// Every window is at least this long (bytes).
     long: u32,
     min_digits: usize,
     /// A run that reached the end of the previous block: its start and digits so far.
     open: Option<(usize, u32)>,
-    out: Vec<Window>,
+    found: F,
 }
 
-impl Scan<'_> {
+impl<F: FnMut(Window)> Scan<'_, F> {
     fn push(&mut self, start: usize, end: usize, digits: u32) {
         let triggers = digits as usize;
         if triggers >= self.min_digits {
-            self.out.push(Window {
+            (self.found)(Window {
                 start,
                 end,
                 triggers,
