@@ -1,6 +1,7 @@
 //! Guard engine throughput on Claude Code-like requests: allow, reject and mask paths, and the
 //! build time of a 50-phrase guard set. Prints a table; run with `hack/bench-guards` or
-//! `cargo bench -p agw-policy --bench scan`.
+//! `cargo bench -p agw-policy --bench scan`. Each case is timed per evaluation in 5 rounds
+//! that take turns with the other cases; p50 and p99 are over all rounds.
 // A benchmark binary: a guard set that fails to build should stop it loudly.
 #![allow(clippy::expect_used)]
 
@@ -132,6 +133,9 @@ fn fifty_phrases(action: GuardAction) -> GuardSet {
     }
 }
 
+/// Measuring rounds per case; see `main`.
+const ROUNDS: usize = 5;
+
 /// A case: its name, guards, request texts and the decision it must give.
 type Case<'a> = (
     &'static str,
@@ -140,39 +144,46 @@ type Case<'a> = (
     fn(&Decision) -> bool,
 );
 
-struct Row {
+struct Row<'a> {
     case: &'static str,
+    guards: &'a BackendGuards,
+    segments: Vec<Segment<'a>>,
     size: usize,
     per_iter: Vec<Duration>,
 }
 
-fn measure(
-    case: &'static str,
-    guards: &BackendGuards,
-    texts: &[(SegmentKind, String)],
-    expect: fn(&Decision) -> bool,
-) -> Row {
-    let segments: Vec<Segment<'_>> = texts
-        .iter()
-        .map(|(kind, text)| Segment { kind: *kind, text })
-        .collect();
-    let size: usize = texts.iter().map(|(_, t)| t.len()).sum();
-    assert!(
-        expect(&guards.evaluate_request(&segments)),
-        "{case}: unexpected decision"
-    );
-    let iterations = (200_000_000 / size).clamp(20, 2_000);
-    let mut per_iter = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let started = Instant::now();
-        black_box(guards.evaluate_request(black_box(&segments)));
-        per_iter.push(started.elapsed());
+impl<'a> Row<'a> {
+    fn new(
+        case: &'static str,
+        guards: &'a BackendGuards,
+        texts: &'a [(SegmentKind, String)],
+        expect: fn(&Decision) -> bool,
+    ) -> Self {
+        let segments: Vec<Segment<'_>> = texts
+            .iter()
+            .map(|(kind, text)| Segment { kind: *kind, text })
+            .collect();
+        assert!(
+            expect(&guards.evaluate_request(&segments)),
+            "{case}: unexpected decision"
+        );
+        Self {
+            case,
+            guards,
+            segments,
+            size: texts.iter().map(|(_, t)| t.len()).sum(),
+            per_iter: Vec::new(),
+        }
     }
-    per_iter.sort();
-    Row {
-        case,
-        size,
-        per_iter,
+
+    /// One round: about 40 MB of input (at least 4 evaluations), timed one by one.
+    fn measure_round(&mut self) {
+        let iterations = (40_000_000 / self.size).clamp(4, 400);
+        for _ in 0..iterations {
+            let started = Instant::now();
+            black_box(self.guards.evaluate_request(black_box(&self.segments)));
+            self.per_iter.push(started.elapsed());
+        }
     }
 }
 
@@ -213,42 +224,50 @@ fn main() {
         BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Reject)).expect("builds");
     let fifty_mask =
         BackendGuards::from_guard_set(&fifty_phrases(GuardAction::Mask)).expect("builds");
+    let sizes = [100 * 1024, 1024 * 1024];
+    let inputs: Vec<[Vec<(SegmentKind, String)>; 4]> = sizes
+        .iter()
+        .map(|&size| {
+            [
+                request(size, None),
+                request(size, Some(" then drop database production")),
+                request(
+                    size,
+                    Some(" mail jane.doe@example.com or call (415) 555-2671"),
+                ),
+                unicode_request(size),
+            ]
+        })
+        .collect();
     let mut rows = Vec::new();
-    for size in [100 * 1024, 1024 * 1024] {
-        let innocent = request(size, None);
-        let bad = request(size, Some(" then drop database production"));
-        let pii = request(
-            size,
-            Some(" mail jane.doe@example.com or call (415) 555-2671"),
-        );
-        let unicode = unicode_request(size);
+    for [innocent, bad, pii, unicode] in &inputs {
         let cases: [Case<'_>; 5] = [
-            ("allow: tutorial extended", &extended, &innocent, allow),
+            ("allow: tutorial extended", &extended, innocent, allow),
             (
                 "allow: 50 phrases + builtins",
                 &fifty_reject,
-                &innocent,
+                innocent,
                 allow,
             ),
-            (
-                "allow: tutorial extended, → — …",
-                &extended,
-                &unicode,
-                allow,
-            ),
-            (
-                "reject: tutorial extended (at end)",
-                &extended,
-                &bad,
-                reject,
-            ),
-            ("mask: 50 phrases + builtins", &fifty_mask, &pii, mask),
+            ("allow: tutorial extended, → — …", &extended, unicode, allow),
+            ("reject: tutorial extended (at end)", &extended, bad, reject),
+            ("mask: 50 phrases + builtins", &fifty_mask, pii, mask),
         ];
         for (case, guards, texts, expect) in cases {
             if wanted(case) {
-                rows.push(measure(case, guards, texts, expect));
+                rows.push(Row::new(case, guards, texts, expect));
             }
         }
+    }
+    // Rounds take turns, so a burst of load from elsewhere on the machine spreads over all
+    // cases instead of spoiling one; the samples of all rounds are pooled.
+    for _ in 0..ROUNDS {
+        for row in &mut rows {
+            row.measure_round();
+        }
+    }
+    for row in &mut rows {
+        row.per_iter.sort();
     }
     print(&rows);
     if !wanted("build") {
