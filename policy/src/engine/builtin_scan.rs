@@ -215,8 +215,8 @@ impl BuiltinScanner {
     /// Windows of the digit-triggered candidates that some candidate's gate admits.
     fn digit_windows(&self, text: &str) -> Vec<DigitWindow> {
         let mut admitted = Vec::new();
-        let gate = |window: Window| {
-            if let Some(admits) = self.admits(text, window) {
+        let mut gate = |window: Window, digits: Option<u64>| {
+            if let Some(admits) = self.admits(text, window, digits) {
                 admitted.push(DigitWindow { window, admits });
             }
         };
@@ -224,18 +224,17 @@ impl BuiltinScanner {
             Some(finder) => finder.for_each_window(text.as_bytes(), self.min_digits, gate),
             None => windows::around(text.as_bytes(), &self.digit_alphabet, Seed::Digit)
                 .filter(|w| w.triggers >= self.min_digits)
-                .for_each(gate),
+                .for_each(|window| gate(window, None)),
         }
         admitted
     }
 
     /// The entries (bit `i` for entry `i`) whose candidates may match inside `window`, or
-    /// `None` when none may.
-    fn admits(&self, text: &str, window: Window) -> Option<u32> {
-        let summary = self
-            .separators
-            .as_ref()
-            .map(|separators| Summary::of(&text.as_bytes()[window.start..window.end], separators));
+    /// `None` when none may. `digits` are the window's digits as bits, if known.
+    fn admits(&self, text: &str, window: Window, digits: Option<u64>) -> Option<u32> {
+        let bytes = &text.as_bytes()[window.start..window.end];
+        let summary =
+            (self.separators.as_ref()).map(|separators| Summary::of(bytes, digits, separators));
         if let (Some(weakest), Some(summary)) = (&self.weakest, &summary)
             && !weakest.admits(summary)
         {

@@ -96,11 +96,12 @@ impl Summary {
     /// Summarizes a window's bytes. Windows are short: their digits become the bits of one
     /// word ([`crate::bytemask`]), so the longest run and the separators come from bit
     /// operations rather than a byte loop whose every step waits for the previous one.
-    pub(super) fn of(bytes: &[u8], separators: &Separators) -> Self {
+    /// `digits`, when given, are those bits already.
+    pub(super) fn of(bytes: &[u8], digits: Option<u64>, separators: &Separators) -> Self {
         if bytes.len() > 64 {
             return Self::by_bytes(bytes, separators);
         }
-        let digits = digit_bits(bytes);
+        let digits = digits.unwrap_or_else(|| digit_bits(bytes));
         let unused = u32::try_from(64 - bytes.len()).unwrap_or(64);
         let within = u64::MAX.checked_shr(unused).unwrap_or(0);
         let mut others = !digits & within;

@@ -136,17 +136,19 @@ impl DigitFinder {
     #[cfg(test)]
     pub(super) fn windows(&self, text: &[u8], min_digits: usize) -> Vec<Window> {
         let mut out = Vec::new();
-        self.for_each_window(text, min_digits, |window| out.push(window));
+        self.for_each_window(text, min_digits, |window, _| out.push(window));
         out
     }
 
     /// Hands `found` each window with at least `min_digits` digits (at least 1), left to
-    /// right, as soon as it ends: callers that keep few of them store no list of all.
+    /// right, as soon as it ends: callers that keep few of them store no list of all. With
+    /// each window of at most 64 bytes come its digits as bits (bit `i` for byte
+    /// `start + i`), which the finder has at hand anyway.
     pub(super) fn for_each_window(
         &self,
         text: &[u8],
         min_digits: usize,
-        found: impl FnMut(Window),
+        found: impl FnMut(Window, Option<u64>),
     ) {
         let min_digits = min_digits.max(1);
         let mut scan = Scan {
@@ -154,6 +156,8 @@ impl DigitFinder {
             long: u32::try_from(min_digits.min(BLOCK)).unwrap_or(1),
             min_digits,
             open: None,
+            digits: [0; 2],
+            base: 0,
             found,
         };
         let members = |block: &[u8; BLOCK]| self.members.mask(block);
@@ -176,7 +180,9 @@ impl DigitFinder {
                 .unwrap_or_else(|| scan.blocks.mask(k, members));
             let next_alphabet = scan.blocks.mask(k + 1, members);
             alphabet_of_next = Some(next_alphabet);
-            scan.block(k, alphabet, block_digits, next_alphabet);
+            scan.digits = [scan.digits[1], block_digits];
+            scan.base = k * BLOCK;
+            scan.block(alphabet, next_alphabet);
         }
         if let Some((start, seen)) = scan.open {
             scan.push(start, text.len(), seen);
@@ -228,24 +234,48 @@ struct Scan<'a, F> {
     min_digits: usize,
     /// A run that reached the end of the previous block: its start and digits so far.
     open: Option<(usize, u32)>,
+    /// Digit masks of the block before the current one, and of the current one.
+    digits: [u64; 2],
+    /// Where the current block starts.
+    base: usize,
     found: F,
 }
 
-impl<F: FnMut(Window)> Scan<'_, F> {
+impl<F: FnMut(Window, Option<u64>)> Scan<'_, F> {
     fn push(&mut self, start: usize, end: usize, digits: u32) {
         let triggers = digits as usize;
         if triggers >= self.min_digits {
-            (self.found)(Window {
+            let window = Window {
                 start,
                 end,
                 triggers,
-            });
+            };
+            let bits = self.digit_bits(window);
+            (self.found)(window, bits);
         }
     }
 
-    /// Finds the windows ending in block `k`, or leaves one open past it.
-    fn block(&mut self, k: usize, alphabet: u64, digits: u64, next_alphabet: u64) {
-        let base = k * BLOCK;
+    /// The digits of `window` as bits, when it is at most 64 bytes long and starts in the
+    /// current block or the one before.
+    fn digit_bits(&self, window: Window) -> Option<u64> {
+        let len = window.end - window.start;
+        // From the start of the block before the current one (which may precede the text).
+        let offset = (window.start + BLOCK).checked_sub(self.base)?;
+        if len > BLOCK || offset >= 2 * BLOCK {
+            return None;
+        }
+        let both = u128::from(self.digits[1]) << BLOCK | u128::from(self.digits[0]);
+        let bits = u64::try_from((both >> offset) & u128::from(u64::MAX)).unwrap_or(0);
+        Some(
+            bits & u64::MAX
+                .checked_shr(u32::try_from(BLOCK - len).ok()?)
+                .unwrap_or(0),
+        )
+    }
+
+    /// Finds the windows ending in the current block, or leaves one open past it.
+    fn block(&mut self, alphabet: u64, next_alphabet: u64) {
+        let (base, digits) = (self.base, self.digits[1]);
         let mut from = 0;
         if let Some((start, seen)) = self.open.take() {
             let Some(end) = first_zero(alphabet, 0) else {

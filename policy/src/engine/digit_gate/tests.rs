@@ -32,13 +32,13 @@ fn hir(pattern: &str) -> Hir {
 
 fn admits(pattern: &str, window: &str) -> bool {
     let separators = separators();
-    Gate::of(&hir(pattern), &separators).admits(&Summary::of(window.as_bytes(), &separators))
+    Gate::of(&hir(pattern), &separators).admits(&Summary::of(window.as_bytes(), None, &separators))
 }
 
 #[test]
 fn summaries_count_digits_others_separators_and_the_longest_run() {
     let separators = separators();
-    let summary = Summary::of("12-345 6→".as_bytes(), &separators);
+    let summary = Summary::of("12-345 6→".as_bytes(), None, &separators);
     assert_eq!(
         (summary.digits, summary.others, summary.run),
         (6, 2 + "→".len(), 3)
@@ -107,7 +107,7 @@ proptest! {
             .map(|b| Gate::of(&hir(candidate_pattern(b)), &separators))
             .to_vec();
         let weakest = Gate::weakest(gates.iter()).expect("some gates");
-        let summary = Summary::of(text.as_bytes(), &separators);
+        let summary = Summary::of(text.as_bytes(), None, &separators);
         if gates.iter().any(|gate| gate.admits(&summary)) {
             prop_assert!(weakest.admits(&summary));
         }
@@ -123,7 +123,7 @@ proptest! {
     ) {
         let separators = separators();
         let bytes = &text.as_bytes()[..cut.min(text.len())];
-        prop_assert_eq!(Summary::of(bytes, &separators), Summary::by_bytes(bytes, &separators));
+        prop_assert_eq!(Summary::of(bytes, None, &separators), Summary::by_bytes(bytes, &separators));
     }
 
     /// The gate is a necessary condition: the bytes of any match pass it (and so does any
@@ -138,7 +138,7 @@ proptest! {
             let re = matcher::build(std::slice::from_ref(&hir), "t").expect("builds");
             let gate = Gate::of(&hir, &separators);
             for (start, end) in matches(&re, &text) {
-                let summary = Summary::of(&text.as_bytes()[start..end], &separators);
+                let summary = Summary::of(&text.as_bytes()[start..end], None, &separators);
                 prop_assert!(gate.admits(&summary), "{:?} on {:?}", builtin, &text[start..end]);
             }
         }

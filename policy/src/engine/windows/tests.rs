@@ -93,6 +93,27 @@ proptest! {
     }
 
     #[test]
+    fn digit_finder_gives_the_digits_of_every_short_window(
+        text in "([0-9]{1,12}|[ .()+\\-]{1,3}|[a-z:=]{1,4}| {1,70}|[0-9 ]{60,140}){0,40}",
+        min in 1usize..80,
+    ) {
+        let finder = DigitFinder::new(&alphabet(b"0123456789 .()+-")).expect("ascii");
+        let bytes = text.as_bytes();
+        let mut checked = Ok(());
+        finder.for_each_window(bytes, min, |window, digits| {
+            let expected = (window.end - window.start <= 64).then(|| {
+                (window.start..window.end)
+                    .filter(|&i| bytes[i].is_ascii_digit())
+                    .fold(0u64, |bits, i| bits | 1 << (i - window.start))
+            });
+            if checked.is_ok() && digits != expected {
+                checked = Err(format!("{window:?}: {digits:?} != {expected:?}"));
+            }
+        });
+        prop_assert_eq!(checked, Ok(()));
+    }
+
+    #[test]
     fn around_a_byte_agrees_with_the_definition(text in "([a-z@.]{1,6}|[ \\-@]{1,3}|é){0,30}") {
         let alphabet = alphabet(b"abcdefghijklmnopqrstuvwxyz@.");
         let found: Vec<Window> = around(text.as_bytes(), &alphabet, Seed::Byte(b'@')).collect();
