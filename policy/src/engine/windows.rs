@@ -105,6 +105,9 @@ pub(super) struct DigitFinder {
     members: Ranges<RANGES>,
     /// The same bytes as a table: one byte tested in one step.
     covered: [bool; 256],
+    /// The widest range of bytes outside the alphabet (letters, usually): a block holding
+    /// one ends every run that enters it, whatever else it holds.
+    breaks: Option<Ranges<1>>,
 }
 
 impl DigitFinder {
@@ -113,13 +116,8 @@ impl DigitFinder {
         if alphabet.has_non_ascii() {
             return None;
         }
-        let mut ranges: Vec<(u8, u8)> = Vec::new();
-        for byte in (0..0x80u8).filter(|&b| alphabet.contains(b) || b.is_ascii_digit()) {
-            match ranges.last_mut() {
-                Some((_, last)) if *last + 1 == byte => *last = byte,
-                _ => ranges.push((byte, byte)),
-            }
-        }
+        let mut ranges =
+            ranges_of((0..0x80u8).filter(|&b| alphabet.contains(b) || b.is_ascii_digit()));
         while ranges.len() > RANGES {
             let narrowest = (1..ranges.len())
                 .min_by_key(|&i| ranges[i].0 - ranges[i - 1].1)
@@ -129,7 +127,12 @@ impl DigitFinder {
         }
         let members = Ranges::new(&ranges)?;
         let covered = std::array::from_fn(|b| u8::try_from(b).is_ok_and(|b| members.contains(b)));
-        Some(Self { members, covered })
+        let breaks = widest_gap(&covered).and_then(|gap| Ranges::new(&[gap]));
+        Some(Self {
+            members,
+            covered,
+            breaks,
+        })
     }
 
     /// Windows with at least `min_digits` digits (at least 1), left to right.
@@ -175,6 +178,15 @@ impl DigitFinder {
                 alphabet_of_next = None;
                 continue;
             }
+            // Too few digits here and in the next block: a window starting here would have to
+            // run through the whole next block, which cannot when that block breaks runs (or
+            // is the text's last).
+            let few =
+                ((block_digits.count_ones() + next_digits.count_ones()) as usize) < min_digits;
+            if scan.open.is_none() && few && self.ends_runs_after(&scan.blocks, k) {
+                alphabet_of_next = None;
+                continue;
+            }
             let alphabet = alphabet_of_next
                 .take()
                 .unwrap_or_else(|| scan.blocks.mask(k, members));
@@ -189,10 +201,37 @@ impl DigitFinder {
         }
     }
 
+    /// Whether no run of the alphabet starting in block `k` reaches past block `k + 1`.
+    fn ends_runs_after(&self, blocks: &Blocks<'_>, k: usize) -> bool {
+        k + 2 >= blocks.len()
+            || self
+                .breaks
+                .is_some_and(|breaks| blocks.mask(k + 1, |block| breaks.mask(block)) != 0)
+    }
+
     /// Whether the finder counts `byte` as part of a window.
     fn covers(&self, byte: u8) -> bool {
         self.covered[usize::from(byte)]
     }
+}
+
+/// The longest range of bytes that `covered` leaves out, if any.
+fn widest_gap(covered: &[bool; 256]) -> Option<(u8, u8)> {
+    ranges_of((0..=u8::MAX).filter(|&b| !covered[usize::from(b)]))
+        .into_iter()
+        .max_by_key(|&(first, last)| last - first)
+}
+
+/// Increasing `bytes` as inclusive ranges of consecutive values.
+fn ranges_of(bytes: impl Iterator<Item = u8>) -> Vec<(u8, u8)> {
+    let mut ranges: Vec<(u8, u8)> = Vec::new();
+    for byte in bytes {
+        match ranges.last_mut() {
+            Some((_, last)) if *last + 1 == byte => *last = byte,
+            _ => ranges.push((byte, byte)),
+        }
+    }
+    ranges
 }
 
 /// A text cut into blocks of 64 bytes, the last one padded.
