@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use agw_policy::bytemask::{BLOCK, Ranges};
+
 use super::unescape;
 
 /// A string of the body: the span of its literal, quotes included.
@@ -40,6 +42,8 @@ pub struct Reader<'a> {
     pos: usize,
     /// Open containers of a skipped value (`true` for objects), kept to reuse its buffer.
     stack: Vec<bool>,
+    /// The special bytes of the block last classified.
+    specials: Specials,
 }
 
 impl<'a> Reader<'a> {
@@ -50,6 +54,7 @@ impl<'a> Reader<'a> {
             bytes: text.as_bytes(),
             pos: 0,
             stack: Vec::new(),
+            specials: Specials::default(),
         }
     }
 
@@ -144,7 +149,7 @@ impl<'a> Reader<'a> {
         let mut i = start + 1;
         let mut escaped = false;
         loop {
-            i = find_special(self.bytes, i);
+            i = self.specials.find(self.bytes, i);
             match self.bytes.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
@@ -172,7 +177,7 @@ impl<'a> Reader<'a> {
         let mut run = i;
         let mut decoded: Option<String> = None;
         loop {
-            i = find_special(self.bytes, i);
+            i = self.specials.find(self.bytes, i);
             match self.bytes.get(i) {
                 Some(b'"') => {
                     let tail = self.text.get(run..i).unwrap_or_default();
@@ -360,28 +365,71 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Offset of the first `"`, `\` or control character at or after `from` (or the length).
+/// The bytes that end a plain run of a string: `"`, `\` and the control characters.
+const SPECIAL: Ranges<3> = match Ranges::new(&[(b'"', b'"'), (b'\\', b'\\'), (0x00, 0x1f)]) {
+    Some(class) => class,
+    None => unreachable!(),
+};
+
+/// Where the special bytes of one 64-byte block of the body are.
 ///
-/// Texts are mostly plain runs between escapes; testing 16 bytes per step without an early
-/// exit lets the compiler turn the test into vector compares.
-#[expect(
-    clippy::needless_bitwise_bool,
-    reason = "a branch per byte would stop the compiler from vectorizing the chunk test"
-)]
-fn find_special(bytes: &[u8], from: usize) -> usize {
-    const LANES: usize = 16;
-    let special = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<LANES>()) {
-        if chunk.iter().fold(0u8, |hit, &b| hit | u8::from(special(b))) != 0 {
-            break;
+/// Texts are runs of plain bytes between escapes a few dozen bytes apart (source code has a
+/// `\n` per line), so the search after an escape mostly restarts inside the block it has
+/// just classified; keeping that block's mask makes such a restart a shift, not a new scan.
+#[derive(Default)]
+struct Specials {
+    /// Offset of the block's first byte.
+    start: usize,
+    /// How many bytes of the body the block covers (at most [`BLOCK`]; 0 before the first).
+    len: usize,
+    /// Bit `i` set when byte `start + i` is special.
+    mask: u64,
+}
+
+impl Specials {
+    /// Offset of the first `"`, `\` or control character at or after `from` (or the
+    /// length of `bytes`, which must be the body the blocks were classified from).
+    fn find(&mut self, bytes: &[u8], mut from: usize) -> usize {
+        loop {
+            if from >= bytes.len() {
+                return from;
+            }
+            if let Some(offset) = from.checked_sub(self.start).filter(|&o| o < self.len) {
+                let hits = self.mask >> offset;
+                if hits != 0 {
+                    return from + hits.trailing_zeros() as usize;
+                }
+                from = self.start + self.len;
+                continue;
+            }
+            self.classify(bytes, from);
         }
-        i += LANES;
     }
-    while bytes.get(i).is_some_and(|&b| !special(b)) {
-        i += 1;
+
+    /// Classifies the block of `bytes` that starts at `start` (`start < bytes.len()`).
+    fn classify(&mut self, bytes: &[u8], start: usize) {
+        let rest = bytes.get(start..).unwrap_or_default();
+        self.start = start;
+        self.len = rest.len().min(BLOCK);
+        self.mask = match rest.first_chunk::<BLOCK>() {
+            Some(block) => SPECIAL.mask(block),
+            None => {
+                // The body's last bytes, padded with a byte that is not special.
+                let mut block = [b' '; BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                SPECIAL.mask(&block)
+            }
+        };
     }
-    i
+}
+
+/// Offset of the first `"`, `\` or control character at or after `from` (or the length),
+/// by the plain definition the block search is tested against.
+#[cfg(test)]
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    (from..bytes.len())
+        .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0x00..=0x1f))
+        .unwrap_or(bytes.len().max(from))
 }
 
 /// 1-based line and column of a byte offset, as serde_json counts them.

@@ -1,5 +1,7 @@
 //! The reader against serde_json's verdicts.
 
+use proptest::prelude::*;
+
 use super::*;
 
 fn valid(text: &str) -> bool {
@@ -81,12 +83,46 @@ fn strings_report_their_spans_and_escapes() {
 
 #[test]
 fn long_runs_find_the_first_special_byte() {
-    for at in [0, 1, 15, 16, 17, 40, 99] {
-        let mut bytes = vec![b'a'; 100];
+    for at in [0, 1, 15, 16, 17, 40, 63, 64, 65, 99, 127, 128, 149] {
+        let mut bytes = vec![b'a'; 150];
         bytes[at] = b'\\';
+        assert_eq!(Specials::default().find(&bytes, 0), at);
         assert_eq!(find_special(&bytes, 0), at);
     }
-    assert_eq!(find_special(&[b'a'; 37], 0), 37);
+    assert_eq!(Specials::default().find(&[b'a'; 37], 0), 37);
+    assert_eq!(Specials::default().find(&[b'a'; 37], 37), 37);
+}
+
+/// Bodies of plain bytes with specials and their neighbours (`!`, `#`, `[`, `]`, 0x20,
+/// 0x7f, non-ASCII) here and there, where an off-by-one in a class or a block would show.
+fn bodies() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => Just(b'a'),
+        1 => proptest::sample::select(b"\"!#[]\\ \x1f\x00\n\x7f\x80\xff".to_vec()),
+        1 => any::<u8>(),
+    ];
+    proptest::collection::vec(byte, 0..300)
+}
+
+proptest! {
+    /// One `Specials` answers a sequence of searches as the reader makes them (mostly
+    /// forward, restarting inside the block it has classified) and in any other order.
+    #[test]
+    fn the_block_search_finds_what_a_byte_loop_finds(
+        bytes in bodies(),
+        starts in proptest::collection::vec(0usize..310, 1..20),
+    ) {
+        let mut specials = Specials::default();
+        let mut forward = Specials::default();
+        let mut from = 0;
+        for start in starts {
+            prop_assert_eq!(specials.find(&bytes, start), find_special(&bytes, start));
+            // The reader's way: from just past the last special byte found.
+            let found = forward.find(&bytes, from);
+            prop_assert_eq!(found, find_special(&bytes, from));
+            from = found + 1;
+        }
+    }
 }
 
 #[test]
