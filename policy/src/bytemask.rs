@@ -65,6 +65,7 @@ impl<const N: usize> Ranges<N> {
     }
 
     /// The first position at or after `from` whose byte is in the class.
+    #[inline]
     pub fn find(&self, bytes: &[u8], from: usize) -> Option<usize> {
         let rest = bytes.get(from..)?;
         let (blocks, tail) = rest.as_chunks::<BLOCK>();
@@ -86,12 +87,6 @@ pub const DIGITS: Ranges<1> = match Ranges::new(&[(b'0', b'9')]) {
     Some(digits) => digits,
     None => unreachable!(),
 };
-
-/// The bytes of `block` with the high bit set (not ASCII).
-#[inline]
-pub fn non_ascii(block: &[u8; BLOCK]) -> u64 {
-    imp::high_bits(block)
-}
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod imp {
@@ -119,11 +114,6 @@ mod imp {
         })
     }
 
-    #[inline]
-    pub fn high_bits(block: &[u8; BLOCK]) -> u64 {
-        gather(block, |chunk| chunk)
-    }
-
     /// The high bits of `test` applied to each 16 bytes, as one word.
     #[inline]
     fn gather(block: &[u8; BLOCK], test: impl Fn(m128i) -> m128i) -> u64 {
@@ -137,7 +127,7 @@ mod imp {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod imp {
-    pub use super::portable::{high_bits, mask};
+    pub use super::portable::mask;
 }
 
 /// The same masks one byte at a time: the definition the vector code is tested against, and
@@ -148,10 +138,6 @@ mod portable {
 
     pub fn mask<const N: usize>(class: &Ranges<N>, block: &[u8; BLOCK]) -> u64 {
         pack(block.map(|byte| class.contains(byte)))
-    }
-
-    pub fn high_bits(block: &[u8; BLOCK]) -> u64 {
-        pack(block.map(|byte| byte >= 0x80))
     }
 
     /// 64 flags as the bits of a word: 8 at a time, gathered by one multiplication.
@@ -227,12 +213,6 @@ mod tests {
             let class = Ranges::<4>::new(&ranges).expect("at most 4");
             let naive = (from..bytes.len()).find(|&i| class.contains(bytes[i]));
             prop_assert_eq!(class.find(&bytes, from), naive);
-        }
-
-        #[test]
-        fn non_ascii_masks_agree_with_the_definition(block in blocks()) {
-            prop_assert_eq!(non_ascii(&block), by_definition(&block, |b| !b.is_ascii()));
-            prop_assert_eq!(non_ascii(&block), portable::high_bits(&block));
         }
     }
 }

@@ -97,6 +97,7 @@ impl Summary {
     /// word ([`crate::bytemask`]), so the longest run and the separators come from bit
     /// operations rather than a byte loop whose every step waits for the previous one.
     /// `digits`, when given, are those bits already.
+    #[inline]
     pub(super) fn of(bytes: &[u8], digits: Option<u64>, separators: &Separators) -> Self {
         if bytes.len() > 64 {
             return Self::by_bytes(bytes, separators);

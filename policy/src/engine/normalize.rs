@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
 
-use crate::bytemask::{self, BLOCK};
+use crate::bytemask::Ranges;
 
 /// Text prepared for matching.
 #[derive(Debug)]
@@ -134,20 +134,17 @@ impl<'a> Normalized<'a> {
     }
 }
 
-/// The first byte at or after `from` that is not ASCII, found 64 bytes at a time by their
-/// high bits ([`bytemask::non_ascii`]). In Claude Code tool results a `→` comes every line,
-/// so the search restarts often and must stay short.
+/// The bytes that are not ASCII.
+const NON_ASCII: Ranges<1> = match Ranges::new(&[(0x80, 0xff)]) {
+    Some(class) => class,
+    None => unreachable!(),
+};
+
+/// The first byte at or after `from` that is not ASCII, found 64 bytes at a time
+/// ([`Ranges::find`]). In Claude Code tool results a `→` comes every line, so the search
+/// restarts often and must stay short.
 fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..)?;
-    let (blocks, tail) = rest.as_chunks::<BLOCK>();
-    for (i, block) in blocks.iter().enumerate() {
-        let high = bytemask::non_ascii(block);
-        if high != 0 {
-            return Some(from + i * BLOCK + high.trailing_zeros() as usize);
-        }
-    }
-    let offset = from + blocks.len() * BLOCK;
-    tail.iter().position(|&b| !b.is_ascii()).map(|i| offset + i)
+    NON_ASCII.find(bytes, from)
 }
 
 /// Whether `c`, alone, is its own NFKC form.
