@@ -64,21 +64,32 @@ impl<const N: usize> Ranges<N> {
         imp::mask(self, block)
     }
 
+    /// The class's bits of the first (up to) 64 bytes of `bytes`; bits past its end are
+    /// clear. A text's last, short block is classified padded.
+    #[inline]
+    pub fn mask_prefix(&self, bytes: &[u8]) -> u64 {
+        if let Some(block) = bytes.first_chunk::<BLOCK>() {
+            return self.mask(block);
+        }
+        let mut block = [0u8; BLOCK];
+        block[..bytes.len()].copy_from_slice(bytes);
+        self.mask(&block) & !(u64::MAX << bytes.len())
+    }
+
     /// The first position at or after `from` whose byte is in the class.
     #[inline]
     pub fn find(&self, bytes: &[u8], from: usize) -> Option<usize> {
         let rest = bytes.get(from..)?;
         let (blocks, tail) = rest.as_chunks::<BLOCK>();
-        for (i, block) in blocks.iter().enumerate() {
+        let first = |k: usize, hits: u64| from + k * BLOCK + hits.trailing_zeros() as usize;
+        for (k, block) in blocks.iter().enumerate() {
             let hits = self.mask(block);
             if hits != 0 {
-                return Some(from + i * BLOCK + hits.trailing_zeros() as usize);
+                return Some(first(k, hits));
             }
         }
-        let offset = from + blocks.len() * BLOCK;
-        tail.iter()
-            .position(|&b| self.contains(b))
-            .map(|i| offset + i)
+        let hits = self.mask_prefix(tail);
+        (hits != 0).then(|| first(blocks.len(), hits))
     }
 }
 
@@ -194,6 +205,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn prefix_masks_agree_with_the_definition(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80),
+            ranges in ranges(),
+        ) {
+            let class = Ranges::<4>::new(&ranges).expect("at most 4");
+            let expected = (0..bytes.len().min(BLOCK))
+                .fold(0u64, |bits, i| bits | u64::from(class.contains(bytes[i])) << i);
+            prop_assert_eq!(class.mask_prefix(&bytes), expected);
+        }
+
         #[test]
         fn class_masks_agree_with_the_definition(block in blocks(), ranges in ranges()) {
             let class = Ranges::<4>::new(&ranges).expect("at most 4");

@@ -13,7 +13,7 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::prefilter::Alphabet;
-use crate::bytemask::{BLOCK, DIGITS};
+use crate::bytemask::DIGITS;
 
 /// More separator bytes than this get no tables (2^N entries each); every window passes.
 const MAX_SEPARATORS: usize = 8;
@@ -102,7 +102,7 @@ impl Summary {
         if bytes.len() > 64 {
             return Self::by_bytes(bytes, separators);
         }
-        let digits = digits.unwrap_or_else(|| digit_bits(bytes));
+        let digits = digits.unwrap_or_else(|| DIGITS.mask_prefix(bytes));
         let unused = u32::try_from(64 - bytes.len()).unwrap_or(64);
         let within = u64::MAX.checked_shr(unused).unwrap_or(0);
         let mut others = !digits & within;
@@ -145,14 +145,6 @@ impl Summary {
             run: longest,
         }
     }
-}
-
-/// Bit `i` set when `bytes[i]` (at most 64 bytes) is an ASCII digit.
-fn digit_bits(bytes: &[u8]) -> u64 {
-    let mut block = [0u8; BLOCK]; // zero bytes are no digits
-    let len = bytes.len().min(BLOCK);
-    block[..len].copy_from_slice(&bytes[..len]);
-    DIGITS.mask(&block)
 }
 
 impl Gate {

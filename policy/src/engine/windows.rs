@@ -163,14 +163,12 @@ impl DigitFinder {
             base: 0,
             found,
         };
-        let members = |block: &[u8; BLOCK]| self.members.mask(block);
-        let digits = |block: &[u8; BLOCK]| DIGITS.mask(block);
         // Each block's digits are classified once, a block ahead: no second pass, no buffer.
-        let mut next_digits = scan.blocks.mask(0, digits);
+        let mut next_digits = scan.blocks.mask(0, &DIGITS);
         let mut alphabet_of_next = None;
         for k in 0..scan.blocks.len() {
             let block_digits = next_digits;
-            next_digits = scan.blocks.mask(k + 1, digits);
+            next_digits = scan.blocks.mask(k + 1, &DIGITS);
             // A window holds a digit: none can start in a block without digits unless it runs
             // on into the next block (which then starts with an alphabet byte).
             let runs_on = text.get((k + 1) * BLOCK).is_some_and(|&b| self.covers(b));
@@ -189,8 +187,8 @@ impl DigitFinder {
             }
             let alphabet = alphabet_of_next
                 .take()
-                .unwrap_or_else(|| scan.blocks.mask(k, members));
-            let next_alphabet = scan.blocks.mask(k + 1, members);
+                .unwrap_or_else(|| scan.blocks.mask(k, &self.members));
+            let next_alphabet = scan.blocks.mask(k + 1, &self.members);
             alphabet_of_next = Some(next_alphabet);
             scan.digits = [scan.digits[1], block_digits];
             scan.base = k * BLOCK;
@@ -206,7 +204,7 @@ impl DigitFinder {
         k + 2 >= blocks.len()
             || self
                 .breaks
-                .is_some_and(|breaks| blocks.mask(k + 1, |block| breaks.mask(block)) != 0)
+                .is_some_and(|breaks| blocks.mask(k + 1, &breaks) != 0)
     }
 
     /// Whether the finder counts `byte` as part of a window.
@@ -256,16 +254,12 @@ impl<'a> Blocks<'a> {
         reason = "a per-block step of the finder's loop: left out of line it cost 5% (callgrind)"
     )]
     #[inline(always)]
-    fn mask(&self, k: usize, class: impl Fn(&[u8; BLOCK]) -> u64) -> u64 {
-        if let Some(block) = self.full.get(k) {
-            return class(block);
+    fn mask<const N: usize>(&self, k: usize, class: &Ranges<N>) -> u64 {
+        match self.full.get(k) {
+            Some(block) => class.mask(block),
+            None if k == self.full.len() => class.mask_prefix(self.rest),
+            None => 0,
         }
-        if k > self.full.len() || self.rest.is_empty() {
-            return 0;
-        }
-        let mut block = [0u8; BLOCK];
-        block[..self.rest.len()].copy_from_slice(self.rest);
-        class(&block) & !(u64::MAX << self.rest.len())
     }
 }
 

@@ -411,15 +411,7 @@ impl Specials {
         let rest = bytes.get(start..).unwrap_or_default();
         self.start = start;
         self.len = rest.len().min(BLOCK);
-        self.mask = rest.first_chunk::<BLOCK>().map_or_else(
-            || {
-                // The body's last bytes, padded with a byte that is not special.
-                let mut block = [b' '; BLOCK];
-                block[..rest.len()].copy_from_slice(rest);
-                SPECIAL.mask(&block)
-            },
-            |block| SPECIAL.mask(block),
-        );
+        self.mask = SPECIAL.mask_prefix(rest);
     }
 }
 
