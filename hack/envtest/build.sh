@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver and kubectl from Go modules (see go.mod here) into
+# Build Kubernetes binaries from Go modules (see go.mod here) into
 #   ${AGW_CACHE:-$HOME/.cache/agw}/envtest/<k8s version>/bin/
 #
+#   build.sh          the control plane: kube-apiserver, kubectl, etcd
+#   build.sh --node   the node components of hack/cluster: kubelet, kube-controller-manager,
+#                     kube-scheduler, kube-proxy (cold: about 20 min on 2 cores; kubelet is most)
+#
+# Both sets come from the one go.mod, so a node always runs the control plane's exact versions.
+#
 # Progress goes to stderr. stdout gets exactly one line, the last one:
-#   AGW_ENVTEST_BIN=<dir>
+#   AGW_ENVTEST_BIN=<dir>   (AGW_NODE_BIN=<dir> with --node; the same directory)
 # so callers can `eval "$(hack/envtest/build.sh)"` or parse the last line.
 #
 # Re-runs are cheap: a stamp file keyed by go.mod, go.sum, this script and the
@@ -20,6 +26,17 @@ K8S_VERSION=v1.34.10
 K8S_MAJOR=1
 K8S_MINOR=34
 BINARIES=(kube-apiserver kubectl etcd) # apiserver first: it is the long pole
+SET=control-plane
+OUT_VAR=AGW_ENVTEST_BIN
+case ${1:-} in
+  "") ;;
+  --node)
+    BINARIES=(kubelet kube-controller-manager kube-scheduler kube-proxy) # kubelet is the long pole
+    SET=node
+    OUT_VAR=AGW_NODE_BIN
+    ;;
+  *) printf 'usage: %s [--node]\n' "$0" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${AGW_CACHE:-$HOME/.cache/agw}
@@ -48,8 +65,8 @@ hash_files() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"
   else shasum -a 256 "$@"; fi
 }
-stamp_key=$(cd "$here" && hash_files go.mod go.sum build.sh cmd/*/main.go | hash_files - | cut -c1-64)
-stamp=$bin/.stamp
+stamp_key=$(cd "$here" && hash_files go.mod go.sum build.sh $(printf "cmd/%s/main.go " "${BINARIES[@]}") | hash_files - | cut -c1-64)
+stamp=$bin/.stamp-$SET
 
 all_present() {
   local b
@@ -60,28 +77,28 @@ up_to_date() {
 }
 
 if up_to_date; then
-  log "envtest $K8S_VERSION binaries up to date in $bin"
-  echo "AGW_ENVTEST_BIN=$bin"
+  log "$SET $K8S_VERSION binaries up to date in $bin"
+  echo "$OUT_VAR=$bin"
   exit 0
 fi
 
 mkdir -p "$bin"
 # Serialise concurrent callers (e.g. several test binaries starting at once).
 if command -v flock >/dev/null 2>&1; then
-  exec 9>"$root/.build.lock"
+  exec 9>"$root/.build-$SET.lock"
   if ! flock -n 9; then
-    log "another build.sh is running; waiting for $root/.build.lock"
+    log "another build.sh is running; waiting for $root/.build-$SET.lock"
     flock 9
   fi
   if up_to_date; then
-    log "envtest $K8S_VERSION binaries up to date in $bin (built by another process)"
-    echo "AGW_ENVTEST_BIN=$bin"
+    log "$SET $K8S_VERSION binaries up to date in $bin (built by another process)"
+    echo "$OUT_VAR=$bin"
     exit 0
   fi
 fi
 
 t_all=$(now)
-log "building envtest $K8S_VERSION with $go_version into $bin"
+log "building $SET $K8S_VERSION (${BINARIES[*]}) with $go_version into $bin"
 cd "$here"
 export CGO_ENABLED=0
 # Building from the wrapper module only; go.sum is committed, never rewritten.
@@ -90,7 +107,7 @@ export GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 # --- modules ------------------------------------------------------------------
 t=$(now)
 log "downloading modules (GOMODCACHE=$("$GO" env GOMODCACHE))"
-if ! dl_err=$("$GO" list -deps ./cmd/... 2>&1 >/dev/null); then
+if ! dl_err=$("$GO" list -deps $(printf "./cmd/%s " "${BINARIES[@]}") 2>&1 >/dev/null); then
   printf '%s\n' "$dl_err" >&2
   die "module download failed (GOPROXY=$("$GO" env GOPROXY)). Check network access to the Go module proxy;
 if go.mod/go.sum were edited, run 'go mod tidy' in $here."
@@ -109,6 +126,7 @@ for b in "${BINARIES[@]}"; do
   t=$(now)
   case $b in
     kube-apiserver) log "building kube-apiserver (first build takes several minutes)" ;;
+    kubelet) log "building kubelet (first build takes 10-15 minutes on 2 cores)" ;;
     *) log "building $b" ;;
   esac
   tmp=$bin/.$b.tmp.$$
@@ -122,4 +140,4 @@ done
 
 echo "$stamp_key" >"$stamp"
 log "done in $(since "$t_all")"
-echo "AGW_ENVTEST_BIN=$bin"
+echo "$OUT_VAR=$bin"
