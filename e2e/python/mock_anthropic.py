@@ -66,7 +66,7 @@ def last_user_text(body: dict) -> str:
 
 
 class Mock:
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
         self.requests: list[Recorded] = []
         self.faults = Faults()
         self.lock = threading.Lock()
@@ -84,7 +84,7 @@ class Mock:
             def do_POST(self):
                 mock.handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -196,7 +196,8 @@ class Mock:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 inside a test cluster's namespace)")
     args = parser.parse_args()
-    with Mock(args.port) as mock:
+    with Mock(args.port, host=args.host) as mock:
         print(f"mock Anthropic API on {mock.url}", flush=True)
         threading.Event().wait()

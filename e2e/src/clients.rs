@@ -21,29 +21,77 @@ const CLAUDE_TIMEOUT: Duration = Duration::from_mins(2);
 /// The mock Anthropic API as a process, killed when dropped.
 #[derive(Debug)]
 pub struct MockUpstream {
-    _process: Supervised,
+    _processes: Vec<Supervised>,
     port: u16,
+    /// Where the test reads the mock's request log (`/_mock/requests`).
+    control: SocketAddr,
     _dir: TempDir,
 }
 
 impl MockUpstream {
-    /// Starts the mock on a free port and waits until it answers.
+    /// Starts the mock on a free loopback port and waits until it answers.
     pub async fn start() -> Result<Self> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temp dir", e))?;
         let [port] = free_ports()?;
-        let script = workspace_root().join("e2e/python/mock_anthropic.py");
-        let python = std::env::var("AGW_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-        let args = vec![script.display().to_string(), format!("--port={port}")];
-        let mut process = Supervised::spawn(
+        let (python, script) = mock_command();
+        let args = vec![script, format!("--port={port}")];
+        let process = Supervised::spawn(
             "mock-anthropic",
             python.as_ref(),
             &args,
             dir.path().join("mock.log"),
         )?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let control = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        Self::ready(vec![process], port, control, dir).await
+    }
+
+    /// Starts the mock inside the network namespace `netns` (a test cluster's), listening on
+    /// every address there, so pods reach it at the node's address. The root namespace reads
+    /// its request log through a loopback forwarder that enters `netns` per connection.
+    pub async fn start_in_netns(netns: &str) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temp dir", e))?;
+        // A port free here is almost surely free in the namespace, which runs only the node.
+        let [port, control_port] = free_ports()?;
+        let (python, script) = mock_command();
+        let enter = format!("--net=/run/netns/{netns}");
+        let args = vec![
+            enter.clone(),
+            python,
+            script,
+            "--host=0.0.0.0".to_owned(),
+            format!("--port={port}"),
+        ];
+        let mock = Supervised::spawn(
+            "mock-anthropic",
+            "nsenter".as_ref(),
+            &args,
+            dir.path().join("mock.log"),
+        )?;
+        let forward = vec![
+            format!("TCP-LISTEN:{control_port},bind=127.0.0.1,reuseaddr,fork"),
+            format!("EXEC:nsenter {enter} socat STDIO TCP\\:127.0.0.1\\:{port}"),
+        ];
+        let forwarder = Supervised::spawn(
+            "mock-forwarder",
+            "socat".as_ref(),
+            &forward,
+            dir.path().join("forward.log"),
+        )?;
+        let control = SocketAddr::from((Ipv4Addr::LOCALHOST, control_port));
+        Self::ready(vec![mock, forwarder], port, control, dir).await
+    }
+
+    async fn ready(
+        mut processes: Vec<Supervised>,
+        port: u16,
+        control: SocketAddr,
+        dir: TempDir,
+    ) -> Result<Self> {
         let started = Instant::now();
-        while get(addr, "/_mock/requests").await.is_err() {
-            process.ensure_running()?;
+        while get(control, "/_mock/requests").await.is_err() {
+            for process in &mut processes {
+                process.ensure_running()?;
+            }
             if started.elapsed() > Duration::from_secs(15) {
                 return Err(Error::Timeout {
                     what: "the mock Anthropic API to answer".to_owned(),
@@ -53,8 +101,9 @@ impl MockUpstream {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(Self {
-            _process: process,
+            _processes: processes,
             port,
+            control,
             _dir: dir,
         })
     }
@@ -66,11 +115,7 @@ impl MockUpstream {
 
     /// Every request the mock received: `(method, path, headers)` as JSON.
     pub async fn requests(&self) -> Result<Vec<serde_json::Value>> {
-        let (_, body) = get(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
-            "/_mock/requests",
-        )
-        .await?;
+        let (_, body) = get(self.control, "/_mock/requests").await?;
         let parsed: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| Error::UnexpectedResponse {
                 what: "the mock's request log".to_owned(),
@@ -78,6 +123,13 @@ impl MockUpstream {
             })?;
         Ok(parsed["requests"].as_array().cloned().unwrap_or_default())
     }
+}
+
+/// The interpreter (`AGW_PYTHON`, else `python3`) and the mock's script.
+fn mock_command() -> (String, String) {
+    let script = workspace_root().join("e2e/python/mock_anthropic.py");
+    let python = std::env::var("AGW_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    (python, script.display().to_string())
 }
 
 /// The Claude Code CLI.

@@ -61,6 +61,7 @@ pub mod agw;
 pub mod binaries;
 pub mod certs;
 pub mod clients;
+pub mod cluster;
 pub mod envtest;
 mod error;
 mod eventually;
@@ -68,6 +69,7 @@ pub mod kubectl;
 pub mod operator;
 pub mod operator_env;
 pub mod standin;
+pub mod tutorial;
 pub mod webhook;
 
 pub use envtest::{ControlPlane, Identity};
