@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Runs every agw test on a fresh machine: installs what the tests need (a kube-apiserver, etcd
 # and kubectl built from Go modules; the Claude Code CLI; the Anthropic Python SDK), builds the
-# binaries and runs the whole cargo test suite, unit to end-to-end.
+# binaries and runs the whole cargo test suite, unit to end-to-end; then starts a real one-node
+# Kubernetes cluster (kubelet, containerd, kube-proxy: hack/cluster), installs agw into it from
+# images of the binaries just built, runs the tutorial and the node tests on it, and checks
+# that tearing it down left the machine as it was.
+#
+# The node needs root (network namespaces, cgroups, mounts). AGW_SKIP_NODE=1 skips that part
+# explicitly, e.g. on a laptop without root; CI runs as root and never skips it.
 #
 # Everything it installs is cached under $AGW_CACHE (default ~/.cache/agw), so a second run only
 # rebuilds what changed. Extra arguments go to `cargo test` (e.g. `hack/test.sh -p agw-policy`).
@@ -29,6 +35,19 @@ step "control plane: kube-apiserver, etcd and kubectl from Go modules"
 setup hack/envtest/build.sh
 setup hack/envtest/gateway-api.sh
 
+node=1
+if [[ ${AGW_SKIP_NODE:-0} == 1 ]]; then
+  node=0
+  step "SKIPPING the real-node tests (AGW_SKIP_NODE=1)"
+elif [[ $(id -u) != 0 ]]; then
+  echo "error: the real-node tests need root (network namespaces, cgroups, mounts); run as root, or set AGW_SKIP_NODE=1 to skip them" >&2
+  exit 1
+else
+  step "node: kubelet, kube-controller-manager, kube-scheduler, kube-proxy from Go modules; containerd, runc, CNI from Debian"
+  setup hack/envtest/build.sh --node
+  hack/cluster/deps.sh
+fi
+
 step "test clients: Claude Code CLI and the Anthropic Python SDK"
 setup hack/install-test-clients.sh
 
@@ -42,5 +61,25 @@ cargo test --workspace --locked "$@"
 
 step "running end-to-end tests (real agw binaries, kube-apiserver, kubectl, Claude Code CLI, Anthropic SDK)"
 "$AGW_PYTHON" -m pytest -q e2e/python
+
+if ((node)); then
+  step "real node: hack/cluster/up.sh, install-agw.sh, the tutorial and node tests"
+  hack/cluster/footprint.sh >"$AGW_CACHE/footprint.before"
+  cluster_down() {
+    hack/cluster/down.sh
+    hack/cluster/footprint.sh >"$AGW_CACHE/footprint.after"
+  }
+  trap cluster_down EXIT
+  eval "$(hack/cluster/up.sh)"
+  AGW_IMAGE_BIN_DIR=$AGW_BIN_DIR hack/cluster/install-agw.sh >/dev/null
+  cargo test -p agw-e2e --test cluster --locked -- --ignored --test-threads=1
+  trap - EXIT
+  step "real node: tearing down, then comparing the machine with how it was"
+  cluster_down
+  if ! diff -u "$AGW_CACHE/footprint.before" "$AGW_CACHE/footprint.after"; then
+    echo "error: the cluster left something behind (diff above)" >&2
+    exit 1
+  fi
+fi
 
 step "all tests passed"
