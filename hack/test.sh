@@ -56,6 +56,9 @@ cargo build --workspace --bins --locked
 AGW_BIN_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 export AGW_BIN_DIR
 
+step "clippy: every crate and target, warnings are errors"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 step "running cargo tests (units, goldens, drift checks)"
 cargo test --workspace --locked "$@"
 
