@@ -16,6 +16,8 @@ use crate::schema;
 pub const ROUTE_TYPES: &[&str] = &["Messages", "Passthrough", "AnthropicTokenCount", "Models"];
 /// Guard actions (`regex.action`); `Mask` is the default.
 pub const GUARD_ACTIONS: &[&str] = &["Reject", "Mask"];
+/// Values of `promptGuard.streaming`.
+pub const STREAMING_MODES: &[&str] = &["Enabled"];
 /// Parts of a Messages request a guard inspects (`scope`); `System` and `Messages` by default.
 pub const GUARD_SCOPES: &[&str] = &["System", "Messages", "ToolResults", "ToolUse"];
 
@@ -124,10 +126,17 @@ pub struct AiPolicies {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromptGuard {
+    /// `Enabled`: response guards also apply to streamed (SSE) responses, Mask included,
+    /// with a bounded hold-back window. Omitted: as in agentgateway, streamed responses pass
+    /// unguarded (Claude Code always streams, so the compiler warns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Enabled"]))]
+    pub streaming: Option<String>,
     /// Guards on requests, evaluated in order; the first `Reject` that matches wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request: Vec<PromptGuardRule>,
-    /// Guards on model output (reserved; compiled and validated, not yet enforced).
+    /// Guards on model output (`content[].text`, and `tool_use` input with scope
+    /// `ToolInput`), evaluated in order; the first `Reject` that matches wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub response: Vec<PromptGuardRule>,
 }

@@ -115,6 +115,7 @@ fn tutorial_extended() -> GuardSet {
             ),
         ],
         response: vec![],
+        streaming: false,
     }
 }
 
@@ -130,6 +131,7 @@ fn fifty_phrases(action: GuardAction) -> GuardSet {
             guard("request[1]", action, builtins),
         ],
         response: vec![],
+        streaming: false,
     }
 }
 

@@ -223,8 +223,17 @@ impl RouteType {
 pub struct GuardSet {
     /// Evaluated on requests, in order.
     pub request: Vec<Guard>,
-    /// Evaluated on responses (reserved).
+    /// Evaluated on responses, in order: JSON bodies always, SSE streams when `streaming`.
     pub response: Vec<Guard>,
+    /// Whether response guards apply to streamed (SSE) responses (`promptGuard.streaming:
+    /// Enabled`). Omitted when false, so bundles without it keep their digest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub streaming: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl GuardSet {
@@ -249,7 +258,7 @@ pub struct Guard {
     pub action: GuardAction,
     /// Rejection returned to the client (used when `action` is `Reject`).
     pub reject: Rejection,
-    /// Parts of the request inspected.
+    /// Parts of the request (or, for a response guard, of the response) inspected.
     pub scope: GuardScope,
     /// Detectors; any one matching fires the guard.
     pub detectors: Vec<Detector>,

@@ -30,9 +30,12 @@ pub(super) fn compile(
         return GuardSet::default();
     };
     let mut judge = Judge::new(limits);
+    let request = compile_phase("request", &spec.request, path, &mut judge, findings);
+    let (response, streaming) = super::response_guards::compile(spec, path, &mut judge, findings);
     let set = GuardSet {
-        request: compile_phase("request", &spec.request, path, &mut judge, findings),
-        response: compile_phase("response", &spec.response, path, &mut judge, findings),
+        request,
+        response,
+        streaming,
     };
     let total: usize = spec
         .request
@@ -135,7 +138,7 @@ fn compile_guard(
     }
 }
 
-fn parse_action(
+pub(super) fn parse_action(
     action: Option<&str>,
     path: &FieldPath,
     findings: &mut Vec<Diagnostic>,
@@ -153,7 +156,7 @@ fn parse_action(
     }
 }
 
-fn patterns(
+pub(super) fn patterns(
     matches: &[String],
     path: &FieldPath,
     judge: &mut Judge,
@@ -217,7 +220,11 @@ fn patterns(
     detectors
 }
 
-fn builtins(names: &[String], path: &FieldPath, findings: &mut Vec<Diagnostic>) -> Vec<Detector> {
+pub(super) fn builtins(
+    names: &[String],
+    path: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> Vec<Detector> {
     let mut seen = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let item = path.index(i);
@@ -250,7 +257,7 @@ fn builtins(names: &[String], path: &FieldPath, findings: &mut Vec<Diagnostic>) 
     seen.into_iter().map(Detector::Builtin).collect()
 }
 
-fn rejection(
+pub(super) fn rejection(
     rule: &PromptGuardRule,
     path: &FieldPath,
     limits: &Limits,

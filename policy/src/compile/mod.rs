@@ -12,6 +12,7 @@ mod guards;
 mod limits;
 mod nfa_bound;
 pub mod regex_safety;
+mod response_guards;
 mod routes;
 mod upstream;
 
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::limits::Limits;
+pub use self::response_guards::{MAX_STREAM_MATCH_BYTES, STREAM_WINDOW_BYTES};
 use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, SourceKind};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 

@@ -29,6 +29,7 @@ fn engine(guards: Vec<Guard>) -> BackendGuards {
     BackendGuards::from_guard_set(&GuardSet {
         request: guards,
         response: vec![],
+        streaming: false,
     })
     .expect("builds")
 }
@@ -165,6 +166,7 @@ fn invalid_pattern_in_a_bundle_is_an_error_not_skipped() {
             vec![phrase("(unclosed")],
         )],
         response: vec![],
+        streaming: false,
     };
     let err = BackendGuards::from_guard_set(&set).expect_err("invalid");
     assert_eq!(err.path, "p");
