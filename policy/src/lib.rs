@@ -21,6 +21,7 @@ pub mod compile;
 pub mod diagnostics;
 pub mod engine;
 pub mod manifest;
+pub mod response;
 
 pub use bundle::Bundle;
 pub use compile::{CompileOptions, Compiled, Limits, compile};

@@ -10,7 +10,7 @@ use crate::bundle::{Builtin, CUSTOM_MASK, MinLengthDetector};
 
 /// A text, normalized, with the custom patterns that occur in it and, once asked for, the
 /// validated builtin matches.
-struct Scanned<'a> {
+pub(super) struct Scanned<'a> {
     normalized: Normalized<'a>,
     original: &'a str,
     found: Option<PatternSet>,
@@ -72,7 +72,7 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
     Decision::Mask(Masked { texts, hits })
 }
 
-fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {
+pub(super) fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {
     let normalized = Normalized::new(text);
     let found = guards.scan.as_ref().map(|scan| {
         let mut set = PatternSet::new(scan.pattern_len());
@@ -121,7 +121,7 @@ fn fires(
 }
 
 /// Spans the guard masks, in original-text coordinates.
-fn spans(
+pub(super) fn spans(
     guards: &BackendGuards,
     index: usize,
     guard: &CompiledGuard,

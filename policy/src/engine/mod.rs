@@ -13,6 +13,7 @@ pub mod mask;
 pub mod matcher;
 pub mod normalize;
 mod prefilter;
+mod text;
 mod windows;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use regex_automata::meta::Regex;
 
 use self::builtin_scan::BuiltinScanner;
 pub use self::matcher::BuildError as EngineError;
+pub use self::text::TextSpan;
 use crate::builtins;
 use crate::bundle::{
     Builtin, Bundle, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector,
@@ -92,24 +94,36 @@ pub struct GuardHit {
 #[derive(Debug, Default)]
 pub struct Engine {
     backends: BTreeMap<String, BackendGuards>,
+    /// Response guards, for backends that have any.
+    responses: BTreeMap<String, BackendGuards>,
 }
 
 impl Engine {
     /// Builds every backend's automata; fails on the first guard that cannot be built.
     pub fn from_bundle(bundle: &Bundle) -> Result<Self, EngineError> {
-        let backends = bundle
-            .backends
-            .iter()
-            .map(|(key, backend)| {
-                Ok((key.clone(), BackendGuards::from_guard_set(&backend.guards)?))
-            })
-            .collect::<Result<_, EngineError>>()?;
-        Ok(Self { backends })
+        let mut backends = BTreeMap::new();
+        let mut responses = BTreeMap::new();
+        for (key, backend) in &bundle.backends {
+            backends.insert(key.clone(), BackendGuards::from_guard_set(&backend.guards)?);
+            if !backend.guards.response.is_empty() {
+                let guards = BackendGuards::from_guards(&backend.guards.response)?;
+                responses.insert(key.clone(), guards);
+            }
+        }
+        Ok(Self {
+            backends,
+            responses,
+        })
     }
 
     /// Guards of the backend `key` (`namespace/name`).
     pub fn backend(&self, key: &str) -> Option<&BackendGuards> {
         self.backends.get(key)
+    }
+
+    /// Response guards of the backend `key`; `None` when it has none.
+    pub fn response(&self, key: &str) -> Option<&BackendGuards> {
+        self.responses.get(key)
     }
 }
 
@@ -142,6 +156,12 @@ struct CompiledGuard {
 impl BackendGuards {
     /// Builds the automata for a backend's request guards.
     pub fn from_guard_set(set: &GuardSet) -> Result<Self, EngineError> {
+        Self::from_guards(&set.request)
+    }
+
+    /// Builds the automata for `guards`, decided in order: the request guards of a backend,
+    /// or its response guards (one engine for both directions).
+    pub fn from_guards(set: &[Guard]) -> Result<Self, EngineError> {
         let mut scan_hirs = Vec::new();
         let mut owners = Vec::new();
         let mut guards = Vec::new();
@@ -152,7 +172,7 @@ impl BackendGuards {
             tool_results: false,
             tool_use: false,
         };
-        for (index, guard) in set.request.iter().enumerate() {
+        for (index, guard) in set.iter().enumerate() {
             let compiled = compile_guard(guard, index, &mut scan_hirs, &mut owners, &mut builtins)?;
             scope = union(scope, guard.scope);
             guards.push(compiled);
