@@ -14,6 +14,7 @@ use crate::body::{BoxError, ProxyBody, full};
 use crate::error::{ProxyError, Result, error_response};
 use crate::guard::{self, Inspected};
 use crate::metrics::{GuardLabels, RequestLabels, UpstreamLabels};
+use crate::response_guard;
 use crate::router;
 use crate::snapshot::Snapshot;
 use crate::sse::{self, TokenCounters};
@@ -89,7 +90,14 @@ async fn proxy(
     } else {
         (body.map_err(BoxError::new).boxed(), None)
     };
-    let upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
+    let mut upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
+    if response_guarded(&snapshot, key, route) {
+        // Response guards read the body: ask for it uncompressed.
+        upstream.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     let client = state.client_for(&backend.upstream)?;
     let started = Instant::now();
     let response = tokio::time::timeout(state.limits.upstream_timeout, client.request(upstream))
@@ -104,7 +112,12 @@ async fn proxy(
             route: route.as_str().to_owned(),
         })
         .observe(started.elapsed().as_secs_f64());
-    Ok(respond(state, key, route, response, rewrite).await)
+    Ok(respond(state, &snapshot, key, route, response, rewrite).await)
+}
+
+/// Whether the backend's response guards inspect this route's responses.
+fn response_guarded(snapshot: &Snapshot, key: &str, route: RouteType) -> bool {
+    route == RouteType::Messages && snapshot.engine.response(key).is_some()
 }
 
 async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes> {
@@ -178,7 +191,7 @@ fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64)
 }
 
 /// The guard's rejection, in Anthropic's error format, marked as not worth retrying.
-fn reject_response(status: u16, message: &str, guard_id: &str) -> Response<ProxyBody> {
+pub(crate) fn reject_response(status: u16, message: &str, guard_id: &str) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = error_response(status, "invalid_request_error", message);
     let headers = response.headers_mut();
@@ -302,6 +315,7 @@ fn request_size(request: &Request<ProxyBody>) -> Option<u64> {
 
 async fn respond(
     state: &State,
+    snapshot: &Arc<Snapshot>,
     key: &str,
     route: RouteType,
     response: Response<Incoming>,
@@ -342,7 +356,42 @@ async fn respond(
         status = parts.status.as_u16(),
         "upstream answered"
     );
+    if response_guarded(snapshot, key, route) && parts.status.is_success() {
+        let guarded = guard_response(state, snapshot, key, parts, body, streaming).await;
+        let (guarded_parts, guarded_body) = guarded.into_parts();
+        (parts, body) = (guarded_parts, guarded_body);
+    }
     Response::from_parts(parts, sse::tap(body, counters, streaming))
+}
+
+/// Applies the response guards: JSON bodies always, SSE streams when the bundle says so.
+async fn guard_response(
+    state: &State,
+    snapshot: &Arc<Snapshot>,
+    key: &str,
+    parts: http::response::Parts,
+    body: ProxyBody,
+    streaming: bool,
+) -> Response<ProxyBody> {
+    let counting = response_guard::Counting {
+        decisions: state.metrics.guard_decisions.clone(),
+        backend: key.to_owned(),
+    };
+    let streams = snapshot
+        .bundle
+        .backends
+        .get(key)
+        .is_some_and(|b| b.guards.streaming);
+    match (streaming, streams) {
+        (true, true) => response_guard::guard_stream(Arc::clone(snapshot), counting, parts, body),
+        // As in agentgateway: without `streaming: Enabled`, streams pass unguarded.
+        (true, false) => Response::from_parts(parts, body),
+        (false, _) => {
+            let limit = state.limits.max_body_bytes;
+            response_guard::guard_json(snapshot, &counting, parts, body, limit, reject_response)
+                .await
+        }
+    }
 }
 
 fn token_labels(backend: &str, direction: &str) -> crate::metrics::TokenLabels {

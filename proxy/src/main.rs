@@ -16,6 +16,7 @@ mod messages;
 mod metrics;
 mod pinned;
 mod reload;
+mod response_guard;
 mod router;
 mod server;
 mod snapshot;
