@@ -1,9 +1,14 @@
-//! `agwctl check`: what the proxy would do with a prompt, without sending it anywhere.
+//! `agwctl check`: what the proxy would do with a prompt, or with a captured response
+//! (JSON or SSE), without sending anything anywhere. The decisions are `agw_policy`'s: the
+//! same engine and response code the proxy runs.
 
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use agw_policy::engine::{Decision, Engine, Segment, SegmentKind};
+use agw_policy::Bundle;
+use agw_policy::engine::{BackendGuards, Decision, Engine, GuardHit, Segment, SegmentKind};
+use agw_policy::response::json::{JsonOutcome, guard_response};
+use agw_policy::response::sse::SseGuard;
 
 use crate::{EXIT_UNREADABLE, input};
 
@@ -16,15 +21,19 @@ const EXIT_REJECTED: u8 = 3;
 /// Exit status: 0 allowed (possibly masked), 3 rejected, 1 invalid Backend, 2 unreadable input.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  agwctl check config/samples/backend-guarded.yaml --prompt 'What is a credit card'\n  echo 'mail me at jane@example.com' | agwctl check examples/claude-code.yaml"
+    after_help = "Examples:\n  agwctl check config/samples/backend-guarded.yaml --prompt 'What is a credit card'\n  echo 'mail me at jane@example.com' | agwctl check examples/claude-code.yaml\n  agwctl check config/samples/backend-response-guards.yaml --response reply.sse"
 )]
 pub struct Args {
     /// Manifest file holding the Backend.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// The prompt to check; read from stdin when omitted.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "response")]
     prompt: Option<String>,
+    /// A captured Messages response (JSON body or SSE stream) to run the response guards on;
+    /// prints the response the client would get.
+    #[arg(long, value_name = "CAPTURE")]
+    response: Option<PathBuf>,
     /// Check the prompt as the system prompt instead of a user message.
     #[arg(long)]
     system: bool,
@@ -58,14 +67,17 @@ pub fn run(args: &Args) -> u8 {
             return 1;
         }
     };
-    let Some(prompt) = prompt(args) else {
-        return EXIT_UNREADABLE;
-    };
     let key = bundle
         .rules
         .first()
         .and_then(|r| r.backend.as_deref())
         .unwrap_or_default();
+    if let Some(capture) = &args.response {
+        return check_response(&bundle, &engine, key, capture);
+    }
+    let Some(prompt) = prompt(args) else {
+        return EXIT_UNREADABLE;
+    };
     let Some(guards) = engine.backend(key) else {
         return 1;
     };
@@ -108,16 +120,99 @@ fn report(decision: &Decision) -> u8 {
             EXIT_REJECTED
         }
         Decision::Mask(masked) => {
-            let guards: Vec<String> = masked
-                .hits
-                .iter()
-                .map(|h| format!("{} ({}×)", h.guard_id, h.count))
-                .collect();
-            println!("masked by {}", guards.join(", "));
+            println!("masked by {}", describe(&masked.hits));
             if let Some(Some(text)) = masked.texts.first() {
                 println!("{text}");
             }
             0
         }
     }
+}
+
+fn check_response(bundle: &Bundle, engine: &Engine, key: &str, capture: &PathBuf) -> u8 {
+    let text = match std::fs::read(capture).map(String::from_utf8) {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => {
+            eprintln!("{}: not UTF-8: {e}", capture.display());
+            return EXIT_UNREADABLE;
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", capture.display());
+            return EXIT_UNREADABLE;
+        }
+    };
+    let Some(guards) = engine.response(key) else {
+        println!("allowed: the Backend has no response guards");
+        return 0;
+    };
+    if !is_sse(&text) {
+        return report_json(guards, &text, capture);
+    }
+    if !bundle.backends.get(key).is_some_and(|b| b.guards.streaming) {
+        println!(
+            "allowed: streamed responses pass unguarded (promptGuard.streaming is not Enabled)"
+        );
+        return 0;
+    }
+    let mut stream = SseGuard::new();
+    let mut out = stream.push(guards, text.as_bytes());
+    out.extend(stream.finish(guards));
+    let hits = stream.take_hits();
+    let code = match stream.stopped() {
+        Some(stopped) => {
+            let r = &stopped.rejected;
+            println!("stream stopped by {}: {}", r.guard_id, r.message);
+            EXIT_REJECTED
+        }
+        None if hits.is_empty() => {
+            println!("allowed: no guard matched");
+            0
+        }
+        None => {
+            println!("masked by {}", describe(&hits));
+            0
+        }
+    };
+    print!("{}", String::from_utf8_lossy(&out));
+    code
+}
+
+/// An SSE capture starts with a field line; a JSON body with `{`.
+fn is_sse(text: &str) -> bool {
+    let first = text.trim_start();
+    ["event:", "data:", "id:", ":"]
+        .iter()
+        .any(|field| first.starts_with(field))
+}
+
+fn report_json(guards: &BackendGuards, text: &str, capture: &std::path::Path) -> u8 {
+    match guard_response(guards, text) {
+        Ok(JsonOutcome::Allow) => {
+            println!("allowed: no guard matched");
+            0
+        }
+        Ok(JsonOutcome::Mask { body, hits }) => {
+            println!("masked by {}", describe(&hits));
+            println!("{body}");
+            0
+        }
+        Ok(JsonOutcome::Reject(r)) => {
+            println!(
+                "rejected by {} with status {}: {}",
+                r.guard_id, r.status, r.message
+            );
+            EXIT_REJECTED
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", capture.display());
+            EXIT_UNREADABLE
+        }
+    }
+}
+
+fn describe(hits: &[GuardHit]) -> String {
+    hits.iter()
+        .map(|h| format!("{} ({}×)", h.guard_id, h.count))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
