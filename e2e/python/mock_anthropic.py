@@ -39,6 +39,9 @@ class Faults:
     delay_headers: float = 0.0  # seconds before response headers
     reset_after_events: Optional[int] = None  # close the socket after N SSE events
     event_gap: float = 0.0  # seconds between SSE events
+    # Reply with this text instead of the canned answer, streamed as exactly these
+    # `text_delta`s (JSON replies join them), e.g. to split an email across deltas.
+    reply_deltas: Optional[list] = None
 
 
 def answer_for(prompt: str) -> str:
@@ -139,7 +142,8 @@ class Mock:
         except ValueError:
             self.send_json(h, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": "invalid json"}})
             return
-        text = answer_for(last_user_text(request))
+        deltas = self.faults.reply_deltas
+        text = "".join(deltas) if deltas else answer_for(last_user_text(request))
         model = request.get("model", "claude-sonnet-4-5-20250929")
         message_id = f"msg_mock{len(self.requests):06d}"
         usage_in = max(1, len(body) // 4)
@@ -160,13 +164,13 @@ class Mock:
         h.send_header("connection", "close")
         h.end_headers()
         words = text.split(" ")
+        chunks = list(self.faults.reply_deltas or [w if i == 0 else " " + w for i, w in enumerate(words)])
         events = [("message_start", {"type": "message_start", "message": {
             "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": usage_in, "output_tokens": 1}}})]
         events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
         events.append(("ping", {"type": "ping"}))
-        for i, word in enumerate(words):
-            chunk = word if i == 0 else " " + word
+        for chunk in chunks:
             events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}}))
         events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
         events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": len(words)}}))
