@@ -33,6 +33,19 @@ pub struct Stopped {
 }
 
 impl Stopped {
+    /// The stream itself could not be read within the bounds (no guard in particular): it
+    /// is counted under the guard id `response`.
+    fn unreadable(why: &str) -> Self {
+        Self {
+            rejected: Rejected {
+                guard_id: "response".to_owned(),
+                status: 400,
+                message: format!("the response was stopped: agw {why}"),
+            },
+            undecided: true,
+        }
+    }
+
     fn undecided(guard_id: &str, status: u16, why: &str) -> Self {
         Self {
             rejected: Rejected {

@@ -89,7 +89,7 @@ impl SseGuard {
         }
         if self.partial.len() > MAX_EVENT_BYTES {
             self.stop(
-                Stopped::undecided("response", 400, "got an event over its size limit"),
+                Stopped::unreadable("got an event over its size limit"),
                 &mut out,
             );
         }
@@ -124,8 +124,18 @@ impl SseGuard {
     }
 
     fn event(&mut self, guards: &BackendGuards, raw: &[u8], out: &mut Vec<u8>) {
-        let Some(event) = data(raw).and_then(|d| serde_json::from_str::<Event>(&d).ok()) else {
-            out.extend_from_slice(raw); // comments, keep-alives, non-JSON data: no text
+        let data = data(raw);
+        let Some(event) = data
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<Event>(d).ok())
+        else {
+            if data.as_deref().is_some_and(is_content_event) {
+                // A content event the guard cannot read could still carry text a client reads.
+                let stop = Stopped::unreadable("got a content event it cannot read");
+                self.stop(stop, out);
+            } else {
+                out.extend_from_slice(raw); // comments, keep-alives, other events: no text
+            }
             return;
         };
         let index = event.index.unwrap_or(0);
@@ -205,8 +215,7 @@ impl SseGuard {
             (Some(Block::ToolInput(gathered)), "input_json_delta") => {
                 gathered.push_str(delta.partial_json.as_deref().unwrap_or_default());
                 if gathered.len() > MAX_TOOL_INPUT_BYTES {
-                    let stop =
-                        Stopped::undecided("response", 400, "got a tool input over its size limit");
+                    let stop = Stopped::unreadable("got a tool input over its size limit");
                     self.stop(stop, out);
                 }
             }
@@ -247,7 +256,7 @@ impl SseGuard {
                         out,
                     ),
                     Err(_) => self.stop(
-                        Stopped::undecided("response", 400, "got a tool input that is not JSON"),
+                        Stopped::unreadable("got a tool input that is not JSON"),
                         out,
                     ),
                 }
@@ -261,6 +270,15 @@ impl SseGuard {
         self.blocks.clear();
         self.stopped = Some(stopped);
     }
+}
+
+/// Whether `data` is JSON whose `type` names an event that can carry a block's content.
+fn is_content_event(data: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(data).is_ok_and(|v| {
+        v.get("type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| t.starts_with("content_block_"))
+    })
 }
 
 /// End (exclusive) of the first complete event in `buf`: after its blank line.

@@ -167,3 +167,18 @@ fn tool_input_is_gathered_and_masked_as_json_when_scoped() {
     );
     assert_eq!(out.matches("input_json_delta").count(), 1);
 }
+
+#[test]
+fn a_content_event_the_guard_cannot_read_stops_the_stream() {
+    // `index` as a string: a lenient client might still show the text; agw does not guess.
+    let input = event(
+        "content_block_start",
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+    ) + &event(
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":"0","delta":{"type":"text_delta","text":"a@b.io"}}"#,
+    );
+    let out = run(&maskers(), &input, input.len());
+    assert!(!out.contains("a@b.io"), "{out}");
+    assert!(out.ends_with(&event("error", r#"{"type":"error","error":{"type":"invalid_request_error","message":"the response was stopped: agw got a content event it cannot read"}}"#)), "{out}");
+}
