@@ -182,3 +182,63 @@ fn a_content_event_the_guard_cannot_read_stops_the_stream() {
     assert!(!out.contains("a@b.io"), "{out}");
     assert!(out.ends_with(&event("error", r#"{"type":"error","error":{"type":"invalid_request_error","message":"the response was stopped: agw got a content event it cannot read"}}"#)), "{out}");
 }
+
+mod split {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::{Decision, Segment};
+
+    fn masked_whole(guards: &BackendGuards, text: &str) -> String {
+        let segment = [Segment {
+            kind: SegmentKind::Message,
+            text,
+        }];
+        match guards.evaluate_request(&segment) {
+            Decision::Mask(m) => m.texts[0].clone().unwrap_or_else(|| text.to_owned()),
+            _ => text.to_owned(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the deltas and however the bytes arrive, a client accumulates the masked
+        /// whole text, and every event but the text deltas is kept in order.
+        #[test]
+        fn any_deltas_and_chunking_accumulate_the_masked_text(
+            words in prop::collection::vec(prop_oneof![
+                Just("mail jane.doe@example.com "), Just("card 4111 1111 1111 1111 "),
+                Just("project falcon "), Just("plain words here "), Just("é→\n"),
+            ], 1..80),
+            cuts in prop::collection::vec(1usize..64, 1..40),
+            chunk in 1usize..200,
+        ) {
+            let text = words.concat();
+            let mut deltas = Vec::new();
+            let mut rest = text.as_str();
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let mut at = (*cut).min(rest.len());
+                while !rest.is_char_boundary(at) {
+                    at += 1;
+                }
+                let (head, tail) = rest.split_at(at);
+                deltas.push(head);
+                rest = tail;
+            }
+            let out = run(&maskers(), &reply(&deltas), chunk);
+            let (texts, kinds) = accumulate(&out);
+            prop_assert_eq!(&texts[&0], &masked_whole(&maskers(), &text));
+            let others: Vec<&str> = kinds
+                .iter()
+                .map(String::as_str)
+                .filter(|k| *k != "content_block_delta")
+                .collect();
+            let expected = ["message_start", "content_block_start", "ping", "content_block_stop", "message_delta", "message_stop"];
+            prop_assert_eq!(others, expected);
+        }
+    }
+}
