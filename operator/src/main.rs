@@ -109,10 +109,14 @@ struct Args {
     /// `on` or `off`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
     gateway_api: String,
-    /// The GatewayClass `controllerName` agw manages (config/default ships the class
-    /// `agentgateway` with it).
+    /// The GatewayClass `controllerName` agw manages.
     #[arg(long, default_value = agw_operator::gateway::DEFAULT_CONTROLLER_NAME)]
     gateway_controller_name: String,
+    /// GatewayClass created with --gateway-controller-name when no class of that name exists
+    /// (the tutorial's Gateway names `agentgateway`); an existing class is never changed.
+    /// Empty: create none.
+    #[arg(long, default_value = agw_operator::gateway::DEFAULT_CLASS_NAME)]
+    gateway_class: String,
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -227,6 +231,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         });
         tokio::spawn(run_gateways(
             ctx,
+            args.gateway_class.clone(),
             scope.clone(),
             args.gateway_api == "on",
             stop_rx.clone(),
@@ -255,6 +260,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 /// installing them later needs no operator restart.
 async fn run_gateways(
     ctx: Arc<GatewayContext>,
+    class: String,
     scope: Scope,
     forced: bool,
     mut stop: watch::Receiver<bool>,
@@ -273,6 +279,17 @@ async fn run_gateways(
         }
     }
     tracing::info!(controller = %ctx.controller_name, "reconciling Gateways and HTTPRoutes");
+    if !class.is_empty() {
+        match gateway::class::ensure_class(&ctx.base.client, &class, &ctx.controller_name).await {
+            Ok(gateway::class::Ensured::Created) => {
+                tracing::info!(%class, "created GatewayClass");
+            }
+            Ok(gateway::class::Ensured::Exists) => {
+                tracing::debug!(%class, "GatewayClass exists; left as it is");
+            }
+            Err(error) => tracing::warn!(%class, %error, "could not create GatewayClass"),
+        }
+    }
     let (mut stop_classes, mut stop_gateways) = (stop.clone(), stop);
     tokio::join!(
         gateway::class::run(ctx.clone(), async move {

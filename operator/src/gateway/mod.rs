@@ -22,6 +22,9 @@ pub mod status;
 /// The `controllerName` agw's GatewayClass carries unless the operator is told otherwise.
 pub const DEFAULT_CONTROLLER_NAME: &str = "agentgateway.dev/agw";
 
+/// The GatewayClass the operator creates when absent: the one the tutorial's Gateway names.
+pub const DEFAULT_CLASS_NAME: &str = "agentgateway";
+
 /// Condition types and reasons of the Gateway API that agw writes.
 pub mod reasons {
     /// Condition type and reason `Accepted`.
