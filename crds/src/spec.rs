@@ -120,6 +120,21 @@ pub struct AiPolicies {
     /// Guards evaluated on prompts (and, later, responses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_guard: Option<PromptGuard>,
+    /// Audit capture: present means the proxy records each request's text as sent upstream
+    /// (after masking) and the response text to its audit log. Off when absent: the text of
+    /// prompts and answers is then never written anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditCapture>,
+}
+
+/// `spec.policies.ai.audit`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditCapture {
+    /// Most bytes of request text, and of response text, kept per record (1024 to 1048576,
+    /// default 65536); longer text is cut and the record marked `truncated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<i64>,
 }
 
 /// `spec.policies.ai.promptGuard`.

@@ -60,6 +60,21 @@ impl ProxyError {
         }
     }
 
+    /// A stable category for logs (`error.type`), never the message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotReady => "not_ready",
+            Self::NoRoute(_) => "no_route",
+            Self::BackendUnavailable(_) => "backend_unavailable",
+            Self::TooLarge { .. } => "request_too_large",
+            Self::BadJson(_) => "bad_json",
+            Self::BadBody(_) => "bad_body",
+            Self::Upstream(_) => "upstream_connect",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::NoKey(_) => "no_key",
+        }
+    }
+
     /// The response sent to the client.
     pub fn into_response(self) -> Response<ProxyBody> {
         let (status, kind) = self.status();

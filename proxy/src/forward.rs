@@ -10,6 +10,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 
+use crate::access_log::Entry;
+use crate::audit::Capture;
 use crate::body::{BoxError, ProxyBody, full};
 use crate::error::{ProxyError, Result, error_response};
 use crate::guard::{self, Inspected};
@@ -25,18 +27,26 @@ pub const GUARD_HEADER: &str = "agw-guard";
 /// Header describing a model rewrite, `<requested> -> <pinned>`.
 pub const MODEL_REWRITE_HEADER: &str = "agw-model-rewrite";
 
-/// Labels learned while handling a request, for the request metric.
-#[derive(Default)]
+/// What is learned while handling a request: labels for the request metric, the
+/// access-log entry, and the audit capture when the backend asks for one.
 struct Observed {
     backend: String,
     route: &'static str,
+    log: Entry,
+    audit: Option<Capture>,
 }
 
 /// Handles one client request; never fails (errors become Anthropic-format responses).
-pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<ProxyBody> {
-    let mut observed = Observed::default();
+pub async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    let mut observed = Observed {
+        backend: String::new(),
+        route: "",
+        log: state.access_log.start(&mut req),
+        audit: None,
+    };
     let response = proxy(&state, req, &mut observed).await.unwrap_or_else(|err| {
-        tracing::warn!(backend = %observed.backend, route = observed.route, error = %err, "request failed");
+        tracing::warn!(backend = %observed.backend, route = observed.route, request_id = observed.log.request_id(), error = %err, "request failed");
+        observed.log.fail(err.kind());
         err.into_response()
     });
     let status_class = format!("{}xx", response.status().as_u16() / 100);
@@ -49,7 +59,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Proxy
             status_class,
         })
         .inc();
-    response
+    observed.log.finish(response, observed.audit)
 }
 
 async fn proxy(
@@ -80,14 +90,23 @@ async fn proxy(
     let route =
         router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     observed.route = route.as_str();
+    observed.log.route(key, route);
     let (parts, body) = req.into_parts();
     let (body, rewrite) = if route.is_guarded() {
         let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;
-        match guard(state, &snapshot, key, backend, bytes)? {
+        observed.log.request_body(&bytes);
+        match guard(state, &snapshot, key, backend, bytes, &mut observed.log)? {
             Guarded::Reject(response) => return Ok(response),
-            Guarded::Forward { body, rewrite } => (full(body), rewrite),
+            Guarded::Forward { body, rewrite } => {
+                if let Some(audit) = backend.audit {
+                    let id = observed.log.request_id();
+                    observed.audit = state.audit.capture(id, key, &body, audit.max_bytes);
+                }
+                (full(body), rewrite)
+            }
         }
     } else {
+        observed.log.declared_size(&parts.headers);
         (body.map_err(BoxError::new).boxed(), None)
     };
     let mut upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
@@ -112,6 +131,9 @@ async fn proxy(
             route: route.as_str().to_owned(),
         })
         .observe(started.elapsed().as_secs_f64());
+    observed
+        .log
+        .upstream(response.status().as_u16(), started.elapsed());
     Ok(respond(state, &snapshot, key, route, response, rewrite).await)
 }
 
@@ -143,12 +165,15 @@ fn guard(
     key: &str,
     backend: &BundleBackend,
     bytes: Bytes,
+    log: &mut Entry,
 ) -> Result<Guarded> {
     let guards = snapshot.engine.backend(key);
     match guard::inspect(guards, backend.upstream.model.as_deref(), bytes)? {
         Inspected::Reject(rejected) => {
             count_guard(state, key, &rejected.guard_id, "reject", 1);
-            tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, "request rejected by guard");
+            log.guard(&rejected.guard_id, "reject", 1);
+            log.fail("guard_rejected");
+            tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, request_id = log.request_id(), "request rejected by guard");
             Ok(Guarded::Reject(reject_response(
                 rejected.status,
                 &rejected.message,
@@ -162,7 +187,11 @@ fn guard(
         } => {
             for hit in &masked {
                 count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
-                tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, "request masked by guard");
+                log.guard(&hit.guard_id, "mask", hit.count as u64);
+                tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, request_id = log.request_id(), "request masked by guard");
+            }
+            if let Some((_, pinned)) = &rewrite {
+                log.upstream_model(pinned);
             }
             Ok(Guarded::Forward { body, rewrite })
         }

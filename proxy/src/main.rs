@@ -7,7 +7,9 @@
 //! and the key from mounted files.
 #![forbid(unsafe_code)]
 
+mod access_log;
 mod admin;
+mod audit;
 mod body;
 mod error;
 mod forward;
@@ -33,6 +35,11 @@ use std::time::Duration;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
+use crate::access_log::AccessLog;
+use crate::access_log::sink::LineSink;
+use crate::audit::AuditLog;
+use crate::audit::rotate::{RotatingFile, StdoutLines};
+use crate::metrics::Metrics;
 use crate::snapshot::Source;
 use crate::state::{Limits, State};
 
@@ -105,6 +112,26 @@ struct Args {
     /// line) for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "AGW_LOG_FORMAT")]
     log_format: LogFormat,
+    /// Access log on stdout, one line per request written when its response ends:
+    /// `json` (OpenTelemetry attribute names), `text` (for people) or `off`.
+    #[arg(long, value_enum, default_value_t = access_log::Format::Json, env = "AGW_ACCESS_LOG")]
+    access_log: access_log::Format,
+    /// Where audit records go, for Backends that enable `spec.policies.ai.audit`: a file
+    /// (JSON lines, rotated by size) or `-` for stdout, between access-log lines and told
+    /// apart by `"agw.record":"audit"`.
+    #[arg(
+        long,
+        value_name = "PATH|-",
+        default_value = "-",
+        env = "AGW_AUDIT_LOG"
+    )]
+    audit_log: PathBuf,
+    /// Size at which the audit file is rotated to `<PATH>.1`.
+    #[arg(long, default_value_t = 100 * 1024 * 1024, value_name = "BYTES")]
+    audit_log_max_bytes: u64,
+    /// Rotated audit files kept besides the current one.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    audit_log_files: usize,
 }
 
 /// `500ms`, `30s`, `10m`, or plain seconds.
@@ -182,7 +209,22 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let state = State::new(limits, args.connect_timeout, tls);
+    let metrics = Metrics::new();
+    let (access_log, audit) = match logs(&args, &metrics) {
+        Ok(logs) => logs,
+        Err(err) => {
+            eprintln!("agw-proxy: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = State::new(
+        limits,
+        args.connect_timeout,
+        tls,
+        metrics,
+        access_log,
+        audit,
+    );
     let loaded = reload::load_once(&state, &source);
     if !loaded && matches!(source, Source::Config { .. }) {
         // A standalone user wants the error now, not a proxy answering 503.
@@ -229,8 +271,37 @@ async fn run(args: Args) -> ExitCode {
     )
     .await;
     let _ = admin_task.await;
+    state.access_log.flush();
+    state.audit.flush();
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The access log on stdout and the audit log on `--audit-log`, each behind its own queue.
+fn logs(args: &Args, metrics: &Metrics) -> Result<(AccessLog, AuditLog), String> {
+    let access = LineSink::spawn(
+        "access-log",
+        StdoutLines::default(),
+        metrics.dropped("access"),
+    )
+    .map_err(|e| format!("cannot start the access log writer: {e}"))?;
+    let audit_out: Box<dyn std::io::Write + Send> = if args.audit_log.as_os_str() == "-" {
+        Box::new(StdoutLines::default())
+    } else {
+        let file = RotatingFile::open(
+            &args.audit_log,
+            args.audit_log_max_bytes,
+            args.audit_log_files,
+        )
+        .map_err(|e| format!("cannot open --audit-log {}: {e}", args.audit_log.display()))?;
+        Box::new(file)
+    };
+    let audit = LineSink::spawn("audit-log", audit_out, metrics.dropped("audit"))
+        .map_err(|e| format!("cannot start the audit log writer: {e}"))?;
+    Ok((
+        AccessLog::new(args.access_log, access),
+        AuditLog::new(audit),
+    ))
 }
 
 fn announce(

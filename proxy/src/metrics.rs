@@ -40,6 +40,11 @@ pub struct TokenLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamLabels {
+    pub stream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BundleLabels {
     pub digest: String,
     pub source: String,
@@ -55,6 +60,7 @@ pub struct Metrics {
     pub reloads: Family<ResultLabels, Counter>,
     pub tokens: Family<TokenLabels, Counter>,
     pub bundle_info: Family<BundleLabels, Gauge>,
+    pub log_records_dropped: Family<StreamLabels, Counter>,
 }
 
 impl Metrics {
@@ -68,6 +74,7 @@ impl Metrics {
         let reloads = Family::default();
         let tokens = Family::default();
         let bundle_info = Family::default();
+        let log_records_dropped = Family::default();
         registry.register(
             "requests",
             "Requests by backend, route and status class",
@@ -98,6 +105,11 @@ impl Metrics {
             "The bundle being served",
             bundle_info.clone(),
         );
+        registry.register(
+            "log_records_dropped",
+            "Access-log or audit records lost to a full queue or a failed write, by stream",
+            log_records_dropped.clone(),
+        );
         Self {
             registry,
             requests,
@@ -106,7 +118,17 @@ impl Metrics {
             reloads,
             tokens,
             bundle_info,
+            log_records_dropped,
         }
+    }
+
+    /// The dropped-record counter of one log stream (`access`, `audit`).
+    pub fn dropped(&self, stream: &str) -> Counter {
+        self.log_records_dropped
+            .get_or_create(&StreamLabels {
+                stream: stream.to_owned(),
+            })
+            .clone()
     }
 
     /// The text exposition format.

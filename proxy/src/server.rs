@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::access_log::Peer;
 use crate::body::ProxyBody;
 
 /// Serves `handler` on `listener` until `shutdown` resolves, then drains for up to `drain`.
@@ -51,8 +52,9 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: Request<Incoming>| {
             let handler = handler.clone();
+            req.extensions_mut().insert(Peer(peer));
             async move { Ok::<_, Infallible>(handler(req).await) }
         });
         let connection = builder

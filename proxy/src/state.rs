@@ -15,6 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 
+use crate::access_log::AccessLog;
+use crate::audit::AuditLog;
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::metrics::Metrics;
@@ -40,16 +42,27 @@ pub struct State {
     clients: Clients,
     pub limits: Limits,
     pub metrics: Metrics,
+    pub access_log: AccessLog,
+    pub audit: AuditLog,
 }
 
 impl State {
     /// `tls` is the configuration every upstream TLS connection starts from (its roots).
-    pub fn new(limits: Limits, connect_timeout: Duration, tls: ClientConfig) -> Arc<Self> {
+    pub fn new(
+        limits: Limits,
+        connect_timeout: Duration,
+        tls: ClientConfig,
+        metrics: Metrics,
+        access_log: AccessLog,
+        audit: AuditLog,
+    ) -> Arc<Self> {
         Arc::new(Self {
             current: ArcSwapOption::empty(),
             clients: Clients::new(tls, connect_timeout),
             limits,
-            metrics: Metrics::new(),
+            metrics,
+            access_log,
+            audit,
         })
     }
 

@@ -130,6 +130,17 @@ pub struct BundleBackend {
     pub routes: Vec<Route>,
     /// Prompt guards.
     pub guards: GuardSet,
+    /// Audit capture of request and response text; absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
+}
+
+/// Audit capture settings of a backend.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Audit {
+    /// Most bytes of request text, and of response text, kept per record.
+    pub max_bytes: u32,
 }
 
 /// The provider endpoint of a backend.

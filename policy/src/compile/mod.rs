@@ -6,6 +6,7 @@
 //! Each part of the spec has its own module; they push findings into one list so that all
 //! problems are reported together.
 
+mod audit;
 mod auth;
 mod case_fold;
 mod guards;
@@ -139,11 +140,17 @@ pub fn compile_backend(
         &ai_path.field("routes"),
         findings,
     );
+    let audit = audit::compile(
+        ai.and_then(|a| a.audit.as_ref()),
+        &ai_path.field("audit"),
+        findings,
+    );
     BundleBackend {
         upstream,
         auth,
         routes,
         guards,
+        audit,
     }
 }
 
