@@ -11,6 +11,8 @@ mod access_log;
 mod admin;
 mod audit;
 mod body;
+#[cfg(test)]
+mod dashboard_tests;
 mod error;
 mod forward;
 mod guard;
