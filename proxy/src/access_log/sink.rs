@@ -73,10 +73,18 @@ impl LineSink {
     }
 }
 
+/// How long the writer lets lines gather after the first one before writing them out: one
+/// wake-up and one write per batch instead of per request, and a sender finds the writer
+/// asleep rather than waiting on the channel, so its send wakes nobody.
+const LINGER: Duration = Duration::from_millis(20);
+
 fn drain(rx: &Receiver<Message>, mut out: impl Write, dropped: &Counter) {
     let mut waiting = Vec::new();
     while let Ok(message) = rx.recv() {
         take(message, &mut out, dropped, &mut waiting);
+        if waiting.is_empty() {
+            std::thread::sleep(LINGER);
+        }
         while let Ok(message) = rx.try_recv() {
             take(message, &mut out, dropped, &mut waiting);
         }

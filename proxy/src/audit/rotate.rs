@@ -85,8 +85,16 @@ pub struct StdoutLines {
     buffer: Vec<u8>,
 }
 
+/// Bytes gathered before they are written even though more lines are queued.
+const STDOUT_BATCH: usize = 64 * 1024;
+
 impl Write for StdoutLines {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Each call is one whole line (the sink writes lines with `write_all`, and this
+        // never writes short), so writing out before adding keeps lines whole.
+        if self.buffer.len() >= STDOUT_BATCH {
+            self.flush()?;
+        }
         self.buffer.extend_from_slice(buf);
         Ok(buf.len())
     }
