@@ -10,7 +10,9 @@
 //!   and the latency the proxy adds on each;
 //! - the proxy's RSS idle, under that load, and its peak (VmHWM), from `/proc/<pid>/status`;
 //! - the proxy's CPU time per 1,000 requests at that rate, per route;
-//! - the highest rate a closed loop of concurrent clients reaches, direct and through the proxy.
+//! - the highest rate a closed loop of concurrent clients reaches, direct and through the proxy;
+//! - what the access log costs: latency and CPU per 1k requests with `--access-log json` (to a
+//!   file) against `--access-log off` (`proxy_load/access_log.rs`).
 //!
 //! Run with `hack/bench-proxy` (builds the proxy, passes its path), or
 //! `cargo bench -p agw-proxy --bench proxy_load -- --rate 1000 --secs 10 --body-kb 10`.
@@ -45,6 +47,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::runtime::Runtime;
 
+#[path = "proxy_load/access_log.rs"]
+mod access_log;
 #[path = "proxy_load/load.rs"]
 mod load;
 #[path = "proxy_load/process.rs"]
@@ -451,6 +455,8 @@ fn main() {
     for (name, value, target, verdict) in rows {
         println!("{name:<42} {value:>12} {target:>10} {verdict:>8}");
     }
+    drop(proxy);
+    access_log::compare(&args, upstream_addr, &client_rt, &client, &body);
     println!(
         "\nupstream saw {} requests, {} with the proxy's key",
         stats.requests.load(Ordering::Relaxed),

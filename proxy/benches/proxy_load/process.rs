@@ -11,19 +11,31 @@ pub(super) struct Proxy {
 
 impl Proxy {
     pub(super) fn start(args: &Args, upstream: SocketAddr) -> Self {
+        Self::start_with(args, upstream, &[], Stdio::null())
+    }
+
+    /// A proxy with `extra` flags and its stdout (the access log) sent to `stdout`.
+    pub(super) fn start_with(
+        args: &Args,
+        upstream: SocketAddr,
+        extra: &[&str],
+        stdout: Stdio,
+    ) -> Self {
         let (port, admin_port) = (free_port(), free_port());
-        let log = std::env::temp_dir().join(format!("agw-bench-proxy-{}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("agw-bench-proxy-{}-{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).expect("create the proxy log");
         let child = Command::new(&args.proxy_bin)
             .arg("--config")
             .arg(&args.config)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+            .args(extra)
             .env("ANTHROPIC_API_KEY", PROXY_KEY)
             .env("AGW_UPSTREAM_HOST", "127.0.0.1")
             .env("AGW_UPSTREAM_PORT", upstream.port().to_string())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", args.proxy_bin.display()));
