@@ -94,31 +94,28 @@ fn base_url(pod: &agw_e2e::standin::PodView) -> String {
     format!("http://{}", pod.listen)
 }
 
+/// What the operator writes for the tutorial's Backend, read from the apiserver alone: the
+/// conditions, the printer columns, and a controller reference on every owned object. That a
+/// pod then serves it — Claude answered, the prompt rejected, a policy edit reaching the running
+/// pod — is `cluster.rs`'s, on the real node.
 #[tokio::test]
-async fn the_tutorial_flow_from_kubectl_apply_to_claude() {
+async fn the_tutorial_backend_is_programmed_into_owned_objects() {
     let env = Env::new("op-tutorial").await;
     let _operator = env.operator("one").await;
-    let stand_in = env.stand_in();
+    let stand_in = env.stand_in(); // reports Deployment availability, for Ready
     env.apply(&Env::secret()).await;
     env.apply(&env.backend("anthropic")).await;
 
     env.wait_condition("anthropic", "Accepted", "True").await;
     env.wait_condition("anthropic", "Ready", "True").await;
+    drop(stand_in);
     let table = env
         .cp
         .kubectl()
         .run(["get", "backends", "-n", &env.ns])
         .await
         .unwrap();
-    println!("{}", table.stdout);
     assert!(table.stdout.contains("ACCEPTED"), "{table}");
-    let describe = env
-        .cp
-        .kubectl()
-        .run(["describe", "backend", "anthropic", "-n", &env.ns])
-        .await
-        .unwrap();
-    println!("{}", describe.stdout);
 
     // Owned objects carry a controller reference to the Backend.
     let client = env.cp.client().unwrap();
@@ -149,81 +146,6 @@ async fn the_tutorial_flow_from_kubectl_apply_to_claude() {
     }
     let digest = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
     assert!(digest.starts_with("sha256:"), "{digest}");
-
-    let pod = stand_in
-        .pod("anthropic-proxy", Duration::from_secs(30))
-        .await
-        .unwrap();
-    let claude = Claude::new().unwrap();
-    claude
-        .tutorial_prompts(&base_url(&pod), REJECTION)
-        .await
-        .unwrap();
-    let seen = env.mock.requests().await.unwrap();
-    assert!(
-        seen.iter()
-            .any(|r| r["headers"]["x-api-key"] == "sk-ant-from-the-secret"),
-        "the proxy injected the key from the Secret: {seen:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_policy_edit_reaches_the_running_proxy_without_a_restart() {
-    let env = Env::new("op-edit").await;
-    let _operator = env.operator("one").await;
-    let stand_in = env.stand_in();
-    env.apply(&Env::secret()).await;
-    env.apply(&env.backend("anthropic")).await;
-    env.wait_condition("anthropic", "Ready", "True").await;
-    let pod = stand_in
-        .pod("anthropic-proxy", Duration::from_secs(30))
-        .await
-        .unwrap();
-    let before = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
-
-    let edited = env
-        .backend("anthropic")
-        .replace("- credit card", "- credit card\n            - kubernetes");
-    env.apply(&edited).await;
-    eventually(
-        Duration::from_secs(20),
-        "a new digest in status",
-        async || {
-            let digest = env.jsonpath("anthropic", "{.status.bundleDigest}").await;
-            if digest != before && digest.starts_with("sha256:") {
-                Ok(())
-            } else {
-                Err(digest)
-            }
-        },
-    )
-    .await
-    .unwrap();
-
-    let claude = Claude::new().unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "the proxy to enforce the new guard",
-        async || {
-            let out = claude
-                .prompt(&base_url(&pod), "What is Kubernetes?")
-                .await
-                .map_err(|e| e.to_string())?;
-            if out.stdout.contains(REJECTION) || out.stderr.contains(REJECTION) {
-                Ok(())
-            } else {
-                Err(format!("{out:?}"))
-            }
-        },
-    )
-    .await
-    .unwrap();
-    let now = stand_in.current("anthropic-proxy").unwrap();
-    assert_eq!(
-        (now.pid, now.starts),
-        (pod.pid, 1),
-        "a bundle change must not restart the proxy"
-    );
 }
 
 #[tokio::test]
