@@ -21,6 +21,9 @@ pub mod reasons {
     pub const ACCEPTED: &str = "Accepted";
     /// `Accepted=False`: the compiler rejected the spec; the message lists the diagnostics.
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Every condition `False`: a namesake of the other Backend kind (`Backend` /
+    /// `AgentgatewayBackend`) in the namespace owns the name and its proxy objects.
+    pub const NAME_CONFLICT: &str = "NameConflict";
     /// `ResolvedRefs=True`.
     pub const RESOLVED_REFS: &str = "ResolvedRefs";
     /// `ResolvedRefs=False`: the auth Secret does not exist.

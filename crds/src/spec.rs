@@ -31,7 +31,6 @@ pub const GUARD_SCOPES: &[&str] = &["System", "Messages", "ToolResults", "ToolUs
         version = "v1alpha1",
         kind = "Backend",
         plural = "backends",
-        shortname = "agbe",
         category = "agentgateway",
         namespaced,
         status = "crate::status::BackendStatus",
@@ -51,6 +50,37 @@ pub struct BackendSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<BackendPolicies>,
 }
+
+// The spec of an `AgentgatewayBackend` is exactly a `BackendSpec`: agentgateway's live docs
+// render the tutorial's kind as `AgentgatewayBackend`, so agw serves that kind too, with the
+// same schema (`serde`/`schemars` transparent), the same compiler verdict and the same
+// operator. It owns the short name `agbe`, as in agentgateway. The doc line below is the
+// schema's description, kept identical to `BackendSpec`'s so the two CRDs explain alike.
+/// Desired state of a Backend: where requests go and which policies apply on the way.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[cfg_attr(
+    feature = "kube",
+    derive(kube::CustomResource),
+    kube(
+        group = "agentgateway.dev",
+        version = "v1alpha1",
+        kind = "AgentgatewayBackend",
+        plural = "agentgatewaybackends",
+        shortname = "agbe",
+        category = "agentgateway",
+        namespaced,
+        status = "crate::status::BackendStatus",
+        doc = "agentgateway's name for an agw Backend: the same schema, compiler and operator.",
+        printcolumn = r#"{"name":"Accepted","type":"string","jsonPath":".status.conditions[?(@.type==\"Accepted\")].status"}"#,
+        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+        printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.ai.provider.anthropic.model"}"#,
+        printcolumn = r#"{"name":"Guards","type":"integer","jsonPath":".status.guards"}"#,
+        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    )
+)]
+#[serde(transparent)]
+#[schemars(transparent)]
+pub struct AgentgatewayBackendSpec(pub BackendSpec);
 
 /// `spec.ai`: the AI provider.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

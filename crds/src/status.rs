@@ -22,3 +22,32 @@ pub struct BackendStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }
+
+/// What the operator needs from either Backend kind (`Backend`, `AgentgatewayBackend`): both
+/// carry the same spec and status, so one reconciler serves them.
+pub trait BackendObject:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+{
+    /// The spec.
+    fn backend_spec(&self) -> &crate::BackendSpec;
+    /// The status, when one was written.
+    fn backend_status(&self) -> Option<&BackendStatus>;
+}
+
+impl BackendObject for crate::Backend {
+    fn backend_spec(&self) -> &crate::BackendSpec {
+        &self.spec
+    }
+    fn backend_status(&self) -> Option<&BackendStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl BackendObject for crate::AgentgatewayBackend {
+    fn backend_spec(&self) -> &crate::BackendSpec {
+        &self.spec.0
+    }
+    fn backend_status(&self) -> Option<&BackendStatus> {
+        self.status.as_ref()
+    }
+}

@@ -24,6 +24,44 @@ fn kustomize_copy_of_the_crd_matches() {
 }
 
 #[test]
+fn checked_in_agentgateway_backend_crds_match() {
+    let generated = agw_crds::agentgateway_backend_crd_yaml().expect("CRD renders");
+    for path in [
+        "agentgatewaybackend.yaml",
+        "../config/crd/agentgatewaybackend.yaml",
+    ] {
+        let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let checked_in = std::fs::read_to_string(&full).expect("the CRD file is readable");
+        assert!(
+            generated == checked_in,
+            "{path} is stale; run `cargo run -p agw-crds --bin crdgen agentgatewaybackend > {path}`"
+        );
+    }
+}
+
+/// Two CRDs sharing a short name make `kubectl get agbe` ambiguous: agentgateway's kind owns it.
+#[test]
+fn agbe_names_the_agentgateway_kind_only_and_both_schemas_are_one() {
+    use kube::CustomResourceExt as _;
+    let backend = agw_crds::Backend::crd();
+    let agbe = agw_crds::AgentgatewayBackend::crd();
+    assert_eq!(backend.spec.names.short_names, None);
+    assert_eq!(agbe.spec.names.short_names, Some(vec!["agbe".to_owned()]));
+    assert_eq!(agbe.spec.names.kind, "AgentgatewayBackend");
+    assert_eq!(agbe.spec.group, backend.spec.group);
+    let schema = |crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
+        let version = &crd.spec.versions[0];
+        let props = version.schema.clone().expect("schema").open_api_v3_schema.expect("v3");
+        // The kind's own description and title differ; spec and status must not.
+        (
+            serde_json::to_value(props.properties).expect("json"),
+            version.additional_printer_columns.clone(),
+        )
+    };
+    assert_eq!(schema(&backend), schema(&agbe));
+}
+
+#[test]
 fn tutorial_backend_deserializes_into_the_spec() {
     let yaml = r"
 ai:

@@ -1,6 +1,6 @@
 //! The Backend API as a user meets it on a real kube-apiserver, through the real kubectl: the
 //! CRD in `crds/backend.yaml` is accepted (structural schema, Established), the tutorial's
-//! manifests (`config/samples/`) apply, `kubectl get backends` / `agbe` show the printer
+//! manifests (`config/samples/`) apply, `kubectl get backends` shows the printer
 //! columns, `kubectl explain` documents the spec, and what the schema rejects is refused with
 //! the apiserver's message naming the field. No webhook or operator runs here: this is the CRD
 //! alone.
@@ -98,7 +98,8 @@ async fn the_backend_crd_is_established_with_a_structural_schema() {
     // The apiserver sets NonStructuralSchema when it cannot prune or default with a schema.
     assert_eq!(status("NonStructuralSchema"), None, "{conditions:#?}");
     assert_eq!(crd.spec.names.kind, "Backend");
-    assert_eq!(crd.spec.names.short_names.unwrap_or_default(), ["agbe"]);
+    // `agbe` belongs to AgentgatewayBackend (tests/agentgateway_backend.rs), as in agentgateway.
+    assert_eq!(crd.spec.names.short_names, None);
 }
 
 #[tokio::test]
@@ -158,7 +159,7 @@ async fn kubectl_get_backends_shows_the_printer_columns() {
         assert!(applied.success(), "{file}: {applied}");
     }
 
-    for resource in ["backends", "backend", "agbe", "backends.agentgateway.dev"] {
+    for resource in ["backends", "backend", "backends.agentgateway.dev"] {
         let listed = kubectl.run(["get", resource, "-n", &ns]).await.unwrap();
         assert!(listed.success(), "{listed}");
         let (header, rows) = table(&listed);

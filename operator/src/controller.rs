@@ -1,5 +1,7 @@
 //! The Backend controller: a thin `reconcile` that compiles the spec with the one compiler,
-//! applies what it produced, and writes the status from what it observed.
+//! applies what it produced, and writes the status from what it observed. One controller runs
+//! per kind (`Backend`, `AgentgatewayBackend`), both with this code; a namesake of the other
+//! kind that owns the name ([`crate::kinds`]) turns an object into `NameConflict` instead.
 //!
 //! Invalid specs never reach the cluster: the bundle Secret, Deployment and Service keep the
 //! last valid program (the webhook may be down or bypassed), and `Accepted=False` carries the
@@ -8,9 +10,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agw_crds::{Backend, BackendStatus};
+use agw_crds::{AgentgatewayBackend, Backend, BackendObject, BackendSpec, BackendStatus};
 use agw_policy::{CompileOptions, Compiled, compile};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -22,6 +24,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::kinds;
 use crate::metrics::Metrics;
 use crate::resources::{self, AuthMount, FIELD_MANAGER, ProxySettings};
 use crate::status::{self, Acceptance, Availability, Observed, Programming, References};
@@ -69,15 +72,51 @@ impl Scope {
     }
 }
 
-/// Runs the controller until `shutdown` resolves.
+/// What a Backend controller needs of its kind (`Backend` or `AgentgatewayBackend`).
+pub trait Kind:
+    BackendObject
+    + Clone
+    + std::fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The other kind, whose namesake may claim the same proxy objects.
+    type Other: Kind;
+}
+
+impl Kind for Backend {
+    type Other = AgentgatewayBackend;
+}
+
+impl Kind for AgentgatewayBackend {
+    type Other = Backend;
+}
+
+/// Runs one controller per Backend kind until `shutdown` resolves.
 pub async fn run(
+    ctx: Arc<Context>,
+    scope: Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let shutdown = shutdown.shared();
+    futures_util::future::join(
+        run_kind::<Backend>(ctx.clone(), scope.clone(), shutdown.clone()),
+        run_kind::<AgentgatewayBackend>(ctx, scope, shutdown),
+    )
+    .await;
+}
+
+async fn run_kind<K: Kind>(
     ctx: Arc<Context>,
     scope: Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = &ctx.client;
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=agw-operator");
-    let controller = Controller::new(scope.api::<Backend>(client), watcher::Config::default())
+    let controller = Controller::new(scope.api::<K>(client), watcher::Config::default())
         .owns(scope.api::<Secret>(client), owned.clone())
         .owns(scope.api::<Deployment>(client), owned.clone())
         .owns(scope.api::<Service>(client), owned);
@@ -98,11 +137,22 @@ pub async fn run(
     });
     // A Secret created or changed after its Backend brings the Backend to Ready.
     let referrers = store.clone();
-    let controller = controller.watches(
-        scope.api::<Secret>(client),
-        watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
-        move |secret: Secret| backends_referring_to(&referrers.state(), &secret),
-    );
+    let controller = controller
+        .watches(
+            scope.api::<Secret>(client),
+            watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
+            move |secret: Secret| backends_referring_to(&referrers.state(), &secret),
+        )
+        // A namesake of the other kind appearing or going away changes who owns the name.
+        .watches(
+            scope.api::<K::Other>(client),
+            watcher::Config::default(),
+            |other: K::Other| {
+                let name = other.name_any();
+                let namespace = other.namespace().unwrap_or_default();
+                Some(ObjectRef::<K>::new(&name).within(&namespace))
+            },
+        );
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -115,14 +165,14 @@ pub async fn run(
         .await;
 }
 
-fn backends_referring_to(backends: &[Arc<Backend>], secret: &Secret) -> Vec<ObjectRef<Backend>> {
+fn backends_referring_to<K: Kind>(backends: &[Arc<K>], secret: &Secret) -> Vec<ObjectRef<K>> {
     let namespace = secret.namespace();
     let name = secret.name_any();
     backends
         .iter()
         .filter(|b| b.namespace() == namespace)
         .filter(|b| {
-            b.spec
+            b.backend_spec()
                 .policies
                 .as_ref()
                 .and_then(|p| p.auth.as_ref())
@@ -132,27 +182,76 @@ fn backends_referring_to(backends: &[Arc<Backend>], secret: &Secret) -> Vec<Obje
         .collect()
 }
 
-/// Reconciles one Backend.
-pub async fn reconcile(backend: Arc<Backend>, ctx: Arc<Context>) -> Result<Action> {
+/// Reconciles one Backend of either kind.
+pub async fn reconcile<K: Kind>(backend: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_inner(&backend, &ctx).await;
+    let result = match namesake_owner::<K>(backend.as_ref(), &ctx).await {
+        Ok(None) => reconcile_inner(backend.as_ref(), &ctx).await,
+        Ok(Some(winner)) => refuse_name(backend.as_ref(), &ctx, winner).await,
+        Err(err) => Err(err),
+    };
     let category = result.as_ref().err().map(Error::category);
     ctx.metrics.reconciled(started.elapsed(), category);
     result
 }
 
-async fn reconcile_inner(backend: &Backend, ctx: &Context) -> Result<Action> {
+/// The kind of a same-named object of the other kind that owns the name, if one does.
+async fn namesake_owner<K: Kind>(backend: &K, ctx: &Context) -> Result<Option<&'static str>> {
+    let namespace = backend.namespace().unwrap_or_default();
+    let name = backend.name_any();
+    let api: Api<K::Other> = Api::namespaced(ctx.client.clone(), &namespace);
+    let other = api.get_opt(&name).await.map_err(|source| Error::Kube {
+        action: format!(
+            "reading {} {namespace}/{name}",
+            kinds::kind_name::<K::Other>()
+        ),
+        source,
+    })?;
+    let owns = kinds::owns(
+        kinds::Claim::of(backend),
+        other.as_ref().map(kinds::Claim::of),
+    );
+    Ok((!owns).then(kinds::kind_name::<K::Other>))
+}
+
+/// Marks an object whose name a namesake of the other kind owns; programs nothing.
+async fn refuse_name<K: Kind>(backend: &K, ctx: &Context, winner: &str) -> Result<Action> {
+    let namespace = backend.namespace().unwrap_or_default();
+    let name = backend.name_any();
+    let message = kinds::conflict_message(kinds::kind_name::<K>(), winner, &namespace, &name);
+    let previous = backend.backend_status();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let next = status::conflicted(previous, backend.meta().generation, &message, &now);
+    if previous != Some(&next) {
+        write_status(ctx, backend, &next).await?;
+        publish_transitions(ctx, backend, previous, &next).await;
+    }
+    // The watch on the other kind requeues this object when the owner goes away.
+    Ok(Action::await_change())
+}
+
+/// The `Backend` value the object-building functions take, for either kind: the same metadata
+/// and spec (owner references are built from the real object, with its own kind).
+fn as_backend<K: Kind>(object: &K) -> Backend {
+    Backend {
+        metadata: object.meta().clone(),
+        spec: object.backend_spec().clone(),
+        status: None,
+    }
+}
+
+async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> {
     let namespace = backend
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let name = backend.name_any();
     let options = CompileOptions {
         auth_mount_root: ctx.settings.auth_mount_root(),
-        ..CompileOptions::new(&namespace, &name).with_generation(backend.metadata.generation)
+        ..CompileOptions::new(&namespace, &name).with_generation(backend.meta().generation)
     };
-    let previous = backend.status.as_ref();
+    let previous = backend.backend_status();
     let mut apply_error = None;
-    let (acceptance, programming, auth) = match compile(&backend.spec, &options) {
+    let (acceptance, programming, auth) = match compile(backend.backend_spec(), &options) {
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
             let programming = match apply_owned(backend, ctx, &compiled, auth.as_ref()).await {
@@ -180,12 +279,12 @@ async fn reconcile_inner(backend: &Backend, ctx: &Context) -> Result<Action> {
             (
                 Acceptance::Invalid(diagnostics.to_string()),
                 kept,
-                spec_auth(backend),
+                spec_auth(backend.backend_spec()),
             )
         }
     };
     let observed = Observed {
-        generation: backend.metadata.generation,
+        generation: backend.meta().generation,
         acceptance,
         references: resolve_references(ctx, &namespace, auth.as_ref()).await?,
         programming,
@@ -210,7 +309,7 @@ async fn reconcile_inner(backend: &Backend, ctx: &Context) -> Result<Action> {
 
 /// Requeue with a delay after a failed reconcile; the controller's own backoff spaces repeats.
 #[allow(clippy::needless_pass_by_value)] // the signature `Controller::run` expects
-pub fn error_policy(backend: Arc<Backend>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy<K: Kind>(backend: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(backend = %ObjectRef::from_obj(backend.as_ref()), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }
@@ -225,24 +324,25 @@ fn auth_mount(compiled: &Compiled, options: &CompileOptions) -> Option<AuthMount
 }
 
 /// The auth reference as written, for a spec that did not compile.
-fn spec_auth(backend: &Backend) -> Option<AuthMount> {
-    let secret_ref = &backend.spec.policies.as_ref()?.auth.as_ref()?.secret_ref;
+fn spec_auth(spec: &BackendSpec) -> Option<AuthMount> {
+    let secret_ref = &spec.policies.as_ref()?.auth.as_ref()?.secret_ref;
     Some(AuthMount {
         secret: secret_ref.name.trim().to_owned(),
         key: secret_ref.key_or_default().trim().to_owned(),
     })
 }
 
-async fn apply_owned(
-    backend: &Backend,
+async fn apply_owned<K: Kind>(
+    object: &K,
     ctx: &Context,
     compiled: &Compiled,
     auth: Option<&AuthMount>,
 ) -> Result<Programming> {
-    let owner = backend
+    let owner = object
         .controller_owner_ref(&())
         .ok_or(Error::MissingField("metadata.uid"))?;
-    let namespace = backend.namespace().unwrap_or_default();
+    let namespace = object.namespace().unwrap_or_default();
+    let backend = &as_backend(object);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let secret = resources::bundle_secret(backend, &owner, &compiled.bundle);
     apply(&ctx.client, &namespace, &secret, &params).await?;
@@ -359,9 +459,9 @@ pub(crate) async fn deployment_availability(
     })
 }
 
-async fn write_status(ctx: &Context, backend: &Backend, status: &BackendStatus) -> Result<()> {
+async fn write_status<K: Kind>(ctx: &Context, backend: &K, status: &BackendStatus) -> Result<()> {
     let namespace = backend.namespace().unwrap_or_default();
-    let api: Api<Backend> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     apply_status(&api, &backend.name_any(), status, &namespace).await?;
     ctx.metrics.status_written();
     Ok(())
@@ -399,9 +499,9 @@ where
     Ok(())
 }
 
-async fn publish_transitions(
+async fn publish_transitions<K: Kind>(
     ctx: &Context,
-    backend: &Backend,
+    backend: &K,
     previous: Option<&BackendStatus>,
     next: &BackendStatus,
 ) {

@@ -13,6 +13,7 @@
 
 pub mod controller;
 pub mod gateway;
+pub mod kinds;
 pub mod leader;
 pub mod metrics;
 pub mod resources;

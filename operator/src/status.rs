@@ -127,6 +127,42 @@ pub fn desired(previous: Option<&BackendStatus>, observed: &Observed, now: &Time
     }
 }
 
+/// The status of an object whose name a namesake of the other Backend kind owns: every
+/// condition `False` with reason `NameConflict`, nothing programmed (no digest, no guards).
+pub fn conflicted(
+    previous: Option<&BackendStatus>,
+    generation: Option<i64>,
+    message: &str,
+    now: &Time,
+) -> BackendStatus {
+    let previous_conditions = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let conditions = [
+        types::ACCEPTED,
+        types::RESOLVED_REFS,
+        types::PROGRAMMED,
+        types::READY,
+    ]
+    .into_iter()
+    .map(|type_| Condition {
+        type_: type_.to_owned(),
+        status: "False".to_owned(),
+        reason: reasons::NAME_CONFLICT.to_owned(),
+        message: truncate(message.to_owned()),
+        observed_generation: generation,
+        last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+    })
+    .map(|condition| carry_transition_time(condition, previous_conditions, now))
+    .collect();
+    BackendStatus {
+        observed_generation: generation,
+        bundle_digest: None,
+        guards: None,
+        conditions,
+    }
+}
+
 /// Conditions whose status differs from the stored one (or is new): these get an Event.
 pub fn transitions<'a>(
     previous: Option<&BackendStatus>,

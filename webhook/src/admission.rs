@@ -7,7 +7,7 @@
 //! only show the message. Compiler warnings go to `response.warnings`, which kubectl prints as
 //! `Warning: …`.
 
-use agw_crds::{BACKEND_KIND, BackendSpec, GROUP};
+use agw_crds::{BACKEND_KINDS, BackendSpec, GROUP, is_backend_kind};
 use agw_policy::{CompileOptions, Diagnostic, compile};
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
@@ -124,9 +124,10 @@ pub fn decide(request: &AdmissionRequest<DynamicObject>) -> (AdmissionResponse, 
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return (response, Outcome::Skipped);
     }
-    if request.kind.group != GROUP || request.kind.kind != BACKEND_KIND {
+    if request.kind.group != GROUP || !is_backend_kind(&request.kind.kind) {
         let warning = format!(
-            "agw-webhook validates {GROUP} {BACKEND_KIND} objects only; this {} was admitted unchecked (check the rules of the ValidatingWebhookConfiguration)",
+            "agw-webhook validates {GROUP} {} objects only; this {} was admitted unchecked (check the rules of the ValidatingWebhookConfiguration)",
+            BACKEND_KINDS.join(" and "),
             describe_kind(request)
         );
         return (with_warnings(response, vec![warning]), Outcome::Skipped);
@@ -266,15 +267,18 @@ fn deny(
         many => format!("[{}]", many.join(", ")),
     };
     response.allowed = false;
+    // Named as the apiserver names it: the kind the user wrote (`Backend` or
+    // `AgentgatewayBackend`), both judged alike.
+    let kind = request.kind.kind.clone();
     response.result = Status::failure(
-        &format!("{BACKEND_KIND}.{GROUP} {name:?} is invalid: {listed}"),
+        &format!("{kind}.{GROUP} {name:?} is invalid: {listed}"),
         "Invalid",
     )
     .with_code(422)
     .with_details(StatusDetails {
         name,
         group: GROUP.to_owned(),
-        kind: BACKEND_KIND.to_owned(),
+        kind,
         uid: String::new(),
         causes,
         retry_after_seconds: 0,

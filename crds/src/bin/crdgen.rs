@@ -1,6 +1,17 @@
-//! Prints the Backend CRD; `crds/backend.yaml` is this output, checked by a drift test.
+//! Prints a CRD: the Backend CRD by default (`crds/backend.yaml`), the AgentgatewayBackend CRD
+//! with the argument `agentgatewaybackend` (`crds/agentgatewaybackend.yaml`). Drift tests
+//! compare both with the checked-in files.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    print!("{}", agw_crds::backend_crd_yaml()?);
+    let yaml = match std::env::args().nth(1).as_deref() {
+        None | Some("backend") => agw_crds::backend_crd_yaml()?,
+        Some("agentgatewaybackend") => agw_crds::agentgateway_backend_crd_yaml()?,
+        Some(other) => {
+            return Err(
+                format!("unknown CRD {other:?}; use backend or agentgatewaybackend").into(),
+            );
+        }
+    };
+    print!("{yaml}");
     Ok(())
 }

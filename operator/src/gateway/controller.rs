@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agw_crds::Backend;
+use agw_crds::{AgentgatewayBackend, Backend};
 use agw_policy::Bundle;
 use agw_policy::bundle::{BundleSource, SourceKind};
 use futures_util::StreamExt as _;
@@ -69,6 +69,11 @@ pub async fn run(
         )
         .watches(
             Api::<Backend>::all(client.clone()),
+            watcher::Config::default(),
+            every_gateway(gateways.clone()),
+        )
+        .watches(
+            Api::<AgentgatewayBackend>::all(client.clone()),
             watcher::Config::default(),
             every_gateway(gateways.clone()),
         )

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agw_crds::Backend;
+use agw_crds::{AgentgatewayBackend, BACKEND_KIND, Backend};
 use agw_policy::{CompileOptions, compile};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::ListParams;
@@ -16,6 +16,7 @@ use super::attach;
 use super::controller::{GatewayContext, kube_err};
 use super::program::FoundBackend;
 use crate::Result;
+use crate::kinds::{self, Either};
 
 pub(super) async fn attached_routes(
     ctx: &GatewayContext,
@@ -39,7 +40,8 @@ pub(super) async fn attached_routes(
     Ok(routes)
 }
 
-/// Every Backend the routes name, compiled for a Gateway's pods.
+/// Every Backend the routes name (of either kind), compiled for a Gateway's pods. A name held
+/// by both kinds resolves to the one owning it ([`kinds::owner`]), as for their own proxies.
 pub(super) async fn found_backends(
     ctx: &GatewayContext,
     routes: &[HTTPRoute],
@@ -49,7 +51,10 @@ pub(super) async fn found_backends(
         let own = route.namespace().unwrap_or_default();
         for reference in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
             if reference.group.as_deref() == Some(agw_crds::GROUP)
-                && reference.kind.as_deref() == Some(agw_crds::BACKEND_KIND)
+                && reference
+                    .kind
+                    .as_deref()
+                    .is_some_and(agw_crds::is_backend_kind)
             {
                 let ns = reference.namespace.clone().unwrap_or_else(|| own.clone());
                 wanted.insert((ns, reference.name.clone()));
@@ -58,27 +63,46 @@ pub(super) async fn found_backends(
     }
     let mut found = BTreeMap::new();
     for (namespace, name) in wanted {
-        let api: Api<Backend> = Api::namespaced(ctx.base.client.clone(), &namespace);
-        let backend = api
-            .get_opt(&name)
-            .await
-            .map_err(kube_err(format!("reading Backend {namespace}/{name}")))?;
-        if let Some(backend) = backend {
-            found.insert(
-                format!("{namespace}/{name}"),
-                compiled(ctx, &backend, &namespace, &name),
-            );
+        if let Some(owner) = name_owner(ctx, &namespace, &name).await? {
+            found.insert(owner.key(), compiled(ctx, &owner, &namespace, &name));
         }
     }
     Ok(found)
 }
 
-fn compiled(ctx: &GatewayContext, backend: &Backend, namespace: &str, name: &str) -> FoundBackend {
+/// The object of either kind owning `namespace/name`, if any exists.
+async fn name_owner(ctx: &GatewayContext, namespace: &str, name: &str) -> Result<Option<Either>> {
+    let client = ctx.base.client.clone();
+    let backend = Api::<Backend>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!("reading Backend {namespace}/{name}")))?
+        .map(Either::Backend);
+    let agbe = Api::<AgentgatewayBackend>::namespaced(client, namespace)
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!(
+            "reading AgentgatewayBackend {namespace}/{name}"
+        )))?
+        .map(Either::Agentgateway);
+    Ok(match (backend, agbe) {
+        (Some(b), Some(a)) => Some(if kinds::owner(b.claim(), a.claim()) == BACKEND_KIND {
+            b
+        } else {
+            a
+        }),
+        (one, other) => one.or(other),
+    })
+}
+
+fn compiled(ctx: &GatewayContext, backend: &Either, namespace: &str, name: &str) -> FoundBackend {
+    let kind = kinds::kind_of(backend);
     let options = CompileOptions {
         auth_mount_root: ctx.base.settings.auth_mount_root(),
-        ..CompileOptions::new(namespace, name).with_generation(backend.metadata.generation)
+        ..CompileOptions::new(namespace, name).with_generation(backend.generation())
     };
-    match compile(&backend.spec, &options) {
+    let invalid = |diagnostics: String| FoundBackend::Invalid { kind, diagnostics };
+    match compile(backend.spec(), &options) {
         Ok(mut compiled) => match compiled.bundle.backends.remove(&options.backend_key()) {
             Some(one) => {
                 let auth = one
@@ -86,13 +110,14 @@ fn compiled(ctx: &GatewayContext, backend: &Backend, namespace: &str, name: &str
                     .as_ref()
                     .map(|a| (a.secret.name.clone(), a.secret.key.clone()));
                 FoundBackend::Compiled {
+                    kind,
                     backend: Box::new(one),
                     auth,
                 }
             }
-            None => FoundBackend::Invalid("the compiler produced no backend".to_owned()),
+            None => invalid("the compiler produced no backend".to_owned()),
         },
-        Err(diagnostics) => FoundBackend::Invalid(
+        Err(diagnostics) => invalid(
             diagnostics
                 .to_string()
                 .lines()

@@ -15,18 +15,34 @@ use super::api::{BackendRef, Gateway, HTTPRoute, ParentReference, ReferenceGrant
 use super::attach::{self, ListenerVerdict};
 use super::reasons;
 
-/// A Backend as the caller found it.
+/// A Backend as the caller found it. `kind` is the kind owning the name (`Backend` or
+/// `AgentgatewayBackend`, see [`crate::kinds`]); a reference of the other kind is refused.
 #[derive(Clone, Debug)]
 pub enum FoundBackend {
     /// It compiled; `auth` is its auth Secret (same namespace) and key, if any.
     Compiled {
+        /// The kind owning the name.
+        kind: &'static str,
         /// The compiled backend.
         backend: Box<BundleBackend>,
         /// Name and key of its auth Secret.
         auth: Option<(String, String)>,
     },
-    /// It does not compile; the first diagnostics.
-    Invalid(String),
+    /// It does not compile.
+    Invalid {
+        /// The kind owning the name.
+        kind: &'static str,
+        /// The first diagnostics.
+        diagnostics: String,
+    },
+}
+
+impl FoundBackend {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Compiled { kind, .. } | Self::Invalid { kind, .. } => kind,
+        }
+    }
 }
 
 /// Everything a Gateway's program is computed from.
@@ -323,15 +339,15 @@ fn resolve_backend(
         reason,
         message: format!("{at}: {message}"),
     };
-    if reference.group.as_deref() != Some(agw_crds::GROUP)
-        || reference.kind.as_deref() != Some(agw_crds::BACKEND_KIND)
-    {
+    let kind = reference.kind.as_deref().unwrap_or_default();
+    if reference.group.as_deref() != Some(agw_crds::GROUP) || !agw_crds::is_backend_kind(kind) {
         return Err(refused(
             reasons::INVALID_KIND,
             format!(
-                "agw routes to Backends; set group: {} and kind: {}",
+                "agw routes to Backends; set group: {} and kind: {} or {}",
                 agw_crds::GROUP,
-                agw_crds::BACKEND_KIND
+                agw_crds::BACKEND_KIND,
+                agw_crds::AGENTGATEWAY_BACKEND_KIND
             ),
         ));
     }
@@ -340,11 +356,13 @@ fn resolve_backend(
         .namespace
         .clone()
         .unwrap_or_else(|| route_ns.clone());
-    if namespace != route_ns && !granted(inputs.grants, &route_ns, &namespace, &reference.name) {
+    if namespace != route_ns
+        && !granted(inputs.grants, &route_ns, &namespace, kind, &reference.name)
+    {
         return Err(refused(
             reasons::REF_NOT_PERMITTED,
             format!(
-                "Backend {namespace}/{} is in another namespace and no ReferenceGrant there \
+                "{kind} {namespace}/{} is in another namespace and no ReferenceGrant there \
                  lets HTTPRoutes from {route_ns} refer to it",
                 reference.name
             ),
@@ -355,22 +373,30 @@ fn resolve_backend(
     match inputs.backends.get(&key) {
         None => Err(refused(
             reasons::BACKEND_NOT_FOUND,
-            format!("Backend {key} does not exist"),
+            format!("{kind} {key} does not exist"),
         )),
-        Some(FoundBackend::Invalid(diagnostics)) => Err(refused(
+        Some(found) if found.kind() != kind => Err(refused(
             reasons::INVALID_BACKEND,
-            format!("Backend {key} is invalid (Accepted=False): {diagnostics}"),
+            format!(
+                "{kind} {key} is NameConflict: {} {key} owns the name (created first; a tie \
+                 goes to Backend)",
+                found.kind()
+            ),
+        )),
+        Some(FoundBackend::Invalid { diagnostics, .. }) => Err(refused(
+            reasons::INVALID_BACKEND,
+            format!("{kind} {key} is invalid (Accepted=False): {diagnostics}"),
         )),
         Some(FoundBackend::Compiled { auth: Some(_), .. }) if namespace != gateway_ns => {
             Err(refused(
                 reasons::REF_NOT_PERMITTED,
                 format!(
-                    "Backend {key} has an auth Secret, and a pod can mount Secrets only from its \
+                    "{kind} {key} has an auth Secret, and a pod can mount Secrets only from its \
                      own namespace ({gateway_ns}); put the Backend and its Secret there"
                 ),
             ))
         }
-        Some(FoundBackend::Compiled { backend, auth }) => {
+        Some(FoundBackend::Compiled { backend, auth, .. }) => {
             if let Some((secret, secret_key)) = auth {
                 let keys = out.auth.entry(secret.clone()).or_default();
                 if !keys.contains(secret_key) {
@@ -386,8 +412,9 @@ fn resolve_backend(
     }
 }
 
-/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to Backend `name`.
-fn granted(grants: &[ReferenceGrant], from_ns: &str, to_ns: &str, name: &str) -> bool {
+/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to the `kind` object
+/// `name` (the grant names the kind the route uses).
+fn granted(grants: &[ReferenceGrant], from_ns: &str, to_ns: &str, kind: &str, name: &str) -> bool {
     grants
         .iter()
         .filter(|g| g.namespace().as_deref() == Some(to_ns))
@@ -396,7 +423,7 @@ fn granted(grants: &[ReferenceGrant], from_ns: &str, to_ns: &str, name: &str) ->
                 f.group == super::api::GROUP && f.kind == "HTTPRoute" && f.namespace == from_ns
             }) && g.spec.to.iter().any(|t| {
                 t.group == agw_crds::GROUP
-                    && t.kind == agw_crds::BACKEND_KIND
+                    && t.kind == kind
                     && t.name.as_deref().is_none_or(|n| n == name)
             })
         })

@@ -10,7 +10,11 @@ fn review_of(operation: &str, object: Option<Value>, old: Option<Value>) -> Vec<
         .as_ref()
         .and_then(|o| o.get("kind").cloned())
         .unwrap_or(json!("Backend"));
-    let group = if kind == "Backend" { GROUP } else { "" };
+    let group = if is_backend_kind(kind.as_str().unwrap_or_default()) {
+        GROUP
+    } else {
+        ""
+    };
     serde_json::to_vec(&json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -88,6 +92,32 @@ fn a_bad_backend_is_denied_with_the_field_path_and_hint() {
         response.result.message.contains("CreditCard"),
         "{}",
         response.result.message
+    );
+}
+
+/// agentgateway's kind name gets exactly the Backend verdict, named by the kind the user wrote.
+#[test]
+fn an_agentgateway_backend_gets_the_backend_verdict() {
+    let as_agbe = |spec| {
+        let mut object = backend(spec);
+        object["kind"] = json!("AgentgatewayBackend");
+        object
+    };
+    let (good, outcome) = response(&review_of("CREATE", Some(as_agbe(good_spec())), None));
+    assert!(good.allowed);
+    assert_eq!(outcome, Outcome::Allowed);
+    let (bad, outcome) = response(&review_of("CREATE", Some(as_agbe(bad_spec())), None));
+    let (as_backend, _) = response(&review_of("CREATE", Some(backend(bad_spec())), None));
+    assert_eq!(outcome, Outcome::Denied);
+    let details = bad.result.details.unwrap();
+    assert_eq!(details.kind, "AgentgatewayBackend");
+    assert_eq!(details.causes, as_backend.result.details.unwrap().causes);
+    assert!(
+        bad.result
+            .message
+            .starts_with("AgentgatewayBackend.agentgateway.dev \"anthropic\" is invalid"),
+        "{}",
+        bad.result.message
     );
 }
 

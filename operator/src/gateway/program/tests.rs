@@ -81,6 +81,7 @@ fn compiled(namespace: &str, name: &str, auth: bool) -> FoundBackend {
     let opts = CompileOptions::new(namespace, name);
     let mut compiled = compile(&spec, &opts).unwrap();
     FoundBackend::Compiled {
+        kind: "Backend",
         backend: Box::new(
             compiled
                 .bundle
@@ -206,7 +207,10 @@ fn unusable_backends_keep_their_rule_without_a_backend() {
     )];
     let backends = BTreeMap::from([(
         format!("{NS}/broken"),
-        FoundBackend::Invalid("bad regex".to_owned()),
+        FoundBackend::Invalid {
+            kind: "Backend",
+            diagnostics: "bad regex".to_owned(),
+        },
     )]);
     let p = run(&routes, &backends, &[]);
     assert_eq!(p.rules.len(), 3);
