@@ -22,3 +22,13 @@ pub(crate) fn scope_list(_: &mut SchemaGenerator) -> Schema {
         "nullable": true,
     })
 }
+
+/// A field agentgateway has and agw does not implement: any JSON is kept by the apiserver
+/// (`x-kubernetes-preserve-unknown-fields`), so it reaches the compiler, which refuses it by
+/// name ("not supported by agw: …") instead of the apiserver pruning it unseen.
+pub(crate) fn unsupported(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "x-kubernetes-preserve-unknown-fields": true,
+        "nullable": true,
+    })
+}

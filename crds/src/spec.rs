@@ -155,6 +155,34 @@ pub struct AiPolicies {
     /// prompts and answers is then never written anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditCapture>,
+    /// agentgateway's prompt enrichment. Not supported by agw yet: refused, never ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub prompt: Option<serde_json::Value>,
+    /// agentgateway's request-field defaults. Not supported by agw yet: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub defaults: Option<serde_json::Value>,
+    /// agentgateway's request-field overrides. Not supported by agw yet: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub overrides: Option<serde_json::Value>,
+    /// agentgateway's model aliases. Not supported by agw yet: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub model_aliases: Option<serde_json::Value>,
+    /// agentgateway's CEL request transformations. Not supported by agw: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub transformations: Option<serde_json::Value>,
+    /// agentgateway's CEL transformations after provider translation. Not supported by agw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub final_transformations: Option<serde_json::Value>,
+    /// agentgateway's automatic prompt caching (AWS Bedrock). Not supported by agw: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub prompt_caching: Option<serde_json::Value>,
 }
 
 /// `spec.policies.ai.audit`.
@@ -193,8 +221,29 @@ pub struct PromptGuardRule {
     /// The response sent to the client when this guard rejects a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<GuardResponse>,
-    /// The regex detector: custom patterns and builtins.
-    pub regex: RegexGuard,
+    /// The regex detector: custom patterns and builtins (the one detector agw implements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<RegexGuard>,
+    /// agentgateway's webhook guard. Not supported by agw yet: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub webhook: Option<serde_json::Value>,
+    /// agentgateway's OpenAI Moderations guard. Not supported by agw: refused.
+    #[serde(
+        default,
+        rename = "openAIModeration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub openai_moderation: Option<serde_json::Value>,
+    /// agentgateway's AWS Bedrock Guardrails guard. Not supported by agw: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub bedrock_guardrails: Option<serde_json::Value>,
+    /// agentgateway's Google Model Armor guard. Not supported by agw: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::unsupported")]
+    pub google_model_armor: Option<serde_json::Value>,
     /// Parts of a Messages request this guard inspects. Default: `[System, Messages]`
     /// (system prompt and message text). Add `ToolResults` / `ToolUse` to inspect tool
     /// output and tool input.

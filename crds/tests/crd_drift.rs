@@ -93,7 +93,10 @@ policies:
         .prompt_guard
         .expect("promptGuard")
         .request[0];
-    assert_eq!(guard.regex.matches, ["credit card"]);
+    assert_eq!(
+        guard.regex.as_ref().expect("regex").matches,
+        ["credit card"]
+    );
     assert_eq!(
         policies.auth.expect("auth").secret_ref.key_or_default(),
         "Authorization"

@@ -60,3 +60,18 @@ def test_compile_writes_the_bundle(tmp_path: Path):
     result = agwctl("compile", str(SAMPLES / "backend-guarded.yaml"), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert '"apiVersion": "bundle.agentgateway.dev/v1"' in out.read_text()
+
+
+def test_lint_of_files_without_a_backend_says_so_and_exits_4():
+    result = agwctl("lint", str(SAMPLES / "secret.yaml"))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "no Backend or AgentgatewayBackend" in result.stderr and "nothing was checked" in result.stderr
+
+
+def test_lint_refuses_unsupported_and_unknown_fields_at_their_paths():
+    path = CORPUS / "unsupported-fields.yaml"
+    result = agwctl("lint", str(path))
+    assert result.returncode == 1
+    assert f"{path}: spec.policies.ai.transformations: not supported by agw: `transformations`" in result.stdout
+    assert f"{path}: spec.policies.ai.promptGuard.request[0].openAIModeration: not supported by agw" in result.stdout
+    assert f"{path}: spec.policies.ai.promptGuards: unknown field \"promptGuards\"" in result.stdout

@@ -24,5 +24,5 @@ pub mod manifest;
 pub mod response;
 
 pub use bundle::Bundle;
-pub use compile::{CompileOptions, Compiled, Limits, compile};
+pub use compile::{CompileOptions, Compiled, Limits, SpecSource, WrittenSpec, compile};
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};

@@ -2,7 +2,7 @@
 //!
 //! `agwctl` and the standalone proxy read the tutorial's files directly, so this module
 //! accepts exactly what `kubectl apply -f` would: any number of documents, Backends
-//! (`agentgateway.dev/v1alpha1`) and Secrets (`stringData` and base64 `data`); every other
+//! (`agentgateway.dev/v1alpha1`, kind `Backend` or `AgentgatewayBackend`) and Secrets (`stringData` and base64 `data`); every other
 //! kind is skipped with a note. Errors name the document and the line and column. YAML
 //! aliases are expanded by the parser with a repetition limit and nesting is bounded, so a
 //! "billion laughs" or deeply nested document is an error, not a hang.
@@ -10,8 +10,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use agw_crds::{API_VERSION, BACKEND_KIND, BackendSpec};
+use agw_crds::{API_VERSION, is_backend_kind};
 use serde::Deserialize;
+
+use crate::compile::WrittenSpec;
 
 /// Largest manifest file accepted.
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
@@ -75,19 +77,21 @@ impl fmt::Display for Location {
     }
 }
 
-/// A Backend document.
+/// A Backend document (`kind: Backend` or `kind: AgentgatewayBackend`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackendDoc {
     /// 1-based document number in the file.
     pub document: usize,
+    /// `Backend` or `AgentgatewayBackend`.
+    pub kind: String,
     /// `metadata.name`.
     pub name: String,
     /// `metadata.namespace`, when set.
     pub namespace: Option<String>,
     /// `metadata.generation`, when set.
     pub generation: Option<i64>,
-    /// The spec.
-    pub spec: BackendSpec,
+    /// The spec as written: [`crate::compile`] reports its unknown fields too.
+    pub spec: WrittenSpec,
 }
 
 /// A Secret document, values decoded.
@@ -155,7 +159,7 @@ struct Metadata {
 struct BackendManifest {
     #[serde(default)]
     metadata: Metadata,
-    spec: BackendSpec,
+    spec: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -308,8 +312,13 @@ fn classify(
     };
     let header: Header = serde_json::from_value(value.clone()).map_err(shape_error)?;
     match (header.api_version.as_str(), header.kind.as_str()) {
-        (API_VERSION, BACKEND_KIND) => {
+        (API_VERSION, kind) if is_backend_kind(kind) => {
             let manifest: BackendManifest = serde_json::from_value(value).map_err(shape_error)?;
+            let spec = WrittenSpec::from_json(manifest.spec).map_err(|d| ManifestError::Yaml {
+                document,
+                at: Location(Some((first_line, 1))),
+                message: d.to_string(),
+            })?;
             let Metadata {
                 name,
                 namespace,
@@ -317,10 +326,11 @@ fn classify(
             } = manifest.metadata;
             out.backends.push(BackendDoc {
                 document,
+                kind: kind.to_owned(),
                 name,
                 namespace,
                 generation,
-                spec: manifest.spec,
+                spec,
             });
         }
         ("v1", "Secret") => {
@@ -343,7 +353,7 @@ fn classify(
         }
         (api_version, kind) => {
             out.skipped.push(format!(
-                "document {document}: skipped {kind} ({api_version}), not a Backend or Secret"
+                "document {document}: skipped {kind} ({api_version}), not a Backend, AgentgatewayBackend or Secret"
             ));
         }
     }

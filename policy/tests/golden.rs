@@ -52,7 +52,7 @@ fn tutorial_manifests_compile_to_their_golden_bundles() {
 #[test]
 fn bad_inputs_give_every_diagnostic_with_its_path() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    for name in ["bad-patterns", "bad-names"] {
+    for name in ["bad-patterns", "bad-names", "unsupported-fields"] {
         let doc = backends(&corpus.join(format!("{name}.yaml"))).remove(0);
         let diagnostics =
             compile(&doc.spec, &CompileOptions::new("default", doc.name)).expect_err(name);
@@ -68,31 +68,35 @@ fn bad_inputs_give_every_diagnostic_with_its_path() {
 
 #[test]
 fn pattern_count_and_size_limits_are_reported() {
-    let mut doc = backends(
+    let mut spec = backends(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples/backend-guarded.yaml"),
     )
-    .remove(0);
+    .remove(0)
+    .spec
+    .typed()
+    .clone();
     let set_matches = |spec: &mut agw_crds::BackendSpec, matches: Vec<String>| {
         let guards = spec
             .policies
             .as_mut()
             .and_then(|p| p.ai.as_mut())
             .and_then(|a| a.prompt_guard.as_mut());
-        guards.expect("guards").request[0].regex.matches = matches;
+        let guard = &mut guards.expect("guards").request[0];
+        guard.regex.as_mut().expect("regex").matches = matches;
     };
     set_matches(
-        &mut doc.spec,
+        &mut spec,
         (0..10_000).map(|i| format!("phrase {i}")).collect(),
     );
-    let err = compile(&doc.spec, &CompileOptions::new("ns", "b")).expect_err("too many");
+    let err = compile(&spec, &CompileOptions::new("ns", "b")).expect_err("too many");
     assert!(
         err.errors
             .iter()
             .any(|d| d.code == "too-many-patterns" && d.message.contains("10000")),
         "{err}"
     );
-    set_matches(&mut doc.spec, vec!["a".repeat(1024 * 1024)]);
-    let err = compile(&doc.spec, &CompileOptions::new("ns", "b")).expect_err("too long");
+    set_matches(&mut spec, vec!["a".repeat(1024 * 1024)]);
+    let err = compile(&spec, &CompileOptions::new("ns", "b")).expect_err("too long");
     assert_eq!(err.errors[0].code, "regex-too-long");
     assert_eq!(
         err.errors[0].path,

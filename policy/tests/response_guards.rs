@@ -14,6 +14,8 @@ fn backend(yaml: &str) -> agw_crds::BackendSpec {
         .backends
         .remove(0)
         .spec
+        .typed()
+        .clone()
 }
 
 #[test]

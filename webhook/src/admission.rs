@@ -7,8 +7,8 @@
 //! only show the message. Compiler warnings go to `response.warnings`, which kubectl prints as
 //! `Warning: …`.
 
-use agw_crds::{BACKEND_KINDS, BackendSpec, GROUP, is_backend_kind};
-use agw_policy::{CompileOptions, Diagnostic, compile};
+use agw_crds::{BACKEND_KINDS, GROUP, is_backend_kind};
+use agw_policy::{CompileOptions, Diagnostic, WrittenSpec, compile};
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
 use kube::core::{DynamicObject, Status};
@@ -147,7 +147,7 @@ fn judge(
     response: AdmissionResponse,
     request: &AdmissionRequest<DynamicObject>,
     object: &DynamicObject,
-    spec: &BackendSpec,
+    spec: &WrittenSpec,
 ) -> (AdmissionResponse, Outcome) {
     let namespace = request
         .namespace
@@ -184,21 +184,15 @@ fn judge(
     }
 }
 
-/// Reads `.spec` into the API type, naming the field that does not fit. The apiserver's
-/// structural schema normally catches these first; this covers a bypassed or older CRD.
-fn parse_spec(object: &DynamicObject) -> Result<BackendSpec, StatusCause> {
+/// Reads `.spec` as written, naming the field that does not fit the API type. The apiserver's
+/// structural schema normally catches these first; this covers a bypassed or older CRD. The
+/// compiler then also reports fields the API does not have.
+fn parse_spec(object: &DynamicObject) -> Result<WrittenSpec, StatusCause> {
     let Some(spec) = object.data.get("spec") else {
         return Err(cause("spec", "Required value: a Backend needs a spec"));
     };
-    serde_path_to_error::deserialize(spec).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "spec".to_owned()
-        } else {
-            format!("spec.{path}")
-        };
-        cause(&field, &format!("Invalid value: {}", err.into_inner()))
-    })
+    WrittenSpec::from_json(spec.clone())
+        .map_err(|d| cause(&d.path, &format!("Invalid value: {}", d.message)))
 }
 
 fn spec_unchanged(request: &AdmissionRequest<DynamicObject>, object: &DynamicObject) -> bool {

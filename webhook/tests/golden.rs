@@ -55,7 +55,7 @@ fn tutorial_backends_are_allowed() {
 
 #[test]
 fn bad_inputs_are_denied_with_every_field() {
-    for name in ["bad-patterns", "bad-names"] {
+    for name in ["bad-patterns", "bad-names", "unsupported-fields"] {
         let object = object(&repo().join(format!("policy/tests/corpus/{name}.yaml")));
         insta::assert_json_snapshot!(name, answer("CREATE", &object, None));
     }

@@ -5,10 +5,10 @@
 //! resolved case-insensitively (`SSN` is `Ssn`); defaults are filled in (action `Mask`,
 //! status 400, scope system prompt + messages) so the proxy never guesses.
 
-use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule};
+use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule, RegexGuard};
 
-use super::Limits;
 use super::regex_safety::{Judge, Judged};
+use super::{Limits, unsupported};
 use crate::bundle::{
     Builtin, Detector, Guard, GuardAction, GuardScope, GuardSet, MinLengthDetector, RegexDetector,
     Rejection,
@@ -41,7 +41,7 @@ pub(super) fn compile(
         .request
         .iter()
         .chain(&spec.response)
-        .map(|g| g.regex.matches.len())
+        .map(|g| g.regex.as_ref().map_or(0, |r| r.matches.len()))
         .sum();
     if total > limits.max_patterns_per_backend {
         findings.push(
@@ -102,33 +102,7 @@ fn compile_guard(
     findings: &mut Vec<Diagnostic>,
 ) -> Guard {
     let limits = *judge.limits();
-    let regex_path = path.field("regex");
-    let action = parse_action(
-        rule.regex.action.as_deref(),
-        &regex_path.field("action"),
-        findings,
-    );
-    let mut detectors = patterns(
-        &rule.regex.matches,
-        &regex_path.field("matches"),
-        judge,
-        findings,
-    );
-    detectors.extend(builtins(
-        &rule.regex.builtins,
-        &regex_path.field("builtins"),
-        findings,
-    ));
-    if rule.regex.matches.is_empty() && rule.regex.builtins.is_empty() {
-        findings.push(
-            Diagnostic::error(
-                &regex_path,
-                "empty-guard",
-                "guard has neither `matches` nor `builtins`, so it never fires",
-            )
-            .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
-        );
-    }
+    let (action, detectors) = detectors_of(rule, path, judge, findings);
     Guard {
         id,
         action,
@@ -136,6 +110,62 @@ fn compile_guard(
         scope: scope(rule.scope.as_deref(), &path.field("scope"), findings),
         detectors,
     }
+}
+
+/// A guard's action and detectors: its `regex`, the one detector kind agw implements; other
+/// kinds are refused by name, and a guard with none is an error. Shared by both phases.
+pub(super) fn detectors_of(
+    rule: &PromptGuardRule,
+    path: &FieldPath,
+    judge: &mut Judge,
+    findings: &mut Vec<Diagnostic>,
+) -> (GuardAction, Vec<Detector>) {
+    unsupported::guard_kinds(rule, path, findings);
+    if !unsupported::has_detector(rule) {
+        findings.push(
+            Diagnostic::error(path, "missing-detector", "guard has no detector")
+                .with_hint("add `regex:` with `matches` or `builtins`"),
+        );
+    }
+    match &rule.regex {
+        Some(regex) => regex_detectors(regex, &path.field("regex"), judge, findings),
+        None => (GuardAction::Mask, Vec::new()),
+    }
+}
+
+fn regex_detectors(
+    regex: &RegexGuard,
+    regex_path: &FieldPath,
+    judge: &mut Judge,
+    findings: &mut Vec<Diagnostic>,
+) -> (GuardAction, Vec<Detector>) {
+    let action = parse_action(
+        regex.action.as_deref(),
+        &regex_path.field("action"),
+        findings,
+    );
+    let mut detectors = patterns(
+        &regex.matches,
+        &regex_path.field("matches"),
+        judge,
+        findings,
+    );
+    detectors.extend(builtins(
+        &regex.builtins,
+        &regex_path.field("builtins"),
+        findings,
+    ));
+    if regex.matches.is_empty() && regex.builtins.is_empty() {
+        findings.push(
+            Diagnostic::error(
+                regex_path,
+                "empty-guard",
+                "guard has neither `matches` nor `builtins`, so it never fires",
+            )
+            .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
+        );
+    }
+    (action, detectors)
 }
 
 pub(super) fn parse_action(

@@ -15,6 +15,9 @@ mod nfa_bound;
 pub mod regex_safety;
 mod response_guards;
 mod routes;
+mod shape;
+mod source;
+mod unsupported;
 mod upstream;
 
 use std::collections::BTreeMap;
@@ -23,6 +26,9 @@ use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::limits::Limits;
 pub use self::response_guards::{MAX_STREAM_MATCH_BYTES, STREAM_WINDOW_BYTES};
+pub use self::shape::UNKNOWN_FIELD;
+pub use self::source::{SpecSource, WrittenSpec};
+pub use self::unsupported::UNSUPPORTED_FIELD;
 use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, SourceKind};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 
@@ -78,10 +84,17 @@ pub struct Compiled {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Compiles a Backend spec into the bundle its own proxy Deployment serves.
-pub fn compile(spec: &BackendSpec, opts: &CompileOptions) -> Result<Compiled, Diagnostics> {
+/// Compiles a Backend spec into the bundle its own proxy Deployment serves. A spec as written
+/// ([`WrittenSpec`]) is also checked for fields the API does not have.
+pub fn compile<S: SpecSource + ?Sized>(
+    spec: &S,
+    opts: &CompileOptions,
+) -> Result<Compiled, Diagnostics> {
     let mut findings = Vec::new();
-    let backend = compile_backend(spec, opts, &mut findings);
+    if let Some(written) = spec.written() {
+        shape::unknown_fields(written, &mut findings);
+    }
+    let backend = compile_backend(spec.spec(), opts, &mut findings);
     let diagnostics = Diagnostics::from_findings(findings);
     if diagnostics.has_errors() {
         return Err(diagnostics);
@@ -127,6 +140,9 @@ pub fn compile_backend(
         &policies_path.field("auth"),
         findings,
     );
+    if let Some(ai) = ai {
+        unsupported::ai_policies(ai, &ai_path, findings);
+    }
     let guard_spec = ai.and_then(|a| a.prompt_guard.as_ref());
     let guards = guards::compile(
         guard_spec,

@@ -12,7 +12,7 @@
 use agw_crds::{PromptGuard, PromptGuardRule, STREAMING_MODES};
 
 use super::Limits;
-use super::guards::{builtins, parse_action, patterns, rejection};
+use super::guards::{detectors_of, rejection};
 use super::regex_safety::{self, Judge};
 use crate::bundle::{Detector, Guard, GuardScope};
 use crate::diagnostics::{Diagnostic, FieldPath};
@@ -114,33 +114,7 @@ fn compile_guard(
     findings: &mut Vec<Diagnostic>,
 ) -> Guard {
     let limits = *judge.limits();
-    let regex_path = path.field("regex");
-    let action = parse_action(
-        rule.regex.action.as_deref(),
-        &regex_path.field("action"),
-        findings,
-    );
-    let mut detectors = patterns(
-        &rule.regex.matches,
-        &regex_path.field("matches"),
-        judge,
-        findings,
-    );
-    detectors.extend(builtins(
-        &rule.regex.builtins,
-        &regex_path.field("builtins"),
-        findings,
-    ));
-    if rule.regex.matches.is_empty() && rule.regex.builtins.is_empty() {
-        findings.push(
-            Diagnostic::error(
-                &regex_path,
-                "empty-guard",
-                "guard has neither `matches` nor `builtins`, so it never fires",
-            )
-            .with_hint("add a phrase to `matches` or a builtin such as `CreditCard`"),
-        );
-    }
+    let (action, detectors) = detectors_of(rule, path, judge, findings);
     let mut reject = rejection(rule, &path.field("response"), &limits, findings);
     if rule
         .response
@@ -223,7 +197,8 @@ fn check_fits_window(
             // Builtins are bounded by their validators (the longest, Email, at 318 bytes).
             Detector::Builtin(_) => continue,
         };
-        let Some(i) = index_of(source).filter(|&i| i < rule.regex.matches.len()) else {
+        let patterns = rule.regex.as_ref().map_or(0, |r| r.matches.len());
+        let Some(i) = index_of(source).filter(|&i| i < patterns) else {
             continue;
         };
         let item = path.field("matches").index(i);
