@@ -2,7 +2,7 @@
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 
-use crate::spec::{GUARD_SCOPES, ROUTE_TYPES};
+use crate::spec::{GUARD_SCOPES, LEGACY_GUARD_SCOPES, ROUTE_TYPES};
 
 /// `routes`: a map from path to one of the route types.
 pub(crate) fn route_map(_: &mut SchemaGenerator) -> Schema {
@@ -13,11 +13,17 @@ pub(crate) fn route_map(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// `scope`: a set of the guard scopes.
+/// `scope`: a set of the guard scopes; the legacy spellings stay valid for the apiserver so
+/// the compiler can answer them with a warning rather than the apiserver with an error.
 pub(crate) fn scope_list(_: &mut SchemaGenerator) -> Schema {
+    let all: Vec<&str> = GUARD_SCOPES
+        .iter()
+        .copied()
+        .chain(LEGACY_GUARD_SCOPES.iter().map(|(legacy, _)| *legacy))
+        .collect();
     json_schema!({
         "type": "array",
-        "items": { "type": "string", "enum": GUARD_SCOPES },
+        "items": { "type": "string", "enum": all },
         "x-kubernetes-list-type": "set",
         "nullable": true,
     })

@@ -18,8 +18,16 @@ pub const ROUTE_TYPES: &[&str] = &["Messages", "Passthrough", "AnthropicTokenCou
 pub const GUARD_ACTIONS: &[&str] = &["Reject", "Mask"];
 /// Values of `promptGuard.streaming`.
 pub const STREAMING_MODES: &[&str] = &["Enabled"];
-/// Parts of a Messages request a guard inspects (`scope`); `System` and `Messages` by default.
-pub const GUARD_SCOPES: &[&str] = &["System", "Messages", "ToolResults", "ToolUse"];
+/// Parts of a Messages request a guard inspects (`scope`), spelled as agentgateway spells them;
+/// `SystemPrompt` and `Messages` by default.
+pub const GUARD_SCOPES: &[&str] = &["SystemPrompt", "Messages", "ToolInput", "ToolOutput"];
+/// agw's earlier scope spellings and the canonical name each means; still accepted, with a
+/// compiler warning naming the canonical spelling.
+pub const LEGACY_GUARD_SCOPES: &[(&str, &str)] = &[
+    ("System", "SystemPrompt"),
+    ("ToolResults", "ToolOutput"),
+    ("ToolUse", "ToolInput"),
+];
 
 /// Desired state of a Backend: where requests go and which policies apply on the way.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -244,9 +252,10 @@ pub struct PromptGuardRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::unsupported")]
     pub google_model_armor: Option<serde_json::Value>,
-    /// Parts of a Messages request this guard inspects. Default: `[System, Messages]`
-    /// (system prompt and message text). Add `ToolResults` / `ToolUse` to inspect tool
-    /// output and tool input.
+    /// Parts of a Messages request this guard inspects. Default: `[SystemPrompt, Messages]`
+    /// (system prompt and message text). Add `ToolOutput` / `ToolInput` to inspect tool
+    /// results and tool-call input. agw's older `System`, `ToolResults` and `ToolUse` still
+    /// work, with a warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::scope_list")]
     pub scope: Option<Vec<String>>,

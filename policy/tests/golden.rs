@@ -103,3 +103,41 @@ fn pattern_count_and_size_limits_are_reported() {
         "spec.policies.ai.promptGuard.request[0].regex.matches[0]"
     );
 }
+
+/// agentgateway's scope names are canonical; agw's older ones compile to the same guard with a
+/// warning naming the canonical spelling (the webhook returns it as `Warning:`).
+#[test]
+fn legacy_scope_spellings_compile_alike_with_a_warning() {
+    let spec = |scope: serde_json::Value| {
+        let spec: agw_crds::BackendSpec = serde_json::from_value(serde_json::json!({
+            "ai": {"provider": {"anthropic": {}}},
+            "policies": {
+                "auth": {"secretRef": {"name": "s"}},
+                "ai": {"promptGuard": {"request": [
+                    {"regex": {"action": "Reject", "matches": ["x"]}, "scope": scope}
+                ]}}
+            }
+        }))
+        .expect("spec");
+        compile(&spec, &CompileOptions::new("ns", "b")).expect("compiles")
+    };
+    let canonical = spec(serde_json::json!([
+        "SystemPrompt",
+        "Messages",
+        "ToolInput",
+        "ToolOutput"
+    ]));
+    let legacy = spec(serde_json::json!([
+        "System",
+        "Messages",
+        "ToolUse",
+        "ToolResults"
+    ]));
+    assert!(canonical.warnings.is_empty(), "{:?}", canonical.warnings);
+    assert_eq!(
+        canonical.bundle.backends["ns/b"].guards,
+        legacy.bundle.backends["ns/b"].guards
+    );
+    let rendered: Vec<String> = legacy.warnings.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!("legacy-scopes", rendered.join("\n"));
+}

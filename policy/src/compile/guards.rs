@@ -5,7 +5,9 @@
 //! resolved case-insensitively (`SSN` is `Ssn`); defaults are filled in (action `Mask`,
 //! status 400, scope system prompt + messages) so the proxy never guesses.
 
-use agw_crds::{GUARD_ACTIONS, GUARD_SCOPES, PromptGuard, PromptGuardRule, RegexGuard};
+use agw_crds::{
+    GUARD_ACTIONS, GUARD_SCOPES, LEGACY_GUARD_SCOPES, PromptGuard, PromptGuardRule, RegexGuard,
+};
 
 use super::regex_safety::{Judge, Judged};
 use super::{Limits, unsupported};
@@ -336,11 +338,28 @@ fn scope(names: Option<&[String]>, path: &FieldPath, findings: &mut Vec<Diagnost
         tool_use: false,
     };
     for (i, name) in names.iter().enumerate() {
-        match name.trim() {
-            "System" => scope.system = true,
+        let written = name.trim();
+        let canonical = match LEGACY_GUARD_SCOPES.iter().find(|(old, _)| *old == written) {
+            Some((old, new)) => {
+                findings.push(
+                    Diagnostic::warning(
+                        path.index(i),
+                        "legacy-scope",
+                        format!("scope {old:?} is agw's old spelling of {new:?}"),
+                    )
+                    .with_hint(format!(
+                        "write {new:?}, agentgateway's name; {old:?} still works"
+                    )),
+                );
+                *new
+            }
+            None => written,
+        };
+        match canonical {
+            "SystemPrompt" => scope.system = true,
             "Messages" => scope.messages = true,
-            "ToolResults" => scope.tool_results = true,
-            "ToolUse" => scope.tool_use = true,
+            "ToolOutput" => scope.tool_results = true,
+            "ToolInput" => scope.tool_use = true,
             other => findings.push(
                 Diagnostic::error(
                     path.index(i),
@@ -358,7 +377,7 @@ fn scope(names: Option<&[String]>, path: &FieldPath, findings: &mut Vec<Diagnost
                 "empty-scope",
                 "scope is empty, so the guard inspects nothing",
             )
-            .with_hint("omit `scope` for the default (System, Messages)"),
+            .with_hint("omit `scope` for the default (SystemPrompt, Messages)"),
         );
     }
     scope
