@@ -141,3 +141,24 @@ fn legacy_scope_spellings_compile_alike_with_a_warning() {
     let rendered: Vec<String> = legacy.warnings.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!("legacy-scopes", rendered.join("\n"));
 }
+
+/// A guard without `response` rejects with agentgateway's default message; the status stays
+/// 400 because Claude Code shows a 403 as an authentication failure, hiding the message.
+#[test]
+fn a_guard_without_response_uses_agentgateways_default_message() {
+    let spec: agw_crds::BackendSpec = serde_json::from_value(serde_json::json!({
+        "ai": {"provider": {"anthropic": {}}},
+        "policies": {
+            "auth": {"secretRef": {"name": "s"}},
+            "ai": {"promptGuard": {"request": [{"regex": {"action": "Reject", "matches": ["x"]}}]}}
+        }
+    }))
+    .expect("spec");
+    let compiled = compile(&spec, &CompileOptions::new("ns", "b")).expect("compiles");
+    let reject = &compiled.bundle.backends["ns/b"].guards.request[0].reject;
+    assert_eq!(
+        reject.message,
+        "The request was rejected due to inappropriate content"
+    );
+    assert_eq!(reject.status, 400);
+}

@@ -17,9 +17,11 @@ use crate::bundle::{
 };
 use crate::diagnostics::{Diagnostic, FieldPath, closest};
 
-/// Rejection message used when a guard does not set one.
-pub const DEFAULT_REJECT_MESSAGE: &str = "The request was rejected by a prompt guard";
-/// Rejection status used when a guard does not set one; Claude Code shows 400s without retrying.
+/// Rejection message used when a guard does not set one: agentgateway's default, word for word.
+pub const DEFAULT_REJECT_MESSAGE: &str = "The request was rejected due to inappropriate content";
+/// Rejection status used when a guard does not set one. agentgateway defaults to 403, but Claude
+/// Code shows a 403 as an authentication failure and hides the message, while it prints a 400
+/// as `API Error: 400 <message>` and stops: the tutorial relies on the user reading the message.
 pub const DEFAULT_REJECT_STATUS: u16 = 400;
 
 pub(super) fn compile(
