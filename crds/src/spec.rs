@@ -286,8 +286,10 @@ pub struct RegexGuard {
     /// Custom patterns (Rust regex syntax, matched case-insensitively on normalized text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
-    /// Builtin detectors: `CreditCard`, `Email`, `Ssn`, `PhoneNumber`, `CaSin`
-    /// (names are case-insensitive: `SSN` means `Ssn`).
+    /// Builtin detectors: personal data `CreditCard`, `Email`, `Ssn`, `PhoneNumber`, `CaSin`;
+    /// credentials `AwsAccessKey`, `GitHubToken`, `GitLabToken`, `SlackToken`, `StripeKey`,
+    /// `AnthropicKey`, `OpenAiKey`, `GoogleApiKey`, `PrivateKey`, `Jwt`, `KubeconfigToken`, or
+    /// `Secrets` for all credentials (names are case-insensitive: `SSN` means `Ssn`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builtins: Vec<String>,
 }

@@ -1,8 +1,10 @@
-//! Builtin detectors: a cheap candidate pattern found by the automaton, then a validator
-//! that turns away look-alikes (order numbers, timestamps, UUIDs, versions, hashes), so a
-//! builtin does not cry wolf on source code and logs.
+//! Builtin detectors. Personal data: a cheap candidate pattern found by the automaton, then a
+//! validator that turns away look-alikes (order numbers, timestamps, UUIDs, versions, hashes),
+//! so a builtin does not cry wolf on source code and logs. Credentials ([`credentials`]):
+//! literal seeds found by the engine, then a finder that reads the token after each.
 
 mod ca_sin;
+pub mod credentials;
 mod credit_card;
 mod email;
 mod phone;
@@ -11,23 +13,25 @@ mod ssn;
 use crate::bundle::Builtin;
 
 /// The candidate pattern the engine searches for `builtin` (case-insensitive, Unicode off
-/// for digits so `\d` means ASCII digits).
-pub fn candidate_pattern(builtin: Builtin) -> &'static str {
+/// for digits so `\d` means ASCII digits); `None` for a credential, found from its seeds
+/// ([`credentials::seeds`]) instead.
+pub fn candidate_pattern(builtin: Builtin) -> Option<&'static str> {
     match builtin {
-        Builtin::CreditCard => credit_card::CANDIDATE,
-        Builtin::Email => email::CANDIDATE,
-        Builtin::Ssn => ssn::CANDIDATE,
-        Builtin::PhoneNumber => phone::CANDIDATE,
-        Builtin::CaSin => ca_sin::CANDIDATE,
+        Builtin::CreditCard => Some(credit_card::CANDIDATE),
+        Builtin::Email => Some(email::CANDIDATE),
+        Builtin::Ssn => Some(ssn::CANDIDATE),
+        Builtin::PhoneNumber => Some(phone::CANDIDATE),
+        Builtin::CaSin => Some(ca_sin::CANDIDATE),
+        _ => None,
     }
 }
 
 /// The part of `builtin`'s candidate pattern that can validate whatever precedes it. A
 /// candidate outside it (nine bare digits for `Ssn`) validates only where
 /// [`context_before`] holds for the text before it.
-pub fn context_free_candidate(builtin: Builtin) -> &'static str {
+pub fn context_free_candidate(builtin: Builtin) -> Option<&'static str> {
     match builtin {
-        Builtin::Ssn => ssn::SEPARATED,
+        Builtin::Ssn => Some(ssn::SEPARATED),
         other => candidate_pattern(other),
     }
 }
@@ -60,6 +64,7 @@ pub fn validate(builtin: Builtin, text: &str, start: usize, end: usize) -> bool 
         Builtin::Ssn => ssn::validate(candidate, &text[..start]),
         Builtin::PhoneNumber => phone::validate(candidate),
         Builtin::CaSin => ca_sin::validate(candidate),
+        _ => false,
     }
 }
 

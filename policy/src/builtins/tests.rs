@@ -6,7 +6,8 @@ use regex_automata::meta::Regex;
 use super::*;
 
 fn finds(builtin: Builtin, text: &str) -> Vec<String> {
-    let re = Regex::new(candidate_pattern(builtin)).expect("candidate compiles");
+    let re = Regex::new(candidate_pattern(builtin).expect("a pattern builtin"))
+        .expect("candidate compiles");
     re.find_iter(text)
         .filter(|m| validate(builtin, text, m.start(), m.end()))
         .map(|m| text[m.range()].to_owned())
@@ -161,7 +162,7 @@ proptest::proptest! {
     ) {
         let text = format!("{before}{filler}{candidate}");
         let start = text.len() - candidate.len();
-        let free = Regex::new(&format!("^(?:{})$", context_free_candidate(Builtin::Ssn)))
+        let free = Regex::new(&format!("^(?:{})$", context_free_candidate(Builtin::Ssn).expect("a pattern builtin")))
             .expect("compiles");
         if validate(Builtin::Ssn, &text, start, text.len()) && !free.is_match(&candidate) {
             proptest::prop_assert!(context_before(Builtin::Ssn, &text[..start]));
@@ -175,8 +176,11 @@ proptest::proptest! {
 #[test]
 fn the_ssn_candidate_is_its_context_free_part_or_nine_bare_digits() {
     assert_eq!(
-        candidate_pattern(Builtin::Ssn),
-        format!("{}|(?-u:\\d){{9}}", context_free_candidate(Builtin::Ssn))
+        candidate_pattern(Builtin::Ssn).expect("a pattern builtin"),
+        format!(
+            "{}|(?-u:\\d){{9}}",
+            context_free_candidate(Builtin::Ssn).expect("a pattern builtin")
+        )
     );
     for builtin in [
         Builtin::CreditCard,
@@ -186,5 +190,9 @@ fn the_ssn_candidate_is_its_context_free_part_or_nine_bare_digits() {
     ] {
         assert_eq!(context_free_candidate(builtin), candidate_pattern(builtin));
         assert!(context_before(builtin, ""));
+    }
+    for builtin in Builtin::CREDENTIALS {
+        assert_eq!(candidate_pattern(builtin), None, "{builtin:?}");
+        assert!(!credentials::seeds(builtin).is_empty(), "{builtin:?}");
     }
 }

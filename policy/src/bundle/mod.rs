@@ -370,17 +370,77 @@ pub enum Builtin {
     PhoneNumber,
     /// Canadian Social Insurance Numbers (Luhn-valid).
     CaSin,
+    /// AWS access key IDs (`AKIA…`, `ASIA…`) and secret access keys after their key name.
+    AwsAccessKey,
+    /// GitHub tokens: `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` with a valid checksum, `github_pat_`.
+    GitHubToken,
+    /// GitLab tokens (`glpat-`, `gldt-`, `glrt-`, …).
+    GitLabToken,
+    /// Slack tokens (`xoxb-`, `xoxp-`, `xapp-`, …) and incoming webhook URLs.
+    SlackToken,
+    /// Stripe secret and restricted keys (`sk_live_`, `rk_test_`, …) and webhook secrets.
+    StripeKey,
+    /// Anthropic API keys (`sk-ant-api03-…`).
+    AnthropicKey,
+    /// OpenAI API keys (`sk-…T3BlbkFJ…`, `sk-proj-…`).
+    OpenAiKey,
+    /// Google API keys (`AIza…`).
+    GoogleApiKey,
+    /// PEM and OpenSSH private key blocks, masked whole.
+    PrivateKey,
+    /// JSON Web Tokens whose header decodes to JSON naming an `alg`.
+    Jwt,
+    /// Kubeconfig `client-key-data` and user `token` values, and `Bearer` tokens.
+    KubeconfigToken,
 }
 
 impl Builtin {
     /// All builtins, in the order they are listed to users.
-    pub const ALL: [Builtin; 5] = [
+    pub const ALL: [Builtin; 16] = [
+        Self::CreditCard,
+        Self::Email,
+        Self::Ssn,
+        Self::PhoneNumber,
+        Self::CaSin,
+        Self::AwsAccessKey,
+        Self::GitHubToken,
+        Self::GitLabToken,
+        Self::SlackToken,
+        Self::StripeKey,
+        Self::AnthropicKey,
+        Self::OpenAiKey,
+        Self::GoogleApiKey,
+        Self::PrivateKey,
+        Self::Jwt,
+        Self::KubeconfigToken,
+    ];
+
+    /// The personal-data builtins, found by a candidate pattern and a validator.
+    pub const PII: [Builtin; 5] = [
         Self::CreditCard,
         Self::Email,
         Self::Ssn,
         Self::PhoneNumber,
         Self::CaSin,
     ];
+
+    /// The credential builtins, found from literal prefixes (what the `Secrets` group means).
+    pub const CREDENTIALS: [Builtin; 11] = [
+        Self::AwsAccessKey,
+        Self::GitHubToken,
+        Self::GitLabToken,
+        Self::SlackToken,
+        Self::StripeKey,
+        Self::AnthropicKey,
+        Self::OpenAiKey,
+        Self::GoogleApiKey,
+        Self::PrivateKey,
+        Self::Jwt,
+        Self::KubeconfigToken,
+    ];
+
+    /// Name of the group that enables every credential builtin.
+    pub const SECRETS: &'static str = "Secrets";
 
     /// Canonical spec name.
     pub fn name(self) -> &'static str {
@@ -390,6 +450,17 @@ impl Builtin {
             Self::Ssn => "Ssn",
             Self::PhoneNumber => "PhoneNumber",
             Self::CaSin => "CaSin",
+            Self::AwsAccessKey => "AwsAccessKey",
+            Self::GitHubToken => "GitHubToken",
+            Self::GitLabToken => "GitLabToken",
+            Self::SlackToken => "SlackToken",
+            Self::StripeKey => "StripeKey",
+            Self::AnthropicKey => "AnthropicKey",
+            Self::OpenAiKey => "OpenAiKey",
+            Self::GoogleApiKey => "GoogleApiKey",
+            Self::PrivateKey => "PrivateKey",
+            Self::Jwt => "Jwt",
+            Self::KubeconfigToken => "KubeconfigToken",
         }
     }
 
@@ -401,7 +472,23 @@ impl Builtin {
             Self::Ssn => "<SSN>",
             Self::PhoneNumber => "<PHONE_NUMBER>",
             Self::CaSin => "<CA_SIN>",
+            Self::AwsAccessKey => "<AWS_ACCESS_KEY>",
+            Self::GitHubToken => "<GITHUB_TOKEN>",
+            Self::GitLabToken => "<GITLAB_TOKEN>",
+            Self::SlackToken => "<SLACK_TOKEN>",
+            Self::StripeKey => "<STRIPE_KEY>",
+            Self::AnthropicKey => "<ANTHROPIC_KEY>",
+            Self::OpenAiKey => "<OPENAI_KEY>",
+            Self::GoogleApiKey => "<GOOGLE_API_KEY>",
+            Self::PrivateKey => "<PRIVATE_KEY>",
+            Self::Jwt => "<JWT>",
+            Self::KubeconfigToken => "<KUBE_TOKEN>",
         }
+    }
+
+    /// Whether this builtin finds credentials (the `Secrets` group).
+    pub fn is_credential(self) -> bool {
+        Self::CREDENTIALS.contains(&self)
     }
 
     /// Resolves a spec name case-insensitively (`SSN`, `ssn` and `Ssn` are all `Ssn`).
@@ -409,6 +496,27 @@ impl Builtin {
         Self::ALL
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The builtins a spec name stands for: one builtin, or every credential builtin for
+    /// the `Secrets` group; case-insensitive.
+    pub fn resolve(name: &str) -> Option<&'static [Self]> {
+        if Self::SECRETS.eq_ignore_ascii_case(name.trim()) {
+            return Some(&Self::CREDENTIALS);
+        }
+        let all: &'static [Self] = &Self::ALL;
+        let index = all
+            .iter()
+            .position(|b| b.name().eq_ignore_ascii_case(name.trim()))?;
+        all.get(index..=index)
+    }
+
+    /// Every name a spec may use: the builtins, then the `Secrets` group.
+    pub fn known_names() -> impl Iterator<Item = &'static str> {
+        Self::ALL
+            .iter()
+            .map(|b| b.name())
+            .chain(std::iter::once(Self::SECRETS))
     }
 }
 

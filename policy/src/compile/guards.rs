@@ -262,8 +262,8 @@ pub(super) fn builtins(
     let mut seen = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let item = path.index(i);
-        let Some(builtin) = Builtin::from_name(name) else {
-            let known: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+        let Some(resolved) = Builtin::resolve(name) else {
+            let known: Vec<&str> = Builtin::known_names().collect();
             let hint = match closest(name, known.iter().copied()) {
                 Some(near) => format!("did you mean {near}? known builtins: {}", known.join(", ")),
                 None => format!("known builtins: {}", known.join(", ")),
@@ -278,14 +278,17 @@ pub(super) fn builtins(
             );
             continue;
         };
-        if seen.contains(&builtin) {
-            findings.push(Diagnostic::warning(
-                &item,
-                "duplicate-builtin",
-                format!("{} is listed twice", builtin.name()),
-            ));
-        } else {
-            seen.push(builtin);
+        for &builtin in resolved {
+            if !seen.contains(&builtin) {
+                seen.push(builtin);
+            } else if resolved.len() == 1 {
+                // A group overlapping a builtin listed on its own is no mistake.
+                findings.push(Diagnostic::warning(
+                    &item,
+                    "duplicate-builtin",
+                    format!("{} is listed twice", builtin.name()),
+                ));
+            }
         }
     }
     seen.into_iter().map(Detector::Builtin).collect()

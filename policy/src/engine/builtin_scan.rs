@@ -16,6 +16,7 @@ use regex_syntax::hir::Hir;
 use super::digit_gate::{Gate, Separators, Summary};
 use super::matcher::{self, BuildError};
 use super::prefilter::{Alphabet, Trigger};
+use super::seed_scan::{SeedScanner, SeedSpans};
 use super::windows::{self, DigitFinder, Seed, Window};
 use crate::builtins;
 use crate::bundle::Builtin;
@@ -35,6 +36,8 @@ pub(super) struct BuiltinScanner {
     separators: Option<Separators>,
     /// The weakest of the digit candidates' gates (see [`Gate::weakest`]).
     weakest: Option<Gate>,
+    /// The credential builtins, found from their seeds.
+    seeded: SeedScanner,
 }
 
 #[derive(Debug)]
@@ -66,6 +69,7 @@ struct DigitWindow {
 pub(super) struct BuiltinHits {
     digit_windows: OnceCell<Vec<DigitWindow>>,
     spans: Vec<OnceCell<Vec<(usize, usize)>>>,
+    seeded: OnceCell<SeedSpans>,
 }
 
 impl BuiltinScanner {
@@ -80,7 +84,17 @@ impl BuiltinScanner {
             min_digits: usize::MAX,
             separators: None,
             weakest: None,
+            seeded: SeedScanner::new(),
         }
+    }
+
+    /// Adds a credential builtin (one without a candidate pattern).
+    pub(super) fn add_credential(
+        &mut self,
+        builtin: Builtin,
+        path: &str,
+    ) -> Result<(), BuildError> {
+        self.seeded.add(builtin, path)
     }
 
     /// Builds `builtin`'s automaton from its parsed candidate `hir` unless already present.
@@ -103,7 +117,11 @@ impl BuiltinScanner {
                 self.digit_alphabet.extend(&alphabet);
                 self.digit_finder = DigitFinder::new(&self.digit_alphabet);
                 self.min_digits = self.min_digits.min(digits);
-                let free = matcher::builtin_hir(builtins::context_free_candidate(builtin), path)?;
+                let free = builtins::context_free_candidate(builtin).ok_or_else(|| BuildError {
+                    path: path.to_owned(),
+                    reason: format!("{} has no candidate pattern", builtin.name()),
+                })?;
+                let free = matcher::builtin_hir(free, path)?;
                 candidates = Some((hir.clone(), free));
             }
             Trigger::Whole => {}
@@ -143,6 +161,7 @@ impl BuiltinScanner {
         BuiltinHits {
             digit_windows: OnceCell::new(),
             spans: self.entries.iter().map(|_| OnceCell::new()).collect(),
+            seeded: OnceCell::new(),
         }
     }
 
@@ -153,6 +172,10 @@ impl BuiltinScanner {
         text: &str,
         hits: &'h BuiltinHits,
     ) -> &'h [(usize, usize)] {
+        if let Some(index) = self.seeded.index(builtin) {
+            let spans = hits.seeded.get_or_init(|| self.seeded.spans(text));
+            return spans.get(index).map_or(&[], Vec::as_slice);
+        }
         let Some((index, entry)) = self
             .entries
             .iter()
@@ -287,9 +310,9 @@ mod tests {
 
     fn scanner() -> BuiltinScanner {
         let mut scanner = BuiltinScanner::new();
-        for builtin in Builtin::ALL {
-            let hir =
-                matcher::builtin_hir(builtins::candidate_pattern(builtin), "t").expect("parses");
+        for builtin in Builtin::PII {
+            let pattern = builtins::candidate_pattern(builtin).expect("a pattern builtin");
+            let hir = matcher::builtin_hir(pattern, "t").expect("parses");
             scanner.add(builtin, &hir, "t").expect("builds");
         }
         scanner
@@ -297,7 +320,8 @@ mod tests {
 
     /// What the engine found before prechecks existed: the candidate over the whole text.
     fn whole_text(builtin: Builtin, text: &str) -> Vec<(usize, usize)> {
-        let hir = matcher::builtin_hir(builtins::candidate_pattern(builtin), "t").expect("parses");
+        let pattern = builtins::candidate_pattern(builtin).expect("a pattern builtin");
+        let hir = matcher::builtin_hir(pattern, "t").expect("parses");
         let re = matcher::build(&[hir], "t").expect("builds");
         re.find_iter(text)
             .filter(|m| builtins::validate(builtin, text, m.start(), m.end()))
@@ -307,7 +331,7 @@ mod tests {
 
     fn assert_same_as_whole_text(scanner: &BuiltinScanner, text: &str) {
         let hits = scanner.hits();
-        for builtin in Builtin::ALL {
+        for builtin in Builtin::PII {
             assert_eq!(
                 scanner.spans(builtin, text, &hits),
                 whole_text(builtin, text),
@@ -338,7 +362,7 @@ mod tests {
             static SCANNER: std::sync::OnceLock<BuiltinScanner> = std::sync::OnceLock::new();
             let scanner = SCANNER.get_or_init(scanner);
             let hits = scanner.hits();
-            for builtin in Builtin::ALL {
+            for builtin in Builtin::PII {
                 prop_assert_eq!(scanner.spans(builtin, &text, &hits), whole_text(builtin, &text));
             }
         }
@@ -357,7 +381,7 @@ mod tests {
             let text = pieces.concat();
             let scanner = SCANNER.get_or_init(scanner);
             let hits = scanner.hits();
-            for builtin in Builtin::ALL {
+            for builtin in Builtin::PII {
                 prop_assert_eq!(scanner.spans(builtin, &text, &hits), whole_text(builtin, &text));
             }
         }

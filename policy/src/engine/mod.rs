@@ -13,6 +13,7 @@ pub mod mask;
 pub mod matcher;
 pub mod normalize;
 mod prefilter;
+mod seed_scan;
 mod text;
 mod windows;
 
@@ -231,8 +232,13 @@ fn compile_guard(
             }
             Detector::Builtin(builtin) => {
                 let path = format!("{}/{}", guard.id, builtin.name());
-                let hir = matcher::builtin_hir(builtins::candidate_pattern(*builtin), &path)?;
-                scanner.add(*builtin, &hir, &path)?;
+                match builtins::candidate_pattern(*builtin) {
+                    Some(pattern) => {
+                        let hir = matcher::builtin_hir(pattern, &path)?;
+                        scanner.add(*builtin, &hir, &path)?;
+                    }
+                    None => scanner.add_credential(*builtin, &path)?,
+                }
                 if !builtins.contains(builtin) {
                     builtins.push(*builtin);
                 }

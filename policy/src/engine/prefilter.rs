@@ -166,12 +166,12 @@ mod tests {
     use crate::engine::matcher::builtin_hir;
 
     fn hir(builtin: Builtin) -> Hir {
-        builtin_hir(candidate_pattern(builtin), "t").expect("parses")
+        builtin_hir(candidate_pattern(builtin).expect("a pattern builtin"), "t").expect("parses")
     }
 
     #[test]
     fn triggers_are_read_off_the_candidates() {
-        let triggers = Builtin::ALL.map(|b| Trigger::of(&hir(b)));
+        let triggers = Builtin::PII.map(|b| Trigger::of(&hir(b)));
         assert_eq!(
             triggers,
             [

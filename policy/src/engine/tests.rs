@@ -198,3 +198,68 @@ proptest! {
         }
     }
 }
+
+fn secrets(action: GuardAction) -> BackendGuards {
+    let mut g = guard(
+        "request[0]",
+        action,
+        Builtin::CREDENTIALS.map(Detector::Builtin).to_vec(),
+    );
+    g.scope.tool_results = true;
+    engine(vec![g])
+}
+
+const DOT_ENV: &str = "# local settings\nAWS_ACCESS_KEY_ID=AKIALH4VPM77L6S5QMQH\nAWS_SECRET_ACCESS_KEY=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\nGITHUB_TOKEN=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\nDEBUG=true\n";
+
+#[test]
+fn a_masked_dot_env_still_reads_as_a_dot_env() {
+    let segments = [Segment {
+        kind: SegmentKind::ToolResult,
+        text: DOT_ENV,
+    }];
+    let Decision::Mask(masked) = secrets(GuardAction::Mask).evaluate_request(&segments) else {
+        panic!("masked");
+    };
+    assert_eq!(
+        masked.texts[0].as_deref(),
+        Some(
+            "# local settings\nAWS_ACCESS_KEY_ID=<AWS_ACCESS_KEY>\nAWS_SECRET_ACCESS_KEY=<AWS_ACCESS_KEY>\nGITHUB_TOKEN=<GITHUB_TOKEN>\nDEBUG=true\n"
+        )
+    );
+    assert_eq!(masked.hits[0].count, 3);
+}
+
+#[test]
+fn credentials_reject_and_leave_innocent_text_alone() {
+    let g = secrets(GuardAction::Reject);
+    let rejected = g.evaluate_request(&[Segment {
+        kind: SegmentKind::ToolResult,
+        text: DOT_ENV,
+    }]);
+    assert!(matches!(rejected, Decision::Reject(_)), "{rejected:?}");
+    let innocent = "checksum = \"63c2334d7be0c3f6258e4433506a10b24499dbf9dcb9d4aee250f6ab1ea32424\"\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n";
+    assert_eq!(g.evaluate_request(&message(innocent)), Decision::Allow);
+}
+
+#[test]
+fn credentials_are_found_through_presentation() {
+    // Full-width letters normalize to the token; the mask covers the original characters.
+    let text = "key: ｇｈｐ_BOQ8HjPhiN9LLksdJw8RiYt1vaR9nA0gzFjh.";
+    let Decision::Mask(masked) = secrets(GuardAction::Mask).evaluate_request(&message(text)) else {
+        panic!("masked");
+    };
+    assert_eq!(masked.texts[0].as_deref(), Some("key: <GITHUB_TOKEN>."));
+}
+
+#[test]
+fn overlapping_seeds_are_each_asked() {
+    // `sk-` (OpenAI) and `sk-ant-` (Anthropic) start at the same byte: both are asked, and
+    // only the one whose format holds fires.
+    let ant = "sk-ant-api03-J7UKhcffgXajTylrrkEZxJQ-kTxaOzIXdniX-dOb2nTo5Dj7os8rjziPscoVAS8shXsjekjNaM4e2OnVf-DycfIAcSYSqAA";
+    let Decision::Mask(masked) =
+        secrets(GuardAction::Mask).evaluate_request(&message(&format!("use {ant} now")))
+    else {
+        panic!("masked");
+    };
+    assert_eq!(masked.texts[0].as_deref(), Some("use <ANTHROPIC_KEY> now"));
+}

@@ -5,8 +5,15 @@ use regex_automata::Input;
 use regex_automata::meta::Regex;
 
 use super::*;
-use crate::builtins::{candidate_pattern, context_free_candidate};
 use crate::bundle::Builtin;
+
+fn candidate_pattern(builtin: Builtin) -> &'static str {
+    crate::builtins::candidate_pattern(builtin).expect("a pattern builtin")
+}
+
+fn context_free_candidate(builtin: Builtin) -> &'static str {
+    crate::builtins::context_free_candidate(builtin).expect("a pattern builtin")
+}
 use crate::engine::matcher::{self, builtin_hir};
 use crate::engine::prefilter::Alphabet;
 
