@@ -1,11 +1,19 @@
 //! Per-request decision: scan each text once, then decide guards in order.
+//!
+//! Texts the model reads as one (adjacent text blocks of a message, marked by the caller) are
+//! also scanned joined, so a phrase split across them is found; a Mask match that crosses
+//! their seam is replaced in the first text and removed from the rest, so what the model
+//! reads is the joined text masked.
 
 use regex_automata::{Input, PatternSet};
 
 use super::builtin_scan::BuiltinHits;
 use super::mask::{self, Replacement};
 use super::normalize::Normalized;
-use super::{BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Rejected, Segment, covers};
+use super::{
+    BackendGuards, CompiledGuard, Decision, GuardHit, Masked, Rejected, Segment, SegmentKind,
+    covers,
+};
 use crate::bundle::{Builtin, CUSTOM_MASK, MinLengthDetector};
 
 /// A text, normalized, with the custom patterns that occur in it and, once asked for, the
@@ -17,7 +25,70 @@ pub(super) struct Scanned<'a> {
     builtins: BuiltinHits,
 }
 
-pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Decision {
+/// Segments `first..=last`, read as one text.
+struct Run {
+    first: usize,
+    kind: SegmentKind,
+    text: String,
+    /// Where each segment starts in `text`.
+    starts: Vec<usize>,
+}
+
+/// The maximal runs of two or more segments of one kind, each joining the one before.
+fn runs(segments: &[Segment<'_>], joins_previous: &[bool]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let joins =
+            i > 0 && joins_previous.get(i) == Some(&true) && segments[i - 1].kind == segment.kind;
+        match runs.last_mut() {
+            Some(run) if joins && run.first + run.starts.len() == i => {
+                run.starts.push(run.text.len());
+                run.text.push_str(segment.text);
+            }
+            _ if joins => runs.push(Run {
+                first: i - 1,
+                kind: segment.kind,
+                text: format!("{}{}", segments[i - 1].text, segment.text),
+                starts: vec![0, segments[i - 1].text.len()],
+            }),
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// A Mask span of a run that crosses a seam, as replacements of its segments: the label in
+/// the first, the rest removed. Spans inside one segment are found there already: none.
+fn split(run: &Run, (start, end): (usize, usize), with: &'static str) -> Vec<(usize, Replacement)> {
+    let segment_of = |at: usize| run.starts.partition_point(|&s| s <= at).saturating_sub(1);
+    let (a, b) = (segment_of(start), segment_of(end.saturating_sub(1)));
+    if a == b {
+        return Vec::new();
+    }
+    (a..=b)
+        .map(|k| {
+            let base = run.starts[k];
+            let len = run.starts.get(k + 1).unwrap_or(&run.text.len()) - base;
+            let from = start.saturating_sub(base).min(len);
+            let to = (end - base).min(len);
+            let with = if k == a { with } else { "" };
+            (
+                run.first + k,
+                Replacement {
+                    start: from,
+                    end: to,
+                    with,
+                },
+            )
+        })
+        .collect()
+}
+
+pub(super) fn evaluate(
+    guards: &BackendGuards,
+    segments: &[Segment<'_>],
+    joins_previous: &[bool],
+) -> Decision {
     if guards.guards.is_empty() {
         return Decision::Allow;
     }
@@ -25,10 +96,36 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
         .iter()
         .map(|s| covers(guards.scope, s.kind).then(|| scan(guards, s.text)))
         .collect();
+    let runs = runs(segments, joins_previous);
+    let scanned_runs: Vec<Option<Scanned<'_>>> = runs
+        .iter()
+        .map(|r| covers(guards.scope, r.kind).then(|| scan(guards, &r.text)))
+        .collect();
     let mut replacements: Vec<Vec<Replacement>> = vec![Vec::new(); segments.len()];
     let mut hits = Vec::new();
     for (index, guard) in guards.guards.iter().enumerate() {
         let mut count = 0;
+        for (run, scanned) in runs.iter().zip(&scanned_runs) {
+            let Some(scanned) = scanned
+                .as_ref()
+                .filter(|_| covers(guard.guard.scope, run.kind))
+            else {
+                continue;
+            };
+            if guard.guard.action.is_reject() {
+                if fires(guards, index, guard, scanned) {
+                    return reject(guard);
+                }
+                continue;
+            }
+            for span in spans(guards, index, guard, scanned) {
+                let pieces = split(run, (span.start, span.end), span.with);
+                count += usize::from(!pieces.is_empty());
+                for (segment, piece) in pieces {
+                    replacements[segment].push(piece);
+                }
+            }
+        }
         for (segment, scanned) in
             segments
                 .iter()
@@ -42,11 +139,7 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
         {
             if guard.guard.action.is_reject() {
                 if fires(guards, index, guard, scanned) {
-                    return Decision::Reject(Rejected {
-                        guard_id: guard.guard.id.clone(),
-                        status: guard.guard.reject.status,
-                        message: guard.guard.reject.message.clone(),
-                    });
+                    return reject(guard);
                 }
             } else {
                 let spans = spans(guards, index, guard, scanned);
@@ -70,6 +163,14 @@ pub(super) fn evaluate(guards: &BackendGuards, segments: &[Segment<'_>]) -> Deci
         .map(|(s, r)| mask::apply(s.text, r))
         .collect();
     Decision::Mask(Masked { texts, hits })
+}
+
+fn reject(guard: &CompiledGuard) -> Decision {
+    Decision::Reject(Rejected {
+        guard_id: guard.guard.id.clone(),
+        status: guard.guard.reject.status,
+        message: guard.guard.reject.message.clone(),
+    })
 }
 
 pub(super) fn scan<'a>(guards: &BackendGuards, text: &'a str) -> Scanned<'a> {

@@ -1,7 +1,8 @@
 //! Replacing matched spans in the original text.
 //!
-//! Spans from different guards and detectors may overlap; the earliest wins and, among
-//! spans starting together, the longest. Everything outside the chosen spans is copied
+//! Spans from different guards and detectors may overlap: overlapping spans are merged into
+//! their union, replaced once by the label of the earliest (the longest among those starting
+//! together), so no byte any span covers survives. Everything outside the spans is copied
 //! byte for byte.
 
 /// A span of the original text and what replaces it.
@@ -24,12 +25,16 @@ pub fn apply(original: &str, mut replacements: Vec<Replacement>) -> Option<Strin
         return None;
     }
     replacements.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut merged: Vec<Replacement> = Vec::with_capacity(replacements.len());
+    for r in replacements {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
     let mut out = String::with_capacity(original.len());
     let mut copied = 0;
-    for r in replacements {
-        if r.start < copied {
-            continue;
-        }
+    for r in merged {
         out.push_str(&original[copied..r.start]);
         out.push_str(r.with);
         copied = r.end.min(original.len());
@@ -51,6 +56,17 @@ mod tests {
         let text = "mail a@b.io now";
         let out = apply(text, vec![r(5, 11, "<E>"), r(5, 8, "<X>"), r(7, 11, "<Y>")]);
         assert_eq!(out.as_deref(), Some("mail <E> now"));
+    }
+
+    /// Regression: a span overlapping the end of an earlier one was dropped whole, leaving
+    /// its bytes past the earlier span unmasked.
+    #[test]
+    fn partly_overlapping_spans_are_masked_as_their_union() {
+        let text = "key ABCDEFGH end";
+        let out = apply(text, vec![r(4, 8, "<A>"), r(6, 12, "<B>")]);
+        assert_eq!(out.as_deref(), Some("key <A> end"));
+        let out = apply(text, vec![r(4, 6, "<A>"), r(5, 8, "<B>"), r(7, 12, "<C>")]);
+        assert_eq!(out.as_deref(), Some("key <A> end"));
     }
 
     #[test]

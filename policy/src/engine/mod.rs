@@ -208,7 +208,18 @@ impl BackendGuards {
 
     /// Decides a request from its texts.
     pub fn evaluate_request(&self, segments: &[Segment<'_>]) -> Decision {
-        evaluate::evaluate(self, segments)
+        evaluate::evaluate(self, segments, &[])
+    }
+
+    /// Decides a request from its texts, where `joins_previous[i]` says the model reads
+    /// segment `i` as the continuation of segment `i - 1` (adjacent text blocks of one
+    /// message): a match across them counts, and a masked one is masked in both.
+    pub fn evaluate_request_joined(
+        &self,
+        segments: &[Segment<'_>],
+        joins_previous: &[bool],
+    ) -> Decision {
+        evaluate::evaluate(self, segments, joins_previous)
     }
 }
 

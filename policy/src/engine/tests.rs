@@ -263,3 +263,43 @@ fn overlapping_seeds_are_each_asked() {
     };
     assert_eq!(masked.texts[0].as_deref(), Some("use <ANTHROPIC_KEY> now"));
 }
+
+#[test]
+fn a_phrase_split_across_joined_blocks_is_found() {
+    let parts = [
+        "What is a credit",
+        " card? And mail jane.d",
+        "oe@example.com please",
+    ];
+    let segments = parts.map(|text| Segment {
+        kind: SegmentKind::Message,
+        text,
+    });
+    let joined = [false, true, true];
+    assert_eq!(
+        tutorial().evaluate_request(&segments),
+        Decision::Allow,
+        "apart, no block matches"
+    );
+    assert!(matches!(
+        tutorial().evaluate_request_joined(&segments, &joined),
+        Decision::Reject(_)
+    ));
+    let mask = engine(vec![guard(
+        "request[0]",
+        GuardAction::Mask,
+        vec![Detector::Builtin(Builtin::Email)],
+    )]);
+    let Decision::Mask(masked) = mask.evaluate_request_joined(&segments, &joined) else {
+        panic!("masked");
+    };
+    let texts: Vec<&str> = (masked.texts.iter().zip(parts))
+        .map(|(new, old)| new.as_deref().unwrap_or(old))
+        .collect();
+    assert_eq!(
+        texts.concat(),
+        "What is a credit card? And mail <EMAIL_ADDRESS> please"
+    );
+    // `oe@example.com` alone is an address too: both spans merge into one mask.
+    assert_eq!(texts[2], " please");
+}
