@@ -27,6 +27,13 @@ pub enum ProxyError {
     /// Body is not the JSON the route needs.
     #[error("request body is not valid JSON: {0}")]
     BadJson(String),
+    /// The body is JSON, but not one a guard can read unambiguously (a duplicate key, nesting
+    /// too deep), or a guard's edit could not apply: refused rather than forwarded unread.
+    #[error("request body cannot be guarded: {0}")]
+    Unguardable(String),
+    /// A guarded route got a body it cannot read: compressed, or not `application/json`.
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// The client's body could not be read (closed early, truncated).
     #[error("could not read the request body: {0}")]
     BadBody(String),
@@ -52,7 +59,10 @@ impl ProxyError {
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found_error"),
             Self::BackendUnavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large"),
-            Self::BadJson(_) | Self::BadBody(_) => {
+            Self::UnsupportedMedia(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error")
+            }
+            Self::BadJson(_) | Self::BadBody(_) | Self::Unguardable(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_request_error")
             }
             Self::Upstream(_) | Self::NoKey(_) => (StatusCode::BAD_GATEWAY, "api_error"),

@@ -95,6 +95,7 @@ async fn proxy(
     let (body, rewrite) = if route.is_guarded() {
         let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;
         observed.log.request_body(&bytes);
+        guard::check_media(&parts.headers, &bytes)?;
         match guard(state, &snapshot, key, backend, bytes, &mut observed.log)? {
             Guarded::Reject(response) => return Ok(response),
             Guarded::Forward { body, rewrite } => {

@@ -7,6 +7,8 @@
 
 use agw_policy::engine::{BackendGuards, Decision, GuardHit, Rejected, Segment};
 use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::error::{ProxyError, Result};
 use crate::messages;
@@ -60,7 +62,8 @@ pub fn inspect(
                 text: &t.text,
             })
             .collect();
-        match guards.evaluate_request(&segments) {
+        let joins: Vec<bool> = extracted.texts.iter().map(|t| t.joins_previous).collect();
+        match guards.evaluate_request_joined(&segments, &joins) {
             Decision::Allow => {}
             Decision::Reject(rejected) => return Ok(Inspected::Reject(rejected)),
             Decision::Mask(mask) => {
@@ -85,13 +88,52 @@ pub fn inspect(
     let body = if edits.is_empty() {
         bytes
     } else {
-        Bytes::from(messages::splice(text, edits))
+        Bytes::from(messages::splice(text, edits)?)
     };
     Ok(Inspected::Forward {
         body,
         rewrite,
         masked,
     })
+}
+
+/// Refuses a body on a guarded route that the guards could not read as the provider will:
+/// compressed (`Content-Encoding` other than `identity`), or not declared `application/json`.
+///
+/// Compressed bodies are refused (415) rather than decoded: no Anthropic client compresses
+/// requests, and decoding would bring decompression bombs within reach of every client. A
+/// body without a JSON content type may be read otherwise by the provider (or refused there
+/// only after agw forwarded it), so it is refused here; an empty body needs no type.
+pub fn check_media(headers: &HeaderMap, body: &[u8]) -> Result<()> {
+    for value in headers.get_all(CONTENT_ENCODING) {
+        let codings = value.to_str().unwrap_or("(not text)");
+        if codings
+            .split(',')
+            .any(|c| !c.trim().eq_ignore_ascii_case("identity"))
+        {
+            return Err(ProxyError::UnsupportedMedia(format!(
+                "agw does not accept compressed request bodies on guarded routes (Content-Encoding: {codings}); send the body uncompressed"
+            )));
+        }
+    }
+    if body.is_empty() {
+        return Ok(());
+    }
+    let declared = headers.get_all(CONTENT_TYPE).iter().collect::<Vec<_>>();
+    let json = match declared.as_slice() {
+        [value] => value.to_str().is_ok_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        }),
+        _ => false,
+    };
+    if json {
+        return Ok(());
+    }
+    Err(ProxyError::UnsupportedMedia(
+        "guarded routes take JSON bodies: send `content-type: application/json`".to_owned(),
+    ))
 }
 
 fn forward(body: Bytes) -> Inspected {
@@ -211,6 +253,56 @@ spec:
             std::str::from_utf8(&out).unwrap(),
             ALLOWED.replace("\"claude-x\"", "\"claude-pinned\"")
         );
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    http::HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_uncompressed_json_is_read_on_guarded_routes() {
+        let json = [("content-type", "application/json")];
+        assert!(check_media(&headers(&json), b"{}").is_ok());
+        assert!(
+            check_media(
+                &headers(&[("content-type", "Application/JSON; charset=utf-8")]),
+                b"{}"
+            )
+            .is_ok()
+        );
+        assert!(
+            check_media(&headers(&[]), b"").is_ok(),
+            "no body, no type needed"
+        );
+        assert!(check_media(&headers(&[("content-encoding", "identity")]), b"").is_ok());
+        for refused in [
+            headers(&[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ]),
+            headers(&[
+                ("content-type", "application/json"),
+                ("content-encoding", "identity, br"),
+            ]),
+            headers(&[("content-type", "text/plain")]),
+            headers(&[("content-type", "application/x-www-form-urlencoded")]),
+            headers(&[]),
+        ] {
+            let err = check_media(&refused, b"{}").expect_err("refused");
+            assert_eq!(
+                err.status().0,
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{refused:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::borrow::Cow;
 
 use agw_policy::bytemask::{BLOCK, Ranges};
 
+use self::frames::Frames;
 use super::unescape;
+
+mod frames;
 
 /// A string of the body: the span of its literal, quotes included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub struct SyntaxError {
     pub offset: usize,
     /// What the reader expected or found there.
     pub problem: &'static str,
+    /// Whether the body is JSON that a guard cannot read unambiguously (a duplicate key,
+    /// nesting past [`MAX_DEPTH`]), rather than not JSON at all.
+    pub ambiguous: bool,
 }
 
 /// Result of a read.
@@ -44,6 +50,8 @@ pub struct Reader<'a> {
     stack: Vec<bool>,
     /// The special bytes of the block last classified.
     specials: Specials,
+    /// Open containers: depth and the keys of each object.
+    frames: Frames<'a>,
 }
 
 impl<'a> Reader<'a> {
@@ -55,6 +63,7 @@ impl<'a> Reader<'a> {
             pos: 0,
             stack: Vec::new(),
             specials: Specials::default(),
+            frames: Frames::default(),
         }
     }
 
@@ -67,6 +76,15 @@ impl<'a> Reader<'a> {
         SyntaxError {
             offset: self.pos,
             problem,
+            ambiguous: false,
+        }
+    }
+
+    fn ambiguous(offset: usize, problem: &'static str) -> SyntaxError {
+        SyntaxError {
+            offset,
+            problem,
+            ambiguous: true,
         }
     }
 
@@ -92,17 +110,23 @@ impl<'a> Reader<'a> {
         None
     }
 
-    /// Consumes `{`, which `peek` has returned.
-    pub fn open(&mut self) {
+    /// Consumes `{` or `[`, which `peek` has returned; refuses nesting past [`MAX_DEPTH`].
+    pub fn open(&mut self) -> Read<()> {
+        let object = self.bytes.get(self.pos) == Some(&b'{');
+        if !self.frames.enter(object) {
+            return Err(Self::ambiguous(self.pos, "nesting deeper than 128 levels"));
+        }
         self.pos += 1;
+        Ok(())
     }
 
     /// After `{` (`first`) or a member's value: the next key, its colon consumed, or `None`
-    /// once the closing `}` is consumed.
+    /// once the closing `}` is consumed. A key the object has already is refused.
     pub fn next_key(&mut self, first: bool) -> Read<Option<Str>> {
         match self.peek() {
             Some(b'}') => {
                 self.pos += 1;
+                self.frames.leave(true);
                 return Ok(None);
             }
             Some(b',') if !first => self.pos += 1,
@@ -119,6 +143,9 @@ impl<'a> Reader<'a> {
             return Err(self.error("expected a key string"));
         }
         let key = self.string()?;
+        if !self.frames.insert(unescape::text(self.text, key)) {
+            return Err(Self::ambiguous(key.start, "duplicate key"));
+        }
         if self.peek() != Some(b':') {
             return Err(self.error("expected `:`"));
         }
@@ -132,6 +159,7 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b']') => {
                 self.pos += 1;
+                self.frames.leave(false);
                 Ok(false)
             }
             Some(b',') if !first => {
@@ -169,8 +197,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the string at the cursor (`peek` returned `"`) and decodes it in the same pass:
-    /// borrowed from the body when it has no escape. A lone UTF-16 surrogate decodes to
-    /// U+FFFD, so a text the guards cannot decode exactly is still scanned, not skipped.
+    /// borrowed from the body when it has no escape. A lone UTF-16 surrogate is refused
+    /// ([`Self::escape`]), so every text decodes exactly.
     pub fn text(&mut self) -> Read<(Str, Cow<'a, str>)> {
         let start = self.pos;
         let mut i = start + 1;
@@ -197,15 +225,16 @@ impl<'a> Reader<'a> {
                     return Ok((literal, text));
                 }
                 Some(b'\\') => {
-                    let mut end = self.escape(i + 1)?;
+                    // Validated first (a surrogate pair as one escape), then decoded.
+                    let end = self.escape(i + 1)?;
                     let out = decoded.get_or_insert_with(|| {
                         String::with_capacity((self.bytes.len() - i).min(1 << 14))
                     });
                     out.push_str(self.text.get(run..i).unwrap_or_default());
                     let used = unescape::escape(self.text.get(i + 1..).unwrap_or_default(), out);
-                    if used > end - (i + 1) {
-                        // A surrogate pair: the second escape is validated here too.
-                        end = self.escape(end + 1)?;
+                    if used != end - (i + 1) {
+                        self.pos = i;
+                        return Err(Self::ambiguous(i, "escape decoded inconsistently"));
                     }
                     i = end;
                     run = end;
@@ -219,19 +248,46 @@ impl<'a> Reader<'a> {
     fn escape(&mut self, i: usize) -> Read<usize> {
         match self.bytes.get(i) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
-            Some(b'u') => {
-                let hex = self.bytes.get(i + 1..i + 5);
-                if hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                    Ok(i + 5)
-                } else {
-                    self.pos = i + 1;
-                    Err(self.error("invalid \\u escape"))
-                }
-            }
+            Some(b'u') => self.unicode_escape(i),
             _ => {
                 self.pos = i;
                 Err(self.error("invalid escape"))
             }
+        }
+    }
+
+    /// Validates `\\uXXXX` whose `u` is at `i`, and its low half when it is a high surrogate;
+    /// returns the offset after it. A lone surrogate is refused, as the provider refuses it
+    /// ("no low surrogate in string"): no text may be read one way here and another there.
+    fn unicode_escape(&mut self, i: usize) -> Read<usize> {
+        let code = |at: usize| {
+            let hex = std::str::from_utf8(self.bytes.get(at..at + 4)?).ok()?;
+            hex.bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| u32::from_str_radix(hex, 16).ok())
+                .flatten()
+        };
+        let Some(unit) = code(i + 1) else {
+            self.pos = i + 1;
+            return Err(self.error("invalid \\u escape"));
+        };
+        match unit {
+            0xD800..=0xDBFF => {
+                let low = (self.bytes.get(i + 5..i + 7) == Some(b"\\u"))
+                    .then(|| code(i + 7))
+                    .flatten();
+                if low.is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) {
+                    Ok(i + 11)
+                } else {
+                    self.pos = i + 5;
+                    Err(self.error("no low surrogate in string"))
+                }
+            }
+            0xDC00..=0xDFFF => {
+                self.pos = i - 1;
+                Err(self.error("lone low surrogate in string"))
+            }
+            _ => Ok(i + 5),
         }
     }
 
@@ -254,14 +310,14 @@ impl<'a> Reader<'a> {
             match self.peek() {
                 Some(b'"') => on_string(self.string()?),
                 Some(b'{') => {
-                    self.pos += 1;
+                    self.open()?;
                     if self.next_key(true)?.is_some() {
                         stack.push(true);
                         continue;
                     }
                 }
                 Some(b'[') => {
-                    self.pos += 1;
+                    self.open()?;
                     if self.next_element(true)? {
                         stack.push(false);
                         continue;

@@ -30,12 +30,16 @@ pub struct Literal<'a> {
     pub span: (usize, usize),
     /// The decoded text (borrowed from the body when it has no escapes).
     pub text: Cow<'a, str>,
+    /// Whether the model reads it as the continuation of the literal before it (adjacent
+    /// `text` blocks of one message).
+    pub joins_previous: bool,
 }
 
 /// What the proxy needs from a Messages body.
 #[derive(Debug, Default)]
 pub struct Extracted<'a> {
-    /// Texts in the requested scope: `system` first, then `messages`, each in body order.
+    /// Texts in the requested scope: `system` first, then `messages`, then `metadata`, each
+    /// in body order.
     pub texts: Vec<Literal<'a>>,
     /// The top-level `model` string, when present.
     pub model: Option<Literal<'a>>,
@@ -49,6 +53,7 @@ pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted<'_>> {
         .system
         .into_iter()
         .chain(walked.messages)
+        .chain(walked.metadata)
         .map(literal)
         .collect();
     let model = walked.model.map(|model| {
@@ -56,6 +61,7 @@ pub fn extract(body: &str, scope: GuardScope) -> Result<Extracted<'_>> {
             kind: SegmentKind::Message,
             literal: model,
             text: unescape::text(body, model),
+            joins_previous: false,
         })
     });
     Ok(Extracted { texts, model })
@@ -66,6 +72,7 @@ fn literal(found: Found<'_>) -> Literal<'_> {
         kind: found.kind,
         span: (found.literal.start, found.literal.end),
         text: found.text,
+        joins_previous: found.joins_previous,
     }
 }
 
@@ -75,6 +82,15 @@ type Object<'a> = BTreeMap<String, &'a RawValue>;
 /// as clients saw before the walker existed; the walker's own words are the fallback.
 #[cold]
 fn diagnose(body: &str, err: WalkError) -> ProxyError {
+    if let WalkError::Syntax(syntax) = err
+        && syntax.ambiguous
+    {
+        let (line, column) = json::line_column(body, syntax.offset);
+        return ProxyError::Unguardable(format!(
+            "{} at line {line} column {column}",
+            syntax.problem
+        ));
+    }
     if let Err(e) = serde_json::from_str::<Object<'_>>(body) {
         return ProxyError::BadJson(e.to_string());
     }
@@ -91,24 +107,40 @@ fn diagnose(body: &str, err: WalkError) -> ProxyError {
             ProxyError::BadJson(format!("{} at line {line} column {column}", syntax.problem))
         }
         WalkError::NotObject => ProxyError::BadJson("expected a JSON object".to_owned()),
+        WalkError::Shape(offset, problem) => {
+            let (line, column) = json::line_column(body, offset);
+            ProxyError::Unguardable(format!("{problem} at line {line} column {column}"))
+        }
     }
 }
 
 /// Replaces byte spans of `body` with new JSON string literals for `values`.
-pub fn splice(body: &str, mut edits: Vec<((usize, usize), String)>) -> Vec<u8> {
+///
+/// Every edit must apply: an edit that overlaps another or lies outside the body is a bug
+/// upstream of here, and forwarding the body with the edit dropped would forward what a guard
+/// meant to mask, so it is an error that refuses the request.
+pub fn splice(body: &str, mut edits: Vec<((usize, usize), String)>) -> Result<Vec<u8>> {
     edits.sort_by_key(|(span, _)| span.0);
     let mut out = Vec::with_capacity(body.len() + 64);
     let mut copied = 0;
     for ((start, end), value) in edits {
-        if start < copied || end > body.len() {
-            continue;
-        }
-        out.extend_from_slice(&body.as_bytes()[copied..start]);
-        out.extend_from_slice(serde_json::to_string(&value).unwrap_or_default().as_bytes());
+        let Some(before) = body
+            .as_bytes()
+            .get(copied..start)
+            .filter(|_| start <= end && end <= body.len())
+        else {
+            return Err(ProxyError::Unguardable(format!(
+                "an edit of bytes {start}..{end} overlaps another or lies outside the body"
+            )));
+        };
+        out.extend_from_slice(before);
+        let literal = serde_json::to_string(&value)
+            .map_err(|e| ProxyError::Unguardable(format!("cannot encode a masked text: {e}")))?;
+        out.extend_from_slice(literal.as_bytes());
         copied = end;
     }
     out.extend_from_slice(&body.as_bytes()[copied..]);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -137,6 +169,7 @@ mod tests {
                 ("sys \"q\"", SegmentKind::System),
                 ("hi é", SegmentKind::Message),
                 ("ok", SegmentKind::Message),
+                ("bash", SegmentKind::ToolUse),
                 ("rm -rf", SegmentKind::ToolUse),
                 ("x", SegmentKind::ToolUse),
                 ("done", SegmentKind::ToolResult)
@@ -164,11 +197,22 @@ mod tests {
     fn splice_keeps_every_other_byte() {
         let body = "{ \"a\" : \"x@y.io\",\n  \"keep\": 1.50e3, \"b\":\"é\" }";
         let start = body.find("\"x@y.io\"").expect("found");
-        let out = splice(body, vec![((start, start + 8), "<EMAIL_ADDRESS>".into())]);
+        let out =
+            splice(body, vec![((start, start + 8), "<EMAIL_ADDRESS>".into())]).expect("applies");
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "{ \"a\" : \"<EMAIL_ADDRESS>\",\n  \"keep\": 1.50e3, \"b\":\"é\" }"
         );
+    }
+
+    #[test]
+    fn an_edit_that_cannot_apply_refuses_the_request() {
+        let body = r#"{"a":"x@y.io","b":"z"}"#;
+        let overlapping = vec![((5, 13), "<E>".to_owned()), ((7, 13), "<F>".to_owned())];
+        let err = splice(body, overlapping).expect_err("overlap");
+        assert!(err.to_string().contains("overlaps"), "{err}");
+        assert!(splice(body, vec![((20, 40), "x".to_owned())]).is_err());
+        assert!(splice(body, vec![((9, 3), "x".to_owned())]).is_err());
     }
 
     #[test]
@@ -200,12 +244,37 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_resolve_to_the_last_as_a_json_map_does() {
-        let body = r#"{"messages":[{"role":"user","content":"old"}],"system":"s1","messages":[{"content":"gone","content":[{"type":"text","text":"x","text":"y"}]}],"system":"s2"}"#;
-        assert_eq!(
-            texts(body),
-            [("s2".to_owned(), SegmentKind::System), message("y")]
-        );
+    fn duplicate_keys_are_refused_in_every_object() {
+        for body in [
+            r#"{"messages":[],"system":"s1","messages":[]}"#,
+            r#"{"messages":[{"content":"a","content":"b"}]}"#,
+            r#"{"messages":[{"content":[{"type":"text","text":"x","text":"y"}]}]}"#,
+            r#"{"messages":[{"content":[{"type":"text","t\u0065xt":"x","text":"y"}]}]}"#,
+            r#"{"metadata":{"user_id":"a","user_id":"b"},"messages":[]}"#,
+            r#"{"messages":[{"content":[{"type":"tool_use","input":{"a":{"k":1,"k":2}}}]}]}"#,
+        ] {
+            let err = extract(body, ALL).expect_err(body);
+            assert!(
+                matches!(&err, ProxyError::Unguardable(m) if m.starts_with("duplicate key at line 1")),
+                "{body}: {err}"
+            );
+        }
+        // The same key in sibling objects is no duplicate.
+        assert!(extract(r#"{"messages":[{"content":"a"},{"content":"b"}]}"#, ALL).is_ok());
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_without_recursion() {
+        let deep = |n: usize| {
+            format!(
+                r#"{{"messages":[{{"role":"user","content":[{{"type":"tool_use","input":{}0{}}}]}}]}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert!(extract(&deep(100), ALL).is_ok());
+        let err = extract(&deep(100_000), ALL).expect_err("too deep");
+        assert!(err.to_string().contains("nesting deeper than 128"), "{err}");
     }
 
     #[test]
@@ -215,12 +284,96 @@ mod tests {
     }
 
     #[test]
-    fn odd_elements_do_not_hide_the_texts_around_them() {
-        let body = r#"{"system":[1,{"type":"text","text":"s"},"x"],"messages":[{"role":"user","content":[null,{"type":"text","text":"m"},[{"type":"text","text":"nested"}]]}]}"#;
-        assert_eq!(
-            texts(body),
-            [("s".to_owned(), SegmentKind::System), message("m")]
+    fn shapes_the_walker_cannot_interpret_are_refused() {
+        for (body, problem) in [
+            (
+                r#"{"system":[1,{"type":"text","text":"s"}],"messages":[]}"#,
+                "`system` blocks must be objects",
+            ),
+            (
+                r#"{"system":{"text":"s"},"messages":[]}"#,
+                "`system` must be a string or an array",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[null,{"type":"text","text":"m"}]}]}"#,
+                "content blocks must be objects",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[[{"type":"text","text":"nested"}]]}]}"#,
+                "content blocks must be objects",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":{"type":"text","text":"m"}}]}"#,
+                "`content` must be a string or an array",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":42}]}"#,
+                "`content` must be a string or an array",
+            ),
+        ] {
+            let err = extract(body, ALL).expect_err(body);
+            assert!(
+                matches!(&err, ProxyError::Unguardable(m) if m.starts_with(problem)),
+                "{body}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_place_text_can_hide_is_read_under_its_scope() {
+        let body = r#"{"system":[{"type":"text","text":"sys","cache_control":{"type":"ephemeral"}}],"metadata":{"user_id":"meta"},"messages":[
+            {"role":"system","content":"mid-conversation system"},
+            {"role":"assistant","content":[
+                {"type":"thinking","thinking":"thought","signature":"c2lnbmF0dXJl"},
+                {"type":"redacted_thinking","data":"ZW5jcnlwdGVk"},
+                {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+                {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[{"type":"web_search_result","title":"t","url":"u","encrypted_content":"e"}]}]},
+            {"role":"user","content":[
+                {"type":"document","source":{"type":"text","media_type":"text/plain","data":"doc text"},"title":"dt"},
+                {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
+                {"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r1"},[["deep"]],{"type":"image","source":{"type":"base64","data":"AAAA"}}]},
+                {"type":"hologram","payload":{"caption":"future"}}]}]}"#;
+        let m = SegmentKind::Message;
+        let expected: Vec<(String, SegmentKind)> = [
+            ("sys", SegmentKind::System),
+            ("mid-conversation system", m),
+            ("thought", m),
+            ("web_search", SegmentKind::ToolUse),
+            ("q", SegmentKind::ToolUse),
+            ("t", SegmentKind::ToolResult),
+            ("u", SegmentKind::ToolResult),
+            ("e", SegmentKind::ToolResult),
+            ("doc text", m),
+            ("dt", m),
+            ("r1", SegmentKind::ToolResult),
+            ("deep", SegmentKind::ToolResult),
+            ("future", m),
+            ("meta", m),
+        ]
+        .iter()
+        .map(|(t, k)| ((*t).to_owned(), *k))
+        .collect();
+        assert_eq!(texts(body), expected);
+        // Out of scope, a block is skipped whole.
+        let only_messages = extract(body, GuardScope::default()).expect("parses");
+        assert!(
+            only_messages
+                .texts
+                .iter()
+                .all(|t| matches!(t.kind, SegmentKind::System | SegmentKind::Message))
         );
+    }
+
+    #[test]
+    fn adjacent_text_blocks_are_marked_as_read_together() {
+        let body = r#"{"messages":[{"role":"user","content":[{"type":"text","text":"credit"},{"type":"text","text":" card"},{"type":"image","source":{"type":"url","url":"x"}},{"type":"text","text":"z"}]},{"role":"user","content":[{"type":"text","text":"next"}]}]}"#;
+        let joins: Vec<bool> = extract(body, ALL)
+            .expect("parses")
+            .texts
+            .iter()
+            .map(|t| t.joins_previous)
+            .collect();
+        assert_eq!(joins, [false, true, false, false, false]);
     }
 
     #[test]
@@ -233,9 +386,17 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_surrogate_does_not_hide_a_text() {
-        let body = r#"{"messages":[{"role":"user","content":"credit card \ud800"}]}"#;
-        assert_eq!(texts(body), [message("credit card \u{fffd}")]);
+    fn lone_surrogates_are_refused_as_the_provider_refuses_them() {
+        for body in [
+            r#"{"messages":[{"role":"user","content":"credit\ud800 card"}]}"#,
+            r#"{"messages":[{"role":"user","content":"credit\udc00 card"}]}"#,
+            r#"{"metadata":{"x":"\ud83d\u0041"},"messages":[]}"#,
+        ] {
+            let err = extract(body, ALL).expect_err(body);
+            assert!(err.to_string().contains("surrogate"), "{body}: {err}");
+        }
+        let pair = r#"{"messages":[{"role":"user","content":"\ud83d\ude00"}]}"#;
+        assert_eq!(texts(pair), [message("\u{1f600}")]);
     }
 
     #[test]
@@ -257,7 +418,7 @@ mod tests {
         assert!(err.to_string().contains("expected a map"), "{err}");
         let err = extract(r#"{"a":1} x"#, ALL).expect_err("trailing");
         assert!(err.to_string().contains("trailing characters"), "{err}");
-        // A later `messages` replaces a bad one, as it would in a map.
-        assert!(extract(r#"{"messages":1,"messages":[]}"#, ALL).is_ok());
+        // A second `messages` is not read as replacing a bad one: duplicates are refused.
+        assert!(extract(r#"{"messages":1,"messages":[]}"#, ALL).is_err());
     }
 }

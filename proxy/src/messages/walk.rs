@@ -1,9 +1,21 @@
 //! Finding the texts of a Messages body in one pass of the [`Reader`].
 //!
-//! The walker follows the Messages shape (`system`, `messages[].content`, content blocks)
-//! and skips everything else while the reader validates it. Duplicate keys resolve as
-//! serde_json maps resolve them (the last one wins), and a block's `type` may come after
-//! its `text`, so a block's candidates are held until the block closes.
+//! The walker follows the Messages shape and reads, per scope, every place text can hide:
+//! `system` (a string, or blocks), each message's `content` (a string, or blocks of any
+//! type, role `system` messages included), and `metadata`. Within a block every string leaf
+//! is read, however deeply nested (`tool_result` content as a string, text blocks or arrays,
+//! `tool_use.input`, `document` text sources, `thinking`, citations, block types that do not
+//! exist yet), except values that are opaque by contract: [`OPAQUE_KEYS`], and the `data` of
+//! a `base64` source or a `redacted_thinking` block (never decoded; it still counts toward the
+//! body limit). A block's scope follows its type: `tool_use`-like blocks are `ToolUse`,
+//! `tool_result`-like blocks are `ToolResult`, all others (unknown ones included) `Messages`.
+//! A block's `type` may come after its texts, so they are held until the block closes.
+//!
+//! What the walker cannot interpret is refused, never skipped: `messages` that is not an
+//! array of objects, `content` or `system` of another type, a block that is no object, and
+//! (from the reader) duplicate keys, nesting past 128 levels and lone surrogates. Top-level
+//! fields other than `model`, `system`, `messages` and `metadata` (`tools`, `tool_choice`,
+//! sampling settings) are configuration, validated as JSON and forwarded unread.
 
 use std::borrow::Cow;
 
@@ -12,6 +24,20 @@ use agw_policy::engine::SegmentKind;
 
 use super::json::{Read, Reader, Str, SyntaxError};
 use super::unescape;
+
+/// Keys whose values are identifiers or opaque blobs the provider validates by format, and
+/// no model reads as text: never scanned (a signature's base64 would only give false hits).
+pub const OPAQUE_KEYS: &[&str] = &[
+    "type",
+    "id",
+    "tool_use_id",
+    "signature",
+    "media_type",
+    "cache_control",
+];
+
+/// Object types whose `data` is an encoding, not text.
+const OPAQUE_DATA: &[&str] = &["base64", "redacted_thinking"];
 
 /// A string a guard reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +48,9 @@ pub struct Found<'a> {
     pub literal: Str,
     /// Its text, decoded while it was read.
     pub text: Cow<'a, str>,
+    /// Whether it is a `text` block's text following another of the same message, which the
+    /// model reads as one text with it.
+    pub joins_previous: bool,
 }
 
 /// Everything found in a body.
@@ -31,19 +60,23 @@ pub struct Walked<'a> {
     pub system: Vec<Found<'a>>,
     /// Texts of `messages`, in body order.
     pub messages: Vec<Found<'a>>,
+    /// Texts of `metadata`.
+    pub metadata: Vec<Found<'a>>,
     /// The top-level `model`, when it is a string.
     pub model: Option<Str>,
 }
 
-/// Why a body is not a Messages request.
+/// Why a body is not a Messages request a guard can read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WalkError {
-    /// Not JSON.
+    /// Not JSON, or JSON a guard cannot read unambiguously.
     Syntax(SyntaxError),
     /// JSON, but not an object.
     NotObject,
     /// `messages` is not an array of objects; the span of its value.
     Messages(usize, usize),
+    /// A part of the body has a shape the walker cannot interpret: where, and what it needs.
+    Shape(usize, &'static str),
 }
 
 impl From<SyntaxError> for WalkError {
@@ -52,8 +85,10 @@ impl From<SyntaxError> for WalkError {
     }
 }
 
+type Walk<T> = Result<T, WalkError>;
+
 /// Walks `body`, collecting the strings `scope` asks for.
-pub fn walk(body: &str, scope: GuardScope) -> Result<Walked<'_>, WalkError> {
+pub fn walk(body: &str, scope: GuardScope) -> Walk<Walked<'_>> {
     let mut reader = Reader::new(body);
     if reader.peek() != Some(b'{') {
         // Syntax errors first, as a full parse would report them.
@@ -61,7 +96,7 @@ pub fn walk(body: &str, scope: GuardScope) -> Result<Walked<'_>, WalkError> {
         reader.end()?;
         return Err(WalkError::NotObject);
     }
-    reader.open();
+    reader.open()?;
     let walker = Walker { body, scope };
     let mut out = Walked::default();
     let mut bad_messages = None;
@@ -71,11 +106,11 @@ pub fn walk(body: &str, scope: GuardScope) -> Result<Walked<'_>, WalkError> {
         if walker.is(key, "model") {
             out.model = string_or_skip(&mut reader)?;
         } else if walker.is(key, "system") && scope.system {
-            out.system.clear();
-            walker.content(&mut reader, SegmentKind::System, &mut out.system)?;
+            walker.system(&mut reader, &mut out.system)?;
         } else if walker.is(key, "messages") {
-            out.messages.clear();
             bad_messages = walker.messages(&mut reader, &mut out.messages)?;
+        } else if walker.is(key, "metadata") && scope.messages {
+            walker.leaves(&mut reader, &mut out.metadata, true)?;
         } else {
             reader.skip()?;
         }
@@ -95,12 +130,22 @@ fn string_or_skip(reader: &mut Reader<'_>) -> Read<Option<Str>> {
     reader.skip().map(|()| None)
 }
 
-/// A string value and its text, or `None` after skipping any other value.
-fn text_or_skip<'b>(reader: &mut Reader<'b>) -> Read<Option<(Str, Cow<'b, str>)>> {
-    if reader.peek() == Some(b'"') {
-        return reader.text().map(Some);
+/// The scope a block of type `name` belongs to.
+fn block_kind(name: &str) -> SegmentKind {
+    match name {
+        "tool_use" | "server_tool_use" | "mcp_tool_use" => SegmentKind::ToolUse,
+        _ if name == "tool_result" || name.ends_with("_tool_result") => SegmentKind::ToolResult,
+        _ => SegmentKind::Message,
     }
-    reader.skip().map(|()| None)
+}
+
+fn covers(scope: GuardScope, kind: SegmentKind) -> bool {
+    match kind {
+        SegmentKind::System => scope.system,
+        SegmentKind::Message => scope.messages,
+        SegmentKind::ToolResult => scope.tool_results,
+        SegmentKind::ToolUse => scope.tool_use,
+    }
 }
 
 struct Walker<'b> {
@@ -114,18 +159,60 @@ impl<'b> Walker<'b> {
         unescape::text(self.body, literal) == name
     }
 
+    fn text(reader: &mut Reader<'b>, kind: SegmentKind) -> Walk<Found<'b>> {
+        let (literal, text) = reader.text()?;
+        Ok(Found {
+            kind,
+            literal,
+            text,
+            joins_previous: false,
+        })
+    }
+
+    /// `system`: a string, or an array of blocks whose every text leaf is read.
+    fn system(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Walk<()> {
+        match reader.peek() {
+            Some(b'"') => out.push(Self::text(reader, SegmentKind::System)?),
+            Some(b'[') => {
+                reader.open()?;
+                let mut first = true;
+                while reader.next_element(first)? {
+                    first = false;
+                    if reader.peek() != Some(b'{') {
+                        return Err(WalkError::Shape(
+                            reader.pos(),
+                            "`system` blocks must be objects",
+                        ));
+                    }
+                    let start = out.len();
+                    self.object(reader, out, true, None)?;
+                    out[start..]
+                        .iter_mut()
+                        .for_each(|f| f.kind = SegmentKind::System);
+                }
+            }
+            _ => {
+                return Err(WalkError::Shape(
+                    reader.pos(),
+                    "`system` must be a string or an array of blocks",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `messages`: the span of the value when it is not an array of objects.
     fn messages(
         &self,
         reader: &mut Reader<'b>,
         out: &mut Vec<Found<'b>>,
-    ) -> Read<Option<(usize, usize)>> {
+    ) -> Walk<Option<(usize, usize)>> {
         let start = reader.pos();
         if reader.peek() != Some(b'[') {
             reader.skip()?;
             return Ok(Some((start, reader.pos())));
         }
-        reader.open();
+        reader.open()?;
         let mut bad = false;
         let mut first = true;
         while reader.next_element(first)? {
@@ -140,15 +227,13 @@ impl<'b> Walker<'b> {
         Ok(bad.then(|| (start, reader.pos())))
     }
 
-    /// One message object: the texts of its (last) `content`.
-    fn message(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
-        reader.open();
-        let base = out.len();
+    /// One message object: the texts of its `content`.
+    fn message(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Walk<()> {
+        reader.open()?;
         let mut first = true;
         while let Some(key) = reader.next_key(first)? {
             first = false;
             if self.is(key, "content") {
-                out.truncate(base);
                 self.message_content(reader, out)?;
             } else {
                 reader.skip()?;
@@ -157,155 +242,120 @@ impl<'b> Walker<'b> {
         Ok(())
     }
 
-    /// A message's content: a string, or an array of blocks.
-    fn message_content(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
+    /// A message's content: a string, or an array of blocks (objects).
+    fn message_content(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Walk<()> {
         match reader.peek() {
-            Some(b'"') => {
-                if self.scope.messages {
-                    let (literal, text) = reader.text()?;
-                    out.push(Found {
-                        kind: SegmentKind::Message,
-                        literal,
-                        text,
-                    });
-                } else {
-                    reader.string()?;
-                }
-                Ok(())
+            Some(b'"') if self.scope.messages => {
+                out.push(Self::text(reader, SegmentKind::Message)?);
             }
-            Some(b'[') => self.blocks(reader, out, Self::block),
-            _ => reader.skip(),
-        }
-    }
-
-    /// `system` or a `tool_result`'s content: a string, or an array of `text` blocks.
-    fn content(
-        &self,
-        reader: &mut Reader<'b>,
-        kind: SegmentKind,
-        out: &mut Vec<Found<'b>>,
-    ) -> Read<()> {
-        match reader.peek() {
             Some(b'"') => {
-                let (literal, text) = reader.text()?;
-                out.push(Found {
-                    kind,
-                    literal,
-                    text,
-                });
-                Ok(())
+                reader.string()?;
             }
-            Some(b'[') => self.blocks(reader, out, |walker, reader, out| {
-                let block = walker.fields(reader, None)?;
-                if block.type_is(walker, "text")
-                    && let Some((literal, text)) = block.text
-                {
-                    out.push(Found {
-                        kind,
-                        literal,
-                        text,
-                    });
+            Some(b'[') => {
+                reader.open()?;
+                let mut first = true;
+                let mut previous_text = false;
+                while reader.next_element(first)? {
+                    first = false;
+                    if reader.peek() != Some(b'{') {
+                        return Err(WalkError::Shape(
+                            reader.pos(),
+                            "content blocks must be objects",
+                        ));
+                    }
+                    previous_text = self.block(reader, out, previous_text)?;
                 }
-                Ok(())
-            }),
-            _ => reader.skip(),
-        }
-    }
-
-    /// The object elements of an array, each handed to `block`; other elements are skipped.
-    fn blocks(
-        &self,
-        reader: &mut Reader<'b>,
-        out: &mut Vec<Found<'b>>,
-        block: impl Fn(&Self, &mut Reader<'b>, &mut Vec<Found<'b>>) -> Read<()>,
-    ) -> Read<()> {
-        reader.open();
-        let mut first = true;
-        while reader.next_element(first)? {
-            first = false;
-            if reader.peek() == Some(b'{') {
-                block(self, reader, out)?;
-            } else {
-                reader.skip()?;
+            }
+            _ => {
+                return Err(WalkError::Shape(
+                    reader.pos(),
+                    "`content` must be a string or an array of blocks",
+                ));
             }
         }
         Ok(())
     }
 
-    /// A content block of a message: `text`, `tool_result` or `tool_use`, per scope.
-    fn block(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>) -> Read<()> {
-        let mut nested = Nested::default();
-        let block = self.fields(reader, Some(&mut nested))?;
-        if block.type_is(self, "text") && self.scope.messages {
-            if let Some((literal, text)) = block.text {
-                out.push(Found {
-                    kind: SegmentKind::Message,
-                    literal,
-                    text,
-                });
+    /// A content block: every text leaf, under the scope of its type. Returns whether it was
+    /// a `text` block, whose text the next one's joins (`previous_text`).
+    fn block(
+        &self,
+        reader: &mut Reader<'b>,
+        out: &mut Vec<Found<'b>>,
+        previous_text: bool,
+    ) -> Walk<bool> {
+        let scope = self.scope;
+        let wanted = |name: &str| covers(scope, block_kind(name));
+        let mut found = Vec::new();
+        let kind = self.object(reader, &mut found, true, Some(&wanted))?;
+        let name = kind.map(|k| unescape::text(self.body, k));
+        let kind = name.as_deref().map_or(SegmentKind::Message, block_kind);
+        let is_text = name.as_deref() == Some("text");
+        if covers(scope, kind) {
+            for (i, mut f) in found.into_iter().enumerate() {
+                f.kind = kind;
+                f.joins_previous = is_text && previous_text && i == 0;
+                out.push(f);
             }
-        } else if block.type_is(self, "tool_result") && self.scope.tool_results {
-            out.append(&mut nested.content);
-        } else if block.type_is(self, "tool_use") && self.scope.tool_use {
-            out.append(&mut nested.input);
+        }
+        Ok(is_text)
+    }
+
+    /// Every text leaf of the value at the cursor, when `wanted`; else skipped unread.
+    fn leaves(&self, reader: &mut Reader<'b>, out: &mut Vec<Found<'b>>, wanted: bool) -> Walk<()> {
+        if !wanted {
+            return Ok(reader.skip()?);
+        }
+        match reader.peek() {
+            Some(b'"') => out.push(Self::text(reader, SegmentKind::Message)?),
+            Some(b'[') => {
+                reader.open()?;
+                let mut first = true;
+                while reader.next_element(first)? {
+                    first = false;
+                    self.leaves(reader, out, true)?;
+                }
+            }
+            Some(b'{') => {
+                self.object(reader, out, true, None)?;
+            }
+            _ => reader.skip()?,
         }
         Ok(())
     }
 
-    /// Reads a block object: its `type` and `text`, and — when `nested` is given — the
-    /// texts of its `content` and `input`, kept until the type is known.
-    fn fields(
+    /// An object's text leaves (see the module doc for what is opaque); its `type`. When
+    /// `decide` is given, the type, once read, says whether the leaves after it are wanted.
+    /// Recursion is bounded: the reader refuses nesting past 128 levels.
+    fn object(
         &self,
         reader: &mut Reader<'b>,
-        mut nested: Option<&mut Nested<'b>>,
-    ) -> Read<Block<'b>> {
-        reader.open();
-        let mut block = Block::default();
+        out: &mut Vec<Found<'b>>,
+        mut wanted: bool,
+        decide: Option<&dyn Fn(&str) -> bool>,
+    ) -> Walk<Option<Str>> {
+        reader.open()?;
+        let mut kind = None;
+        let mut data = Vec::new();
         let mut first = true;
         while let Some(key) = reader.next_key(first)? {
             first = false;
-            match (&mut nested, key) {
-                (_, key) if self.is(key, "type") => block.kind = string_or_skip(reader)?,
-                (_, key) if self.is(key, "text") => block.text = text_or_skip(reader)?,
-                (Some(nested), key) if self.is(key, "content") && self.scope.tool_results => {
-                    nested.content.clear();
-                    self.content(reader, SegmentKind::ToolResult, &mut nested.content)?;
+            if self.is(key, "type") {
+                kind = string_or_skip(reader)?;
+                if let (Some(decide), Some(kind)) = (decide, kind) {
+                    wanted = decide(&unescape::text(self.body, kind));
                 }
-                (Some(nested), key) if self.is(key, "input") && self.scope.tool_use => {
-                    nested.input.clear();
-                    let input = &mut nested.input;
-                    let body = self.body;
-                    reader.value_strings(|literal| {
-                        input.push(Found {
-                            kind: SegmentKind::ToolUse,
-                            literal,
-                            text: unescape::text(body, literal),
-                        });
-                    })?;
-                }
-                _ => reader.skip()?,
+            } else if OPAQUE_KEYS.iter().any(|name| self.is(key, name)) {
+                reader.skip()?;
+            } else if self.is(key, "data") {
+                self.leaves(reader, &mut data, wanted)?;
+            } else {
+                self.leaves(reader, out, wanted)?;
             }
         }
-        Ok(block)
+        if !kind.is_some_and(|kind| OPAQUE_DATA.iter().any(|name| self.is(kind, name))) {
+            out.append(&mut data);
+        }
+        Ok(kind)
     }
-}
-
-/// The `type` and `text` strings of a block.
-#[derive(Default)]
-struct Block<'b> {
-    kind: Option<Str>,
-    text: Option<(Str, Cow<'b, str>)>,
-}
-
-impl Block<'_> {
-    fn type_is(&self, walker: &Walker<'_>, name: &str) -> bool {
-        self.kind.is_some_and(|kind| walker.is(kind, name))
-    }
-}
-
-/// Texts of a block's `content` and `input`, whose use depends on its `type`.
-#[derive(Default)]
-struct Nested<'b> {
-    content: Vec<Found<'b>>,
-    input: Vec<Found<'b>>,
 }

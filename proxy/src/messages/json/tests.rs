@@ -151,8 +151,16 @@ fn text_decodes_in_the_same_pass_as_serde_json_would() {
         );
         assert_eq!(matches!(text, Cow::Borrowed(_)), !literal.contains('\\'));
     }
-    let mut reader = Reader::new(r#""x\ud800\u0041\udc00""#);
-    assert_eq!(reader.text().expect("valid").1, "x\u{fffd}A\u{fffd}");
+    // Lone surrogates are refused, in decoded and skipped strings alike.
+    for lone in [
+        r#""x\ud800\u0041""#,
+        r#""\udc00""#,
+        r#""\ud800""#,
+        r#""\ud800\ud800""#,
+    ] {
+        assert!(Reader::new(lone).text().is_err(), "{lone}");
+        assert!(Reader::new(lone).string().is_err(), "{lone}");
+    }
     // The second half of a pair is validated too.
     assert!(Reader::new(r#""\ud83d\u12""#).text().is_err());
 }
