@@ -91,6 +91,9 @@ async fn proxy(
         router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     observed.route = route.as_str();
     observed.log.route(key, route);
+    if !route.is_guarded() && router::looks_guarded(backend, &path) {
+        return Err(ProxyError::NoRoute(path));
+    }
     let (parts, body) = req.into_parts();
     let (body, rewrite) = if route.is_guarded() {
         let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;

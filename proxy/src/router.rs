@@ -138,6 +138,46 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// Whether `path`, read loosely — case folded, every `%XX` decoded, `;` parameters dropped, as
+/// some servers read paths — names a guarded route of `backend` although `path` itself does
+/// not. Such a path (`/V1/Messages`, `/v1/messages%2F`, `/v1/messages;x=1`) must not reach the
+/// provider through an unguarded fallback, in case the provider reads it loosely too.
+pub fn looks_guarded(backend: &BundleBackend, path: &str) -> bool {
+    let decoded: Vec<u8> = percent_decode_all(path.as_bytes());
+    let loose = String::from_utf8_lossy(&decoded).to_ascii_lowercase();
+    let loose: Vec<&str> = loose
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or(segment))
+        .collect();
+    let loose = normalize_path(&loose.join("/"));
+    let guarded = |p: &str| route_type(backend, p).is_some_and(RouteType::is_guarded);
+    !guarded(path) && guarded(&loose)
+}
+
+fn percent_decode_all(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = (bytes[i] == b'%')
+            .then(|| {
+                bytes
+                    .get(i + 1)
+                    .copied()
+                    .and_then(hex)
+                    .zip(bytes.get(i + 2).copied().and_then(hex))
+            })
+            .flatten();
+        if let Some((high, low)) = pair {
+            out.push(high * 16 + low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// The route type for a path: an exact route, else `*`, else none.
 pub fn route_type(backend: &BundleBackend, path: &str) -> Option<RouteType> {
     let trimmed = if path.len() > 1 {
