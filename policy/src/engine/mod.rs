@@ -295,4 +295,6 @@ impl GuardAction {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@
 //! key order, whitespace, number formatting — reaches the upstream exactly as the client
 //! sent it, and an allowed request is forwarded as the very bytes it arrived as.
 
+#[cfg(test)]
+mod fuzz;
 mod json;
 mod unescape;
 mod walk;
@@ -317,6 +319,18 @@ mod tests {
                 "{body}: {err}"
             );
         }
+    }
+
+    /// Found by the guard fuzzer: a message field other than `content` was forwarded unread.
+    #[test]
+    fn message_fields_other_than_role_and_content_are_refused() {
+        let body = r#"{"messages":[{"role":"user","content":"hi","metadata":"credit card"}]}"#;
+        let err = extract(body, ALL).expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("a message has only `role` and `content`"),
+            "{err}"
+        );
     }
 
     #[test]

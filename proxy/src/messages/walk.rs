@@ -12,7 +12,8 @@
 //! A block's `type` may come after its texts, so they are held until the block closes.
 //!
 //! What the walker cannot interpret is refused, never skipped: `messages` that is not an
-//! array of objects, `content` or `system` of another type, a block that is no object, and
+//! array of objects, a message field other than `role` and `content`, `content` or `system`
+//! of another type, a block that is no object, and
 //! (from the reader) duplicate keys, nesting past 128 levels and lone surrogates. Top-level
 //! fields other than `model`, `system`, `messages` and `metadata` (`tools`, `tool_choice`,
 //! sampling settings) are configuration, validated as JSON and forwarded unread.
@@ -235,8 +236,15 @@ impl<'b> Walker<'b> {
             first = false;
             if self.is(key, "content") {
                 self.message_content(reader, out)?;
-            } else {
+            } else if self.is(key, "role") {
                 reader.skip()?;
+            } else {
+                // The provider refuses other fields ("extra inputs are not permitted"); one
+                // agw forwarded unread could carry text to a provider that one day reads it.
+                return Err(WalkError::Shape(
+                    key.start,
+                    "a message has only `role` and `content`",
+                ));
             }
         }
         Ok(())
