@@ -173,15 +173,16 @@ fn provider_texts(value: &serde_json::Value, under_opaque: bool, out: &mut Vec<S
     }
 }
 
-/// "credit card" starting a word, as the guard's plain phrase must (a subset of what the
-/// guard matches: it also sees through case, width and whitespace).
+/// "credit card" after no letter or digit of any script, so a word start whatever a letter
+/// normalizes to (`𝕎credit` reads `Wcredit`): a subset of what the guard's plain phrase matches
+/// (it also sees through case, width and whitespace).
 fn has_phrase(text: &str) -> bool {
     let lower = text.to_lowercase();
     lower.match_indices("credit card").any(|(at, _)| {
         !lower[..at]
             .chars()
             .next_back()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
 }
 
