@@ -11,9 +11,9 @@
 //! `tool_result`-like blocks are `ToolResult`, all others (unknown ones included) `Messages`.
 //! A block's `type` may come after its texts, so they are held until the block closes.
 //!
-//! What the walker cannot interpret is refused, never skipped: `messages` that is not an
-//! array of objects, a message field other than `role` and `content`, `content` or `system`
-//! of another type, a block that is no object, and
+//! A message's fields other than `role` and `content` are read as its text too. What the
+//! walker cannot interpret is refused, never skipped: `messages` that is not an array of
+//! objects, `content` or `system` of another type, a block that is no object, and
 //! (from the reader) duplicate keys, nesting past 128 levels and lone surrogates. Top-level
 //! fields other than `model`, `system`, `messages` and `metadata` (`tools`, `tool_choice`,
 //! sampling settings) are configuration, validated as JSON and forwarded unread.
@@ -239,12 +239,9 @@ impl<'b> Walker<'b> {
             } else if self.is(key, "role") {
                 reader.skip()?;
             } else {
-                // The provider refuses other fields ("extra inputs are not permitted"); one
-                // agw forwarded unread could carry text to a provider that one day reads it.
-                return Err(WalkError::Shape(
-                    key.start,
-                    "a message has only `role` and `content`",
-                ));
+                // Other fields (clients add their own, such as Claude Code's) are read as the
+                // message's text: forwarded unread, they could carry text to the provider.
+                self.leaves(reader, out, self.scope.messages)?;
             }
         }
         Ok(())
