@@ -79,6 +79,8 @@ impl ProxyError {
             Self::TooLarge { .. } => "request_too_large",
             Self::BadJson(_) => "bad_json",
             Self::BadBody(_) => "bad_body",
+            Self::Unguardable(_) => "unguardable",
+            Self::UnsupportedMedia(_) => "unsupported_media",
             Self::Upstream(_) => "upstream_connect",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::NoKey(_) => "no_key",

@@ -41,6 +41,7 @@ fn guards(action: GuardAction) -> BackendGuards {
     BackendGuards::from_guard_set(&GuardSet {
         request: vec![guard],
         response: vec![],
+        streaming: false,
     })
     .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -146,6 +146,7 @@ fn phrase_guard() -> BackendGuards {
     BackendGuards::from_guard_set(&GuardSet {
         request: vec![guard],
         response: vec![],
+        streaming: false,
     })
     .unwrap_or_else(|e| panic!("{e}"))
 }
