@@ -213,9 +213,7 @@ async fn an_httproute_to_an_agentgateway_backend_is_accepted_and_serves_claude()
     let env = OperatorEnv::new("agbe-gateway").await.unwrap();
     let _operator = env.operator("one", &["--gateway-api=on"]).await.unwrap();
     let stand_in = env.stand_in().unwrap();
-    env.apply(&OperatorEnv::sample("gateway/gatewayclass.yaml").unwrap())
-        .await
-        .unwrap();
+    // The class `agentgateway` is the operator's to create (as after the tutorial's install).
     env.apply(&OperatorEnv::sample("gateway/gateway.yaml").unwrap())
         .await
         .unwrap();

@@ -99,12 +99,8 @@ impl Env {
 
     /// The tutorial's steps 3–6 in this namespace, with guards on the Backend (step 8).
     async fn tutorial(&self) {
-        // Cluster-scoped and shared by the tests here: applied once, as concurrent
-        // client-side applies of one new object race to create it.
-        static CLASS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-        CLASS
-            .get_or_init(async || self.apply(&Self::sample("gateway/gatewayclass.yaml")).await)
-            .await;
+        // No GatewayClass here: the operator creates `agentgateway`, as after the tutorial's
+        // install (gateway_class.rs tests that on its own).
         self.apply(&Self::sample("gateway/gateway.yaml")).await;
         self.apply(&OperatorEnv::secret().unwrap()).await;
         self.apply(&self.backend("anthropic", None)).await;

@@ -212,8 +212,17 @@ mod tests {
             files.iter().any(|f| f.ends_with("crds/backend.yaml")),
             "{files:?}"
         );
-        let crds = read_crds(&files[0]).unwrap();
-        assert!(crds.iter().any(|c| c.spec.names.plural == "backends"));
+        let plurals: Vec<String> = files
+            .iter()
+            .flat_map(|f| read_crds(f).unwrap())
+            .map(|c| c.spec.names.plural)
+            .collect();
+        for plural in ["agentgatewaybackends", "backends"] {
+            assert!(
+                plurals.iter().any(|p| p == plural),
+                "{plural} in {plurals:?}"
+            );
+        }
     }
 
     #[test]
