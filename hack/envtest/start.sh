@@ -84,47 +84,14 @@ api_port=$(free_port)
 # (--client-ca-file). A separate key pair signs ServiceAccount tokens.
 log "generating certificates in $dir/pki"
 pki=$dir/pki
-cat >"$pki/openssl.cnf" <<EOF
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = placeholder
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-[serving]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = DNS:localhost,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1
-[client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-ossl() { openssl "$@" 2>"$pki/openssl.err" || { cat "$pki/openssl.err" >&2; die "openssl $1 failed"; }; }
-newkey() { ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
-sign() { # name subject extensions-section
-  newkey "$pki/$1.key"
-  ossl req -new -config "$pki/openssl.cnf" -key "$pki/$1.key" -subj "$2" -out "$pki/$1.csr"
-  ossl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 30 -sha256 -extfile "$pki/openssl.cnf" -extensions "$3" -out "$pki/$1.crt"
-  rm -f "$pki/$1.csr"
-}
-newkey "$pki/ca.key"
-ossl req -x509 -new -config "$pki/openssl.cnf" -key "$pki/ca.key" -subj "/CN=agw-envtest-ca" \
-  -days 30 -sha256 -extensions ca -out "$pki/ca.crt"
-sign apiserver "/CN=kube-apiserver" serving
-sign admin "/O=system:masters/CN=admin" client
-newkey "$pki/sa.key"
-ossl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
-chmod 600 "$pki"/*.key
+source "$here/../lib/pki.sh"
+pki_init "$pki"
+pki_serving serving "DNS:localhost,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1"
+pki_ca "/CN=agw-envtest-ca"
+pki_sign apiserver "/CN=kube-apiserver" serving
+pki_sign admin "/O=system:masters/CN=admin" client
+pki_keypair sa
+pki_done
 
 # --- etcd -----------------------------------------------------------------------
 spawn() { # name args...: start detached, log to $dir/<name>.log, pid to $dir/<name>.pid
