@@ -14,133 +14,15 @@
 
 use std::time::Duration;
 
+mod env;
+
 use agw_e2e::agw::get;
-use agw_e2e::clients::{Claude, MockUpstream};
-use agw_e2e::cluster::{Cluster, PortForward};
+use agw_e2e::clients::Claude;
+use agw_e2e::cluster::PortForward;
+use agw_e2e::eventually;
 use agw_e2e::operator_env::SECRET_KEY;
-use agw_e2e::tutorial::{self, NAMESPACE, REJECTION, Upstream};
-use agw_e2e::{KubectlOutput, eventually};
-
-struct Env {
-    cluster: Cluster,
-    mock: MockUpstream,
-    node_ip: String,
-}
-
-impl Env {
-    async fn new() -> Self {
-        let cluster = Cluster::from_env().unwrap();
-        let mock = cluster.mock_upstream().await.unwrap();
-        let node_ip = cluster.node_ip().to_string();
-        Self {
-            cluster,
-            mock,
-            node_ip,
-        }
-    }
-
-    fn upstream(&self) -> Upstream<'_> {
-        Upstream {
-            host: &self.node_ip,
-            port: self.mock.port(),
-        }
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> KubectlOutput {
-        self.cluster
-            .kubectl()
-            .run(args.iter().copied())
-            .await
-            .unwrap()
-    }
-
-    /// `kubectl apply -f-` of `yaml`, as the tutorial runs it; panics with the cluster's state.
-    async fn apply(&self, yaml: &str) -> KubectlOutput {
-        let out = self
-            .cluster
-            .kubectl()
-            .run_with_stdin(["apply", "-f", "-"], yaml)
-            .await
-            .unwrap();
-        if !out.success() {
-            let state = self.cluster.describe(NAMESPACE).await;
-            panic!("{out}\n{state}");
-        }
-        out
-    }
-
-    async fn ensure_namespace(&self, ns: &str) {
-        let yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n");
-        self.apply(&yaml).await;
-    }
-
-    async fn wait_available(&self, ns: &str, deployment: &str) {
-        // The operator creates it; `rollout status` fails at once on a Deployment not there yet.
-        let object = format!("deployment/{deployment}");
-        let what = format!("{object} in {ns}");
-        let exists = eventually(Duration::from_mins(1), &what, async || {
-            let out = self.kubectl(&["get", "-n", ns, &object]).await;
-            if out.success() {
-                Ok(())
-            } else {
-                Err(out.to_string())
-            }
-        });
-        if let Err(e) = exists.await {
-            panic!("{e}\n{}", self.cluster.describe(ns).await);
-        }
-        let out = self
-            .kubectl(&[
-                "rollout",
-                "status",
-                "-n",
-                ns,
-                &format!("deployment/{deployment}"),
-                "--timeout=120s",
-            ])
-            .await;
-        if !out.success() {
-            let state = self.cluster.describe(ns).await;
-            panic!("{out}\n{state}");
-        }
-    }
-
-    async fn port_forward(&self, ns: &str, target: &str, remote: u16) -> PortForward {
-        self.cluster.port_forward(ns, target, remote).await.unwrap()
-    }
-
-    /// `kubectl get -n ns <object…> -o jsonpath=path`; `object` is e.g. `["backend/x"]` or
-    /// `["pods", "-l", "k=v"]`.
-    async fn jsonpath(&self, ns: &str, object: &[&str], path: &str) -> String {
-        let jsonpath = format!("jsonpath={path}");
-        let mut args = vec!["get", "-n", ns];
-        args.extend(object);
-        args.extend(["-o", &jsonpath]);
-        let out = self.kubectl(&args).await;
-        assert!(out.success(), "{out}");
-        out.stdout
-    }
-
-    /// The pods matching `selector`, by name.
-    async fn pods(&self, ns: &str, selector: &str) -> Vec<String> {
-        let names = self
-            .jsonpath(ns, &["pods", "-l", selector], "{.items[*].metadata.name}")
-            .await;
-        names.split_whitespace().map(str::to_owned).collect()
-    }
-}
-
-async fn messages_reaching_mock(mock: &MockUpstream) -> usize {
-    let requests = mock.requests().await.unwrap();
-    requests
-        .iter()
-        .filter(|r| {
-            r["path"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("/v1/messages"))
-        })
-        .count()
-}
+use agw_e2e::tutorial::{self, NAMESPACE, REJECTION};
+use env::{Env, messages_reaching_mock};
 
 /// Steps 3–9 of the tutorial, as written, on the real node; then the tutorial's own commands
 /// to look at what happened.
