@@ -395,25 +395,21 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// All builtins, in the order they are listed to users.
-    pub const ALL: [Builtin; 16] = [
-        Self::CreditCard,
-        Self::Email,
-        Self::Ssn,
-        Self::PhoneNumber,
-        Self::CaSin,
-        Self::AwsAccessKey,
-        Self::GitHubToken,
-        Self::GitLabToken,
-        Self::SlackToken,
-        Self::StripeKey,
-        Self::AnthropicKey,
-        Self::OpenAiKey,
-        Self::GoogleApiKey,
-        Self::PrivateKey,
-        Self::Jwt,
-        Self::KubeconfigToken,
-    ];
+    /// All builtins, in the order they are listed to users: the personal-data ones, then the
+    /// credentials. Built from the two groups, so it cannot list one they do not.
+    pub const ALL: [Builtin; 16] = {
+        let mut all = [Self::CreditCard; 16];
+        let mut i = 0;
+        while i < Self::PII.len() {
+            all[i] = Self::PII[i];
+            i += 1;
+        }
+        while i < all.len() {
+            all[i] = Self::CREDENTIALS[i - Self::PII.len()];
+            i += 1;
+        }
+        all
+    };
 
     /// The personal-data builtins, found by a candidate pattern and a validator.
     pub const PII: [Builtin; 5] = [
