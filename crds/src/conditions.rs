@@ -30,6 +30,13 @@ pub mod reasons {
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
     /// `ResolvedRefs=False`: the auth Secret exists but lacks the key.
     pub const KEY_NOT_FOUND: &str = "KeyNotFound";
+    /// `ResolvedRefs=False`: a key Secret of `apiKeyAuthentication` is missing, has an entry
+    /// that is not a key (the message names the entry, never its value), or gives two
+    /// identities one key.
+    pub const INVALID_CLIENT_KEYS: &str = "InvalidClientKeys";
+    /// `ResolvedRefs=False`: a JWT key set of `jwtAuthentication` (a Secret or ConfigMap
+    /// key) is missing or is not a usable JSON Web Key Set.
+    pub const INVALID_JWKS: &str = "InvalidJwks";
     /// `Programmed=True`.
     pub const PROGRAMMED: &str = "Programmed";
     /// `Programmed=False`: applying the owned objects failed; the message says which.

@@ -13,11 +13,14 @@
 //! spec without linking a Kubernetes client.
 #![forbid(unsafe_code)]
 
+pub mod client_auth;
 pub mod conditions;
 mod schema;
 pub mod spec;
 #[cfg(feature = "kube")]
 pub mod status;
+pub mod vocabulary;
+pub mod webhook_guard;
 
 /// API group of every agw kind.
 pub const GROUP: &str = "agentgateway.dev";
@@ -37,9 +40,17 @@ pub fn is_backend_kind(kind: &str) -> bool {
     BACKEND_KINDS.contains(&kind)
 }
 
+pub use client_auth::{
+    ApiKeyAuthentication, Authorization, AuthorizationRule, Jwks, JwtAuthentication, JwtProvider,
+    LocalKeyRef, LocalRateLimit, LocalSecretRef, RateLimit, RemoteJwks, SecretSelector,
+};
 pub use spec::*;
 #[cfg(feature = "kube")]
 pub use status::BackendStatus;
+pub use vocabulary::*;
+pub use webhook_guard::{
+    FAILURE_MODES, HEADER_MATCH_TYPES, WebhookBackendRef, WebhookGuard, WebhookHeaderMatch,
+};
 
 #[cfg(feature = "kube")]
 pub use spec::AgentgatewayBackend;

@@ -2,7 +2,7 @@
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 
-use crate::spec::{GUARD_SCOPES, LEGACY_GUARD_SCOPES, ROUTE_TYPES};
+use crate::vocabulary::{GUARD_SCOPES, LEGACY_GUARD_SCOPES, ROUTE_TYPES};
 
 /// `routes`: a map from path to one of the route types.
 pub(crate) fn route_map(_: &mut SchemaGenerator) -> Schema {
@@ -36,5 +36,12 @@ pub(crate) fn unsupported(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "x-kubernetes-preserve-unknown-fields": true,
         "nullable": true,
+    })
+}
+
+/// A value that may be any JSON (`defaults`/`overrides` values): kept whole by the apiserver.
+pub(crate) fn any_json(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "x-kubernetes-preserve-unknown-fields": true,
     })
 }

@@ -12,23 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::schema;
 
-/// Route types a request path can map to (`spec.policies.ai.routes` values).
-pub const ROUTE_TYPES: &[&str] = &["Messages", "Passthrough", "AnthropicTokenCount", "Models"];
-/// Guard actions (`regex.action`); `Mask` is the default.
-pub const GUARD_ACTIONS: &[&str] = &["Reject", "Mask"];
-/// Values of `promptGuard.streaming`.
-pub const STREAMING_MODES: &[&str] = &["Enabled"];
-/// Parts of a Messages request a guard inspects (`scope`), spelled as agentgateway spells them;
-/// `SystemPrompt` and `Messages` by default.
-pub const GUARD_SCOPES: &[&str] = &["SystemPrompt", "Messages", "ToolInput", "ToolOutput"];
-/// agw's earlier scope spellings and the canonical name each means; still accepted, with a
-/// compiler warning naming the canonical spelling.
-pub const LEGACY_GUARD_SCOPES: &[(&str, &str)] = &[
-    ("System", "SystemPrompt"),
-    ("ToolResults", "ToolOutput"),
-    ("ToolUse", "ToolInput"),
-];
-
 /// Desired state of a Backend: where requests go and which policies apply on the way.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[cfg_attr(
@@ -142,6 +125,18 @@ pub struct BackendPolicies {
     /// TLS to the upstream; present means TLS even on a port other than 443.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<BackendTls>,
+    /// Clients authenticate with gateway keys; off (anyone who reaches the proxy) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_authentication: Option<crate::client_auth::ApiKeyAuthentication>,
+    /// Clients authenticate with JWTs from an identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_authentication: Option<crate::client_auth::JwtAuthentication>,
+    /// Which authenticated identities may use this Backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<crate::client_auth::Authorization>,
+    /// Request and token limits, per identity or for the Backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::client_auth::RateLimit>,
 }
 
 /// `spec.policies.ai`.
@@ -163,22 +158,27 @@ pub struct AiPolicies {
     /// prompts and answers is then never written anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditCapture>,
-    /// agentgateway's prompt enrichment. Not supported by agw yet: refused, never ignored.
+    /// Prompt enrichment: messages prepended or appended to every Messages and token-count
+    /// request. Role `system` goes into the request's `system` (as text blocks of their own,
+    /// so the client's blocks and their `cache_control` stay untouched); `user` and
+    /// `assistant` go into `messages`. Guards see the enriched prompt, as in agentgateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::unsupported")]
-    pub prompt: Option<serde_json::Value>,
-    /// agentgateway's request-field defaults. Not supported by agw yet: refused.
+    pub prompt: Option<PromptEnrichment>,
+    /// Top-level request fields set when the client's request lacks them, e.g.
+    /// `{field: temperature, value: 0.2}`; any JSON value. Messages routes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::unsupported")]
-    pub defaults: Option<serde_json::Value>,
-    /// agentgateway's request-field overrides. Not supported by agw yet: refused.
+    #[schemars(length(max = 64))]
+    pub defaults: Option<Vec<FieldDefault>>,
+    /// Top-level request fields always set, replacing the client's value, e.g.
+    /// `{field: max_tokens, value: 4096}` to cap cost; any JSON value. Messages routes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::unsupported")]
-    pub overrides: Option<serde_json::Value>,
-    /// agentgateway's model aliases. Not supported by agw yet: refused.
+    #[schemars(length(max = 64))]
+    pub overrides: Option<Vec<FieldDefault>>,
+    /// Friendly model name → provider model, e.g. `{fast: claude-haiku-4-5}`. A key may hold
+    /// `*` wildcards (`claude-3-*`); an exact key wins, then the longest pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::unsupported")]
-    pub model_aliases: Option<serde_json::Value>,
+    #[schemars(extend("maxProperties" = 64))]
+    pub model_aliases: Option<BTreeMap<String, String>>,
     /// agentgateway's CEL request transformations. Not supported by agw: refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::unsupported")]
@@ -191,6 +191,40 @@ pub struct AiPolicies {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::unsupported")]
     pub prompt_caching: Option<serde_json::Value>,
+}
+
+/// `spec.policies.ai.prompt`: agentgateway's prompt enrichment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptEnrichment {
+    /// Messages put before the client's prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prepend: Vec<PromptMessage>,
+    /// Messages put after the client's prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub append: Vec<PromptMessage>,
+}
+
+/// One message of prompt enrichment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptMessage {
+    /// `system`, `user` or `assistant` (case-insensitive: agentgateway's docs write `SYSTEM`).
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// One entry of `defaults` or `overrides`: a top-level request JSON field and its value.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldDefault {
+    /// Name of the top-level field of the request body, e.g. `max_tokens`.
+    #[schemars(length(min = 1, max = 256))]
+    pub field: String,
+    /// The value: any JSON (number, string, boolean, object, array, null).
+    #[schemars(schema_with = "schema::any_json")]
+    pub value: serde_json::Value,
 }
 
 /// `spec.policies.ai.audit`.
@@ -232,10 +266,10 @@ pub struct PromptGuardRule {
     /// The regex detector: custom patterns and builtins (the one detector agw implements).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<RegexGuard>,
-    /// agentgateway's webhook guard. Not supported by agw yet: refused.
+    /// An external checker called over HTTP with the guard's scoped texts (agentgateway's
+    /// guardrail webhook wire format); it answers pass, mask or reject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::unsupported")]
-    pub webhook: Option<serde_json::Value>,
+    pub webhook: Option<crate::webhook_guard::WebhookGuard>,
     /// agentgateway's OpenAI Moderations guard. Not supported by agw: refused.
     #[serde(
         default,

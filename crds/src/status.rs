@@ -17,6 +17,14 @@ pub struct BackendStatus {
     /// Number of prompt guards in the served bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guards: Option<i32>,
+    /// Identities with a gateway key in the key Secrets (`apiKeyAuthentication`); absent
+    /// without client authentication. The names and keys stay in the Secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<i32>,
+    /// JWT issuers configured (`jwtAuthentication.providers`) whose key sets resolve; absent
+    /// without JWT authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_providers: Option<i32>,
     /// `Accepted`, `ResolvedRefs`, `Programmed` and `Ready` (see `agw_crds::conditions`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -12,15 +12,21 @@ fn checked_in_crd_matches_the_rust_types() {
     );
 }
 
+/// config/crd (kustomize) and the agw-crds Helm chart install the generated CRD verbatim.
 #[test]
-fn kustomize_copy_of_the_crd_matches() {
+fn kustomize_and_helm_copies_of_the_crd_match() {
     let generated = agw_crds::backend_crd_yaml().expect("CRD renders");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/crd/backend.yaml");
-    let copy = std::fs::read_to_string(path).expect("config/crd/backend.yaml is readable");
-    assert!(
-        generated == copy,
-        "config/crd/backend.yaml is stale; run `cargo run -p agw-crds --bin crdgen > config/crd/backend.yaml`"
-    );
+    for path in [
+        "../config/crd/backend.yaml",
+        "../charts/agw-crds/files/backend.yaml",
+    ] {
+        let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let copy = std::fs::read_to_string(&full).expect("the CRD file is readable");
+        assert!(
+            generated == copy,
+            "{path} is stale; run `cargo run -p agw-crds --bin crdgen > {path}`"
+        );
+    }
 }
 
 #[test]
@@ -29,6 +35,7 @@ fn checked_in_agentgateway_backend_crds_match() {
     for path in [
         "agentgatewaybackend.yaml",
         "../config/crd/agentgatewaybackend.yaml",
+        "../charts/agw-crds/files/agentgatewaybackend.yaml",
     ] {
         let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
         let checked_in = std::fs::read_to_string(&full).expect("the CRD file is readable");
