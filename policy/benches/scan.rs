@@ -87,6 +87,7 @@ fn guard(id: &str, action: GuardAction, detectors: Vec<Detector>) -> Guard {
         },
         scope: GuardScope::default(),
         detectors,
+        webhook: None,
     }
 }
 

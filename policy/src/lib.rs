@@ -17,9 +17,12 @@
 pub mod builtins;
 pub mod bundle;
 pub mod bytemask;
+pub mod client_keys;
 pub mod compile;
 pub mod diagnostics;
 pub mod engine;
+pub mod jwks;
+mod limits;
 pub mod manifest;
 pub mod response;
 

@@ -103,6 +103,8 @@ pub struct SecretDoc {
     pub namespace: Option<String>,
     /// Keys and values (`data` decoded, `stringData` taking precedence as in Kubernetes).
     pub data: BTreeMap<String, String>,
+    /// `metadata.labels`, for `apiKeyAuthentication.secretSelector`.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for SecretDoc {
@@ -111,6 +113,7 @@ impl fmt::Debug for SecretDoc {
         f.debug_struct("SecretDoc")
             .field("name", &self.name)
             .field("namespace", &self.namespace)
+            .field("labels", &self.labels)
             .field("keys", &self.data.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -153,6 +156,8 @@ struct Metadata {
     namespace: Option<String>,
     #[serde(default)]
     generation: Option<i64>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +328,7 @@ fn classify(
                 name,
                 namespace,
                 generation,
+                ..
             } = manifest.metadata;
             out.backends.push(BackendDoc {
                 document,
@@ -349,6 +355,7 @@ fn classify(
                 name: manifest.metadata.name,
                 namespace: manifest.metadata.namespace,
                 data,
+                labels: manifest.metadata.labels,
             });
         }
         (api_version, kind) => {

@@ -6,12 +6,19 @@
 //! Each part of the spec has its own module; they push findings into one list so that all
 //! problems are reported together.
 
+mod aliases;
 mod audit;
 mod auth;
 mod case_fold;
+mod client_auth;
+mod client_jwt;
+mod enrich;
+mod enrich_check;
+mod guard_rule;
 mod guards;
-mod limits;
+mod names;
 mod nfa_bound;
+mod rate_limit;
 pub mod regex_safety;
 mod response_guards;
 mod routes;
@@ -19,18 +26,23 @@ mod shape;
 mod source;
 mod unsupported;
 mod upstream;
+mod webhook;
+mod webhook_target;
 
 use std::collections::BTreeMap;
 
 use agw_crds::{AiPolicies, BackendSpec};
 
-pub use self::limits::Limits;
+pub use self::client_auth::SELECTED_DIR;
+pub use self::client_jwt::{CONFIG_MAP_DIR, DEFAULT_JWKS_KEY};
 pub use self::response_guards::{MAX_STREAM_MATCH_BYTES, STREAM_WINDOW_BYTES};
 pub use self::shape::UNKNOWN_FIELD;
 pub use self::source::{SpecSource, WrittenSpec};
 pub use self::unsupported::UNSUPPORTED_FIELD;
-use crate::bundle::{Bundle, BundleBackend, BundleSource, Rule, SourceKind};
+pub use self::webhook::{DEFAULT_WEBHOOK_TIMEOUT_MS, MAX_WEBHOOK_TIMEOUT_MS};
+use crate::bundle::{Bundle, BundleBackend, BundleSource, RequestEdits, Rule, SourceKind};
 use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
+pub use crate::limits::Limits;
 
 /// Where the operator mounts auth Secrets in proxy pods, `<root>/<ns>/<secret>/<key>`.
 pub const DEFAULT_AUTH_MOUNT_ROOT: &str = "/var/run/agw/auth";
@@ -148,6 +160,7 @@ pub fn compile_backend(
         guard_spec,
         &ai_path.field("promptGuard"),
         &opts.limits,
+        &opts.namespace,
         findings,
     );
     let routes = routes::compile(
@@ -161,12 +174,54 @@ pub fn compile_backend(
         &ai_path.field("audit"),
         findings,
     );
+    let clients = client_auth::compile(policies, opts, &policies_path, findings);
+    let request = request_edits(ai, upstream.model.is_some(), &ai_path, findings);
+    enrich_check::check(
+        &guards,
+        ai.and_then(|a| a.prompt.as_ref()),
+        &ai_path.field("prompt"),
+        findings,
+    );
     BundleBackend {
         upstream,
         auth,
         routes,
         guards,
         audit,
+        clients,
+        request,
+    }
+}
+
+/// Prompt enrichment, field defaults and overrides, and model aliases.
+fn request_edits(
+    ai: Option<&AiPolicies>,
+    pinned: bool,
+    path: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> RequestEdits {
+    let Some(ai) = ai else {
+        return RequestEdits::default();
+    };
+    let (prepend, append) = enrich::prompt(ai.prompt.as_ref(), &path.field("prompt"), findings);
+    let (defaults, overrides) = enrich::fields(
+        ai.defaults.as_deref(),
+        ai.overrides.as_deref(),
+        path,
+        findings,
+    );
+    let model_aliases = aliases::compile(
+        ai.model_aliases.as_ref(),
+        pinned,
+        &path.field("modelAliases"),
+        findings,
+    );
+    RequestEdits {
+        prepend,
+        append,
+        defaults,
+        overrides,
+        model_aliases,
     }
 }
 

@@ -10,10 +10,10 @@
 use std::collections::HashMap;
 
 use regex_automata::nfa::thompson;
+use regex_syntax::Error as SyntaxError;
 use regex_syntax::ast::{self, Ast};
 use regex_syntax::hir::translate::{Translator, TranslatorBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
-use regex_syntax::{Error as SyntaxError, ParserBuilder};
 
 use self::simple::Quick;
 use self::syntax_error::{describe_syntax_error, position};
@@ -274,16 +274,6 @@ fn translator(case_insensitive: bool) -> Translator {
         .case_insensitive(case_insensitive)
         .unicode(true)
         .utf8(true)
-        .build()
-}
-
-/// The parser configuration shared with the engine, so both agree on what a pattern means.
-pub fn parser(limits: &Limits) -> regex_syntax::Parser {
-    ParserBuilder::new()
-        .case_insensitive(true)
-        .unicode(true)
-        .utf8(true)
-        .nest_limit(limits.max_nesting)
         .build()
 }
 

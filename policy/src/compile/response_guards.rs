@@ -12,8 +12,9 @@
 use agw_crds::{PromptGuard, PromptGuardRule, STREAMING_MODES};
 
 use super::Limits;
-use super::guards::{detectors_of, rejection};
-use super::regex_safety::{self, Judge};
+use super::guard_rule::{detectors_of, rejection};
+use super::regex_safety::Judge;
+use super::webhook::{self, Phase};
 use crate::bundle::{Detector, Guard, GuardScope};
 use crate::diagnostics::{Diagnostic, FieldPath};
 
@@ -34,6 +35,7 @@ pub(super) fn compile(
     spec: &PromptGuard,
     path: &FieldPath,
     judge: &mut Judge,
+    namespace: &str,
     findings: &mut Vec<Diagnostic>,
 ) -> (Vec<Guard>, bool) {
     let streaming = streaming(spec, path, findings);
@@ -56,7 +58,14 @@ pub(super) fn compile(
         .enumerate()
         .map(|(i, rule)| {
             let item = phase_path.index(i);
-            let guard = compile_guard(format!("response[{i}]"), rule, &item, judge, findings);
+            let mut guard = compile_guard(format!("response[{i}]"), rule, &item, judge, findings);
+            guard.webhook = webhook::compile(rule, Phase::Response, &item, namespace, findings);
+            if guard.webhook.is_some() {
+                webhook::check_scope(guard.scope, Phase::Response, &item.field("scope"), findings);
+                if streaming {
+                    findings.push(streamed_webhook(&item.field("webhook")));
+                }
+            }
             if streaming {
                 check_fits_window(&guard, rule, &item.field("regex"), findings);
             }
@@ -87,13 +96,18 @@ fn streaming(spec: &PromptGuard, path: &FieldPath, findings: &mut Vec<Diagnostic
         }
     };
     if spec.streaming.is_none() && !spec.response.is_empty() {
+        let hint = if spec.response.iter().any(|r| r.webhook.is_some()) {
+            "webhook guards check whole JSON replies only; add `regex` response guards and `promptGuard.streaming: Enabled` to guard streams"
+        } else {
+            "set `promptGuard.streaming: Enabled`"
+        };
         findings.push(
             Diagnostic::warning(
                 &field,
                 "response-guards-skip-streams",
                 "response guards do not apply to streamed responses unless `streaming: Enabled`; Claude Code always streams",
             )
-            .with_hint("set `promptGuard.streaming: Enabled`"),
+            .with_hint(hint),
         );
     }
     if enabled && spec.response.is_empty() {
@@ -130,7 +144,20 @@ fn compile_guard(
         reject,
         scope: scope(rule.scope.as_deref(), &path.field("scope"), findings),
         detectors,
+        webhook: None,
     }
+}
+
+/// A checker needs the whole reply, and a guarded stream sends text as it comes: a response
+/// webhook guard on streams would have to hold the whole reply back (no first token before
+/// the last), so it is refused rather than made to pass unchecked text.
+fn streamed_webhook(path: &FieldPath) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        "webhook-on-stream",
+        "a response webhook guard needs the whole reply, so it cannot guard streams (`streaming: Enabled`)",
+    )
+    .with_hint("check streamed replies with `regex` guards; put the webhook on `request`, or drop `streaming` to check JSON replies only")
 }
 
 /// A response carries the model's text (`Messages`) and tool calls (`ToolInput`); the
@@ -186,7 +213,7 @@ fn check_fits_window(
     for detector in &guard.detectors {
         let (source, max) = match detector {
             Detector::Regex(regex) => {
-                let max = regex_safety::parser(&Limits::default())
+                let max = crate::engine::matcher::parser(&Limits::default())
                     .parse(&regex.pattern)
                     .ok()
                     .and_then(|hir| hir.properties().maximum_len());

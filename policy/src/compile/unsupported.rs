@@ -21,11 +21,7 @@ const NOT_IGNORED: &str =
 
 /// `spec.policies.ai`'s unsupported fields.
 pub(super) fn ai_policies(ai: &AiPolicies, path: &FieldPath, findings: &mut Vec<Diagnostic>) {
-    let fields: [(&str, &Option<Value>, &str); 7] = [
-        ("prompt", &ai.prompt, "prompt enrichment"),
-        ("defaults", &ai.defaults, "request field defaults"),
-        ("overrides", &ai.overrides, "request field overrides"),
-        ("modelAliases", &ai.model_aliases, "model aliases"),
+    let fields: [(&str, &Option<Value>, &str); 3] = [
         (
             "transformations",
             &ai.transformations,
@@ -49,14 +45,13 @@ pub(super) fn ai_policies(ai: &AiPolicies, path: &FieldPath, findings: &mut Vec<
     }
 }
 
-/// One guard's detector kinds other than `regex`.
+/// One guard's detector kinds other than `regex` and `webhook`.
 pub(super) fn guard_kinds(
     rule: &PromptGuardRule,
     path: &FieldPath,
     findings: &mut Vec<Diagnostic>,
 ) {
-    let kinds: [(&str, &Option<Value>, &str); 4] = [
-        ("webhook", &rule.webhook, "webhook guards"),
+    let kinds: [(&str, &Option<Value>, &str); 3] = [
         (
             "openAIModeration",
             &rule.openai_moderation,
@@ -75,7 +70,7 @@ pub(super) fn guard_kinds(
     ];
     for (name, value, what) in kinds {
         if value.is_some() {
-            let hint = "use a `regex` guard (`matches` and `builtins` such as CreditCard, Email, Ssn), which agw enforces in the proxy";
+            let hint = "use a `regex` guard (`matches` and `builtins` such as CreditCard, Email, Ssn), which agw enforces in the proxy, or a `webhook` guard calling your checker";
             findings.push(refusal(&path.field(name), name, what, hint));
         }
     }

@@ -37,6 +37,7 @@ fn guards(action: GuardAction) -> BackendGuards {
         },
         scope: GuardScope::default(),
         detectors,
+        webhook: None,
     };
     BackendGuards::from_guard_set(&GuardSet {
         request: vec![guard],

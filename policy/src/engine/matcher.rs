@@ -18,8 +18,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition};
 
-use crate::compile::Limits;
-use crate::compile::regex_safety;
+use crate::limits::Limits;
 
 /// Why automata could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -31,17 +30,26 @@ pub struct BuildError {
     pub reason: String,
 }
 
+/// The parser configuration the compiler judges patterns with and the engine builds them with,
+/// so both agree on what a pattern means.
+pub fn parser(limits: &Limits) -> regex_syntax::Parser {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .unicode(true)
+        .utf8(true)
+        .nest_limit(limits.max_nesting)
+        .build()
+}
+
 /// Parses a custom pattern as the compiler did and rewrites spaces to `\s+`. A plain phrase
 /// (no regex syntax at all) that starts with a letter or digit must start a word, so `SSN`
 /// does not fire on `classname` while `credit card` still catches `credit cards`.
 pub fn custom_hir(pattern: &str, path: &str) -> Result<Hir, BuildError> {
     let limits = Limits::default();
-    let hir = regex_safety::parser(&limits)
-        .parse(pattern)
-        .map_err(|e| BuildError {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let hir = parser(&limits).parse(pattern).map_err(|e| BuildError {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     let hir = flex_spaces(hir);
     if is_plain_phrase(pattern) && pattern.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Ok(Hir::concat(vec![Hir::look(Look::WordAscii), hir]));

@@ -20,6 +20,7 @@ pub(super) fn guard(id: &str, action: GuardAction, detectors: Vec<Detector>) -> 
         },
         scope: MESSAGES,
         detectors,
+        webhook: None,
     }
 }
 

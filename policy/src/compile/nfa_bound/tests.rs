@@ -2,7 +2,7 @@ use regex_automata::nfa::thompson;
 
 use super::*;
 use crate::compile::Limits;
-use crate::compile::regex_safety::parser;
+use crate::engine::matcher::parser;
 
 /// The builder's peak memory for `hir`: the smallest size limit it builds under.
 fn peak(hir: &Hir) -> u64 {
