@@ -1,38 +1,26 @@
-//! The admin port: `/healthz` (the process runs), `/readyz` (a bundle is loaded), `/metrics`.
+//! What the proxy tells its admin port (served by [`agw_runtime::admin`]): ready once a
+//! bundle is loaded, and its Prometheus metrics. Must not serve anything itself.
 
-use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
+use std::sync::Arc;
 
-use crate::body::{ProxyBody, full};
+use agw_runtime::admin::Health;
+
 use crate::state::State;
 
-pub fn handle(state: &State, req: &Request<Incoming>) -> Response<ProxyBody> {
-    let (status, content_type, body) = match req.uri().path() {
-        "/healthz" | "/livez" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
-        "/readyz" if state.is_ready() => {
-            (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
+/// The proxy's state as the admin port sees it.
+#[derive(Debug)]
+pub struct Admin(pub Arc<State>);
+
+impl Health for Admin {
+    fn ready(&self) -> Result<(), &'static str> {
+        if self.0.is_ready() {
+            Ok(())
+        } else {
+            Err("no bundle loaded")
         }
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            Bytes::from_static(b"no bundle loaded\n"),
-        ),
-        "/metrics" => (
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Bytes::from(state.metrics.encode()),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            Bytes::from_static(b"not found: try /healthz, /readyz or /metrics\n"),
-        ),
-    };
-    let mut response = Response::new(full(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+    }
+
+    fn metrics(&self) -> String {
+        self.0.metrics.encode()
+    }
 }

@@ -46,7 +46,44 @@ pub enum ProxyError {
     /// The auth key file is missing or unreadable.
     #[error("the provider API key is not available: {0}")]
     NoKey(String),
+    /// The backend authenticates clients and the request has no (or no known) gateway key.
+    #[error("{}", if *.presented {
+        "agw: the gateway key is not valid; ask your platform team for yours and set it in ANTHROPIC_AUTH_TOKEN (or apiKeyHelper)"
+    } else {
+        "agw: a gateway key is required; set ANTHROPIC_AUTH_TOKEN (or apiKeyHelper) to the key your platform team issued"
+    })]
+    Unauthenticated {
+        /// Whether a key was presented at all.
+        presented: bool,
+    },
+    /// The backend authenticates clients and the presented JWT is refused (why, never the
+    /// token itself).
+    #[error(
+        "agw: the token was refused: {0}; get a fresh token from your identity provider (ANTHROPIC_AUTH_TOKEN or apiKeyHelper)"
+    )]
+    TokenRefused(#[source] crate::clients::jwt::TokenError),
+    /// The identity is not on the backend's allow list (for this model).
+    #[error("agw: identity {identity:?} is not allowed to use this backend{}", .model.as_ref().map(|m| format!(" with model {m:?}")).unwrap_or_default())]
+    Forbidden {
+        /// The identity.
+        identity: String,
+        /// The model asked for, when the allow list looks at models.
+        model: Option<String>,
+    },
+    /// A request or token budget is spent until its window ends.
+    #[error("agw: rate limit of {what} reached; it resets in {}", humantime::format_duration(std::time::Duration::from_secs(*.retry_after)))]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after: u64,
+        /// The limit, for people (`1000 tokens per day (UTC)`).
+        what: String,
+    },
 }
+
+/// Longest wait for which a client is told it may retry a 429: Claude Code and the SDKs
+/// retry with backoff, which suits a per-minute limit but would turn a spent daily budget
+/// into a retry storm that never succeeds.
+pub const MAX_RETRIED_WAIT_SECS: u64 = 60;
 
 /// Result alias for the request path.
 pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
@@ -67,6 +104,11 @@ impl ProxyError {
             }
             Self::Upstream(_) | Self::NoKey(_) => (StatusCode::BAD_GATEWAY, "api_error"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "api_error"),
+            Self::Unauthenticated { .. } | Self::TokenRefused(_) => {
+                (StatusCode::UNAUTHORIZED, "authentication_error")
+            }
+            Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "permission_error"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
         }
     }
 
@@ -84,13 +126,34 @@ impl ProxyError {
             Self::Upstream(_) => "upstream_connect",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::NoKey(_) => "no_key",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::TokenRefused(_) => "token_refused",
+            Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 
     /// The response sent to the client.
     pub fn into_response(self) -> Response<ProxyBody> {
         let (status, kind) = self.status();
-        error_response(status, kind, &self.to_string())
+        let mut response = error_response(status, kind, &self.to_string());
+        let retry = match &self {
+            Self::Unauthenticated { .. } | Self::TokenRefused(_) | Self::Forbidden { .. } => {
+                Some(false)
+            }
+            Self::RateLimited { retry_after, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                Some(*retry_after <= MAX_RETRIED_WAIT_SECS)
+            }
+            _ => None,
+        };
+        if let Some(retry) = retry {
+            let value = HeaderValue::from_static(if retry { "true" } else { "false" });
+            response.headers_mut().insert("x-should-retry", value);
+        }
+        response
     }
 }
 

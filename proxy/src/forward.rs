@@ -13,27 +13,30 @@ use hyper::body::Incoming;
 use crate::access_log::Entry;
 use crate::audit::Capture;
 use crate::body::{BoxError, ProxyBody, full};
+use crate::clients::Gate;
 use crate::error::{ProxyError, Result, error_response};
-use crate::guard::{self, Inspected};
-use crate::metrics::{GuardLabels, RequestLabels, UpstreamLabels};
+use crate::guard::{self, Inspected, ModelRewrite, Models};
+use crate::metrics::{GuardLabels, RequestLabels, TokenCounters, UpstreamLabels};
 use crate::response_guard;
+use crate::rewrite;
 use crate::router;
 use crate::snapshot::Snapshot;
-use crate::sse::{self, TokenCounters};
 use crate::state::State;
 
 /// Header naming the guard that rejected a request.
 pub const GUARD_HEADER: &str = "agw-guard";
-/// Header describing a model rewrite, `<requested> -> <pinned>`.
+/// Header describing a model rewrite (pinned model or alias), `<requested> -> <sent>`.
 pub const MODEL_REWRITE_HEADER: &str = "agw-model-rewrite";
 
 /// What is learned while handling a request: labels for the request metric, the
-/// access-log entry, and the audit capture when the backend asks for one.
+/// access-log entry (which carries the trace), the audit capture when the backend asks for
+/// one, and the token counters once an upstream answered.
 struct Observed {
     backend: String,
     route: &'static str,
     log: Entry,
     audit: Option<Capture>,
+    tokens: Option<TokenCounters>,
 }
 
 /// Handles one client request; never fails (errors become Anthropic-format responses).
@@ -41,8 +44,12 @@ pub async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<P
     let mut observed = Observed {
         backend: String::new(),
         route: "",
-        log: state.access_log.start(&mut req),
+        log: {
+            let trace = state.tracer.request(req.headers_mut());
+            state.access_log.start(&mut req, trace)
+        },
         audit: None,
+        tokens: None,
     };
     let response = proxy(&state, req, &mut observed).await.unwrap_or_else(|err| {
         tracing::warn!(backend = %observed.backend, route = observed.route, request_id = observed.log.request_id(), error = %err, "request failed");
@@ -59,7 +66,9 @@ pub async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<P
             status_class,
         })
         .inc();
-    observed.log.finish(response, observed.audit)
+    observed
+        .log
+        .finish(response, observed.audit, observed.tokens)
 }
 
 async fn proxy(
@@ -87,21 +96,43 @@ async fn proxy(
         .get(key)
         .ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     key.clone_into(&mut observed.backend);
+    // An unguarded route for a path that looks like a guarded one is no route at all.
     let route =
-        router::route_type(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
+        router::route_for(backend, &path).ok_or_else(|| ProxyError::NoRoute(path.clone()))?;
     observed.route = route.as_str();
     observed.log.route(key, route);
-    if !route.is_guarded() && router::looks_guarded(backend, &path) {
-        return Err(ProxyError::NoRoute(path));
-    }
+    let gate = Gate::open(state, &snapshot, key, req.headers(), &mut observed.log).await?;
     let (parts, body) = req.into_parts();
     let (body, rewrite) = if route.is_guarded() {
         let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;
-        observed.log.request_body(&bytes);
+        observed.log.request_size(bytes.len());
+        gate.admit(state, Some(&bytes), &Models::of(backend), &mut observed.log)?;
         guard::check_media(&parts.headers, &bytes)?;
+        // agentgateway's order: the guards read the enriched prompt, and defaults and
+        // overrides are set after the guards read the client's text.
+        let bytes = rewrite::enrich::apply(&backend.request, bytes)?;
         match guard(state, &snapshot, key, backend, bytes, &mut observed.log)? {
             Guarded::Reject(response) => return Ok(response),
             Guarded::Forward { body, rewrite } => {
+                let body = match crate::guard::webhook::request::apply(
+                    state,
+                    key,
+                    backend,
+                    body,
+                    &parts.headers,
+                    &mut observed.log,
+                    reject_response,
+                )
+                .await?
+                {
+                    Ok(body) => body,
+                    Err(rejected) => return Ok(rejected),
+                };
+                let body = if route == RouteType::Messages {
+                    rewrite::fields::apply(&backend.request, body)?
+                } else {
+                    body
+                };
                 if let Some(audit) = backend.audit {
                     let id = observed.log.request_id();
                     observed.audit = state.audit.capture(id, key, &body, audit.max_bytes);
@@ -110,10 +141,15 @@ async fn proxy(
             }
         }
     } else {
+        gate.admit(state, None, &Models::of(backend), &mut observed.log)?;
         observed.log.declared_size(&parts.headers);
         (body.map_err(BoxError::new).boxed(), None)
     };
     let mut upstream = upstream_request(&parts, &path, backend, &snapshot, key, body)?;
+    let up = &backend.upstream;
+    observed
+        .log
+        .upstream_request(upstream.headers_mut(), &up.host, up.port);
     if response_guarded(&snapshot, key, route) {
         // Response guards read the body: ask for it uncompressed.
         upstream.headers_mut().insert(
@@ -138,6 +174,7 @@ async fn proxy(
     observed
         .log
         .upstream(response.status().as_u16(), started.elapsed());
+    observed.tokens = Some(state.metrics.tokens_for(key));
     Ok(respond(state, &snapshot, key, route, response, rewrite).await)
 }
 
@@ -172,8 +209,19 @@ fn guard(
     log: &mut Entry,
 ) -> Result<Guarded> {
     let guards = snapshot.engine.backend(key);
-    match guard::inspect(guards, backend.upstream.model.as_deref(), bytes)? {
+    log.guard_started();
+    let (inspected, head) = match guard::inspect_with_head(guards, Models::of(backend), bytes) {
+        Ok(inspected) => inspected,
+        Err(err) => {
+            // The body cannot be guarded, so it is refused (fail closed).
+            log.guard_ended("error", None, 0);
+            return Err(err);
+        }
+    };
+    log.request_head(&head);
+    match inspected {
         Inspected::Reject(rejected) => {
+            log.guard_ended("reject", Some(&rejected.guard_id), 1);
             count_guard(state, key, &rejected.guard_id, "reject", 1);
             log.guard(&rejected.guard_id, "reject", 1);
             log.fail("guard_rejected");
@@ -189,13 +237,16 @@ fn guard(
             rewrite,
             masked,
         } => {
+            let first = masked.first().map(|hit| hit.guard_id.as_str());
+            let spans = masked.iter().map(|hit| hit.count as u64).sum();
+            log.guard_ended(if first.is_some() { "mask" } else { "allow" }, first, spans);
             for hit in &masked {
                 count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
                 log.guard(&hit.guard_id, "mask", hit.count as u64);
                 tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, request_id = log.request_id(), "request masked by guard");
             }
-            if let Some((_, pinned)) = &rewrite {
-                log.upstream_model(pinned);
+            if let Some(rewrite) = &rewrite {
+                log.upstream_model(&rewrite.sent);
             }
             Ok(Guarded::Forward { body, rewrite })
         }
@@ -206,7 +257,7 @@ enum Guarded {
     Reject(Response<ProxyBody>),
     Forward {
         body: Bytes,
-        rewrite: Option<(String, String)>,
+        rewrite: Option<ModelRewrite>,
     },
 }
 
@@ -352,7 +403,7 @@ async fn respond(
     key: &str,
     route: RouteType,
     response: Response<Incoming>,
-    rewrite: Option<(String, String)>,
+    rewrite: Option<ModelRewrite>,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -361,26 +412,16 @@ async fn respond(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    // One family lookup per statement: a lookup holds the family's read lock until the end of
-    // its statement, and a second lookup that must insert would wait for it forever.
-    let input = state
-        .metrics
-        .tokens
-        .get_or_create(&token_labels(key, "input"))
-        .clone();
-    let output = state
-        .metrics
-        .tokens
-        .get_or_create(&token_labels(key, "output"))
-        .clone();
-    let counters = TokenCounters { input, output };
     let mut body = body.map_err(BoxError::new).boxed();
-    if let Some((requested, pinned)) = rewrite {
-        if let Ok(value) = HeaderValue::from_str(&format!("{requested} -> {pinned}")) {
+    if let Some(rewrite) = rewrite {
+        let ModelRewrite {
+            requested, sent, ..
+        } = &rewrite;
+        if let Ok(value) = HeaderValue::from_str(&format!("{requested} -> {sent}")) {
             parts.headers.insert(MODEL_REWRITE_HEADER, value);
         }
         if parts.status.is_client_error() {
-            body = crate::pinned::annotate(body, &mut parts.headers, &requested, &pinned).await;
+            body = crate::pinned::annotate(body, &mut parts.headers, &rewrite).await;
         }
     }
     tracing::debug!(
@@ -394,7 +435,7 @@ async fn respond(
         let (guarded_parts, guarded_body) = guarded.into_parts();
         (parts, body) = (guarded_parts, guarded_body);
     }
-    Response::from_parts(parts, sse::tap(body, counters, streaming))
+    Response::from_parts(parts, body)
 }
 
 /// Applies the response guards: JSON bodies always, SSE streams when the bundle says so.
@@ -421,16 +462,17 @@ async fn guard_response(
         (true, false) => Response::from_parts(parts, body),
         (false, _) => {
             let limit = state.limits.max_body_bytes;
-            response_guard::guard_json(snapshot, &counting, parts, body, limit, reject_response)
-                .await
+            response_guard::guard_json(
+                Some(state),
+                snapshot,
+                &counting,
+                parts,
+                body,
+                limit,
+                reject_response,
+            )
+            .await
         }
-    }
-}
-
-fn token_labels(backend: &str, direction: &str) -> crate::metrics::TokenLabels {
-    crate::metrics::TokenLabels {
-        backend: backend.to_owned(),
-        direction: direction.to_owned(),
     }
 }
 

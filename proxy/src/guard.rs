@@ -2,9 +2,11 @@
 //! bytes to forward.
 //!
 //! An allowed request is forwarded as the very `Bytes` it arrived as — no copy, no
-//! re-serialization. Only a Mask or a pinned model rewrites the body, and then only the
-//! string literals concerned are replaced; every other byte is spliced through unchanged.
+//! re-serialization. Only a Mask, a pinned model or a model alias rewrites the body, and then
+//! only the string literals concerned are replaced; every other byte is spliced through
+//! unchanged.
 
+use agw_policy::bundle::{BundleBackend, ModelAliases};
 use agw_policy::engine::{BackendGuards, Decision, GuardHit, Rejected, Segment};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -12,6 +14,8 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::error::{ProxyError, Result};
 use crate::messages;
+
+pub mod webhook;
 
 /// What the guards decided about a body.
 #[derive(Debug)]
@@ -22,21 +26,118 @@ pub enum Inspected {
     Forward {
         /// The bytes to send upstream.
         body: Bytes,
-        /// `(requested, pinned)` when the model was rewritten.
-        rewrite: Option<(String, String)>,
+        /// The model rewrite, when there was one.
+        rewrite: Option<ModelRewrite>,
         /// Spans masked, per guard.
         masked: Vec<GuardHit>,
     },
 }
 
-/// Runs `guards` (none: nothing to inspect) over `bytes` and applies the pinned model.
+/// A request's model as sent upstream differs from the one the client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRewrite {
+    /// The client's model.
+    pub requested: String,
+    /// The model sent upstream.
+    pub sent: String,
+    /// Whether a pinned model (rather than an alias) decided it.
+    pub pinned: bool,
+}
+
+/// Which model a request is sent with: a pinned model replaces any; otherwise a model alias
+/// names the provider model for a friendly name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Models<'a> {
+    /// `spec.ai.provider.anthropic.model`.
+    pub pinned: Option<&'a str>,
+    /// `spec.policies.ai.modelAliases`.
+    pub aliases: Option<&'a ModelAliases>,
+}
+
+impl<'a> Models<'a> {
+    /// The model policy of `backend`.
+    pub fn of(backend: &'a BundleBackend) -> Self {
+        Self {
+            pinned: backend.upstream.model.as_deref(),
+            aliases: Some(&backend.request.model_aliases),
+        }
+    }
+
+    /// The model the provider is asked for when the client asks for `requested` (or names
+    /// none): what an allow list must judge, since an alias may name any model.
+    pub fn sent(&self, requested: Option<&str>) -> Option<String> {
+        match (self.pinned, requested) {
+            (Some(pinned), _) => Some(pinned.to_owned()),
+            (None, Some(requested)) => Some(
+                self.rewrite(requested)
+                    .map_or_else(|| requested.to_owned(), |r| r.sent),
+            ),
+            (None, None) => None,
+        }
+    }
+
+    /// The model to send instead of `requested`, if any.
+    fn rewrite(&self, requested: &str) -> Option<ModelRewrite> {
+        let (sent, pinned) = match self.pinned {
+            Some(pinned) => (pinned, true),
+            None => (self.aliases?.resolve(requested)?, false),
+        };
+        (sent != requested).then(|| ModelRewrite {
+            requested: requested.to_owned(),
+            sent: sent.to_owned(),
+            pinned,
+        })
+    }
+}
+
+/// What the access log and the trace report about a body, read in the guard's one pass.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// The model the client asked for.
+    pub model: Option<String>,
+    /// `metadata.user_id` (Claude Code puts its user and session there).
+    pub user_id: Option<String>,
+}
+
+/// The `metadata` fields agw reports.
+#[derive(serde::Deserialize)]
+struct Metadata {
+    user_id: Option<String>,
+}
+
+impl Head {
+    fn of(extracted: &messages::Extracted<'_>) -> Self {
+        // `metadata` is a few dozen bytes: reading it again costs nothing next to the body.
+        let user_id = extracted
+            .metadata
+            .and_then(|json| serde_json::from_str::<Metadata>(json).ok())
+            .and_then(|m| m.user_id);
+        Self {
+            model: extracted.model.as_ref().map(|m| m.text.to_string()),
+            user_id,
+        }
+    }
+}
+
+/// Runs `guards` (none: nothing to inspect) over `bytes` and applies the pinned model or a
+/// model alias.
+#[cfg(test)]
 pub fn inspect(
     guards: Option<&BackendGuards>,
-    pinned: Option<&str>,
+    models: Models<'_>,
     bytes: Bytes,
 ) -> Result<Inspected> {
+    inspect_with_head(guards, models, bytes).map(|(inspected, _)| inspected)
+}
+
+/// [`inspect`], and what the body says about its model and user.
+pub fn inspect_with_head(
+    guards: Option<&BackendGuards>,
+    models: Models<'_>,
+    bytes: Bytes,
+) -> Result<(Inspected, Head)> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(forward(bytes));
+        return Ok((forward(bytes), Head::default()));
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ProxyError::BadJson(format!("body is not UTF-8: {e}")))?;
@@ -51,50 +152,96 @@ pub fn inspect(
         BackendGuards::scope,
     );
     let extracted = messages::extract(text, scope)?;
-    let mut edits = Vec::new();
-    let mut masked = Vec::new();
+    let head = Head::of(&extracted);
+    let mut masks = Masks::default();
     if let Some(guards) = guards {
-        let segments: Vec<Segment<'_>> = extracted
-            .texts
-            .iter()
-            .map(|t| Segment {
-                kind: t.kind,
-                text: &t.text,
-            })
-            .collect();
-        let joins: Vec<bool> = extracted.texts.iter().map(|t| t.joins_previous).collect();
-        match guards.evaluate_request_joined(&segments, &joins) {
-            Decision::Allow => {}
-            Decision::Reject(rejected) => return Ok(Inspected::Reject(rejected)),
-            Decision::Mask(mask) => {
-                edits.extend(
-                    extracted
-                        .texts
-                        .iter()
-                        .zip(mask.texts)
-                        .filter_map(|(t, new)| new.map(|n| (t.span, n))),
-                );
-                masked = mask.hits;
-            }
+        match evaluate(guards, &extracted)? {
+            Verdict::Reject(rejected) => return Ok((Inspected::Reject(rejected), head)),
+            Verdict::Mask(found) => masks = found,
         }
     }
-    let mut rewrite = None;
-    if let (Some(pinned), Some(model)) = (pinned, &extracted.model)
-        && model.text != pinned
-    {
-        edits.push((model.span, pinned.to_owned()));
-        rewrite = Some((model.text.to_string(), pinned.to_owned()));
+    let Masks {
+        mut edits,
+        hits: masked,
+        key: masked_key,
+    } = masks;
+    let rewrite = extracted
+        .model
+        .as_ref()
+        .and_then(|model| Some((model.span, models.rewrite(&model.text)?)));
+    if let Some((span, rewrite)) = &rewrite {
+        edits.push((*span, rewrite.sent.clone()));
     }
+    let rewrite = rewrite.map(|(_, rewrite)| rewrite);
     let body = if edits.is_empty() {
         bytes
     } else {
-        Bytes::from(messages::splice(text, edits)?)
+        let spliced = messages::splice(text, edits)?;
+        if masked_key {
+            messages::check_masked_keys(&spliced)?;
+        }
+        Bytes::from(spliced)
     };
-    Ok(Inspected::Forward {
-        body,
-        rewrite,
-        masked,
-    })
+    Ok((
+        Inspected::Forward {
+            body,
+            rewrite,
+            masked,
+        },
+        head,
+    ))
+}
+
+/// What a Mask changes: the literals to rewrite, its hits, and whether a key is among them.
+#[derive(Default)]
+struct Masks {
+    edits: Vec<((usize, usize), String)>,
+    hits: Vec<GuardHit>,
+    key: bool,
+}
+
+/// The guards' verdict on a body's texts (an allowed body has no masks).
+enum Verdict {
+    Reject(Rejected),
+    Mask(Masks),
+}
+
+/// Lets the engine decide over the texts in reading order (each right after the text it
+/// continues, so a phrase split across them is found), and maps its masks back to spans.
+fn evaluate(guards: &BackendGuards, extracted: &messages::Extracted<'_>) -> Result<Verdict> {
+    let order = extracted.reading_order();
+    let segments: Vec<Segment<'_>> = order
+        .iter()
+        .map(|&(i, _)| Segment {
+            kind: extracted.texts[i].kind,
+            text: &extracted.texts[i].text,
+        })
+        .collect();
+    let joins: Vec<bool> = order.iter().map(|&(_, joins)| joins).collect();
+    let mask = match guards.evaluate_request_joined(&segments, &joins) {
+        Decision::Allow => return Ok(Verdict::Mask(Masks::default())),
+        Decision::Reject(rejected) => return Ok(Verdict::Reject(rejected)),
+        Decision::Mask(mask) => mask,
+    };
+    if mask.texts.len() != order.len() {
+        // A zip would silently drop the masks of the texts past the shorter one.
+        return Err(ProxyError::Unguardable(format!(
+            "the guards answered for {} texts of {}",
+            mask.texts.len(),
+            order.len()
+        )));
+    }
+    let mut masks = Masks {
+        hits: mask.hits,
+        ..Masks::default()
+    };
+    for (&(i, _), new) in order.iter().zip(mask.texts) {
+        if let Some(new) = new {
+            masks.key |= extracted.texts[i].key;
+            masks.edits.push((extracted.texts[i].span, new));
+        }
+    }
+    Ok(Verdict::Mask(masks))
 }
 
 /// Refuses a body on a guarded route that the guards could not read as the provider will:
@@ -145,178 +292,4 @@ fn forward(body: Bytes) -> Inspected {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use agw_policy::CompileOptions;
-    use agw_policy::engine::Engine;
-    use agw_policy::manifest::{self, Unset};
-
-    const GUARDS: &str = r#"
-apiVersion: agentgateway.dev/v1alpha1
-kind: Backend
-metadata: {name: anthropic}
-spec:
-  ai:
-    provider: {anthropic: {MODEL}, host: upstream, port: 80}
-  policies:
-    ai:
-      routes: {'/v1/messages': Messages, '*': Passthrough}
-      promptGuard:
-        request:
-        - response: {message: "Rejected due to inappropriate content"}
-          regex: {action: Reject, matches: ["credit card"]}
-        - regex: {action: Mask, builtins: [Email]}
-"#;
-
-    /// The tutorial's guards (a Reject and an Email Mask), with an optional pinned model.
-    fn guards(model: Option<&str>) -> (Engine, Option<String>) {
-        let pin = model.map_or(String::new(), |m| format!("model: {m}"));
-        let yaml = GUARDS.replace("{MODEL}", &format!("{{{pin}}}"));
-        let docs = manifest::parse_bytes(yaml.as_bytes(), |_| None, Unset::Error).unwrap();
-        let opts = CompileOptions::new("default".to_owned(), "anthropic".to_owned());
-        let compiled = agw_policy::compile(&docs.backends[0].spec, &opts).unwrap();
-        let pinned = compiled.bundle.backends[&opts.backend_key()]
-            .upstream
-            .model
-            .clone();
-        (Engine::from_bundle(&compiled.bundle).unwrap(), pinned)
-    }
-
-    fn run(model: Option<&str>, body: &str) -> Inspected {
-        let (engine, pinned) = guards(model);
-        let guards = engine.backend("default/anthropic");
-        assert!(guards.is_some(), "the backend has guards");
-        inspect(
-            guards,
-            pinned.as_deref(),
-            Bytes::copy_from_slice(body.as_bytes()),
-        )
-        .unwrap()
-    }
-
-    fn forwarded(inspected: Inspected) -> (Bytes, Option<(String, String)>) {
-        match inspected {
-            Inspected::Forward { body, rewrite, .. } => (body, rewrite),
-            Inspected::Reject(rejected) => panic!("rejected by {}", rejected.guard_id),
-        }
-    }
-
-    /// Odd spacing, escapes, numbers and unknown fields a re-serializer would normalize.
-    const ALLOWED: &str = "{\"z_unknown\":{\"b\":1.50e3,\"a\":[true,null]},\n \"model\" : \"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is \\u004bubernetes?\\n\",\"type\":\"text\",\"cache_control\":{\"type\":\"ephemeral\"}}]}],\"max_tokens\":1}";
-
-    #[test]
-    fn an_allowed_body_is_forwarded_as_the_same_bytes() {
-        let (engine, _) = guards(None);
-        let bytes = Bytes::from_static(ALLOWED.as_bytes());
-        let Inspected::Forward { body, rewrite, .. } =
-            inspect(engine.backend("default/anthropic"), None, bytes.clone()).unwrap()
-        else {
-            panic!("allowed");
-        };
-        assert_eq!(body, bytes);
-        // Not only equal: the same buffer, so nothing was copied or re-encoded.
-        assert_eq!(body.as_ptr(), bytes.as_ptr());
-        assert!(rewrite.is_none());
-    }
-
-    #[test]
-    fn a_mask_changes_only_the_masked_literal() {
-        let body = ALLOWED.replace(
-            "What is \\u004bubernetes?\\n",
-            "mail me: a.b@example.com \\u00e9",
-        );
-        let (out, _) = forwarded(run(None, &body));
-        // The literal is re-encoded from its masked text (so `\u00e9` becomes `é`); every
-        // byte around it is the client's.
-        let expected = body.replace(
-            "mail me: a.b@example.com \\u00e9",
-            "mail me: <EMAIL_ADDRESS> é",
-        );
-        assert_ne!(expected, body);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), expected);
-    }
-
-    #[test]
-    fn a_reject_is_decided_whatever_the_key_order_or_escapes() {
-        let body = r#"{"messages":[{"content":[{"text":"what is a cr\u0065dit card","type":"text"}],"role":"user"}],"model":"m"}"#;
-        assert!(matches!(run(None, body), Inspected::Reject(_)));
-    }
-
-    #[test]
-    fn a_pinned_model_replaces_only_the_model_literal() {
-        let (out, rewrite) = forwarded(run(Some("claude-pinned"), ALLOWED));
-        assert_eq!(
-            rewrite,
-            Some(("claude-x".to_owned(), "claude-pinned".to_owned()))
-        );
-        assert_eq!(
-            std::str::from_utf8(&out).unwrap(),
-            ALLOWED.replace("\"claude-x\"", "\"claude-pinned\"")
-        );
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    http::HeaderName::from_static(k),
-                    http::HeaderValue::from_static(v),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn only_uncompressed_json_is_read_on_guarded_routes() {
-        let json = [("content-type", "application/json")];
-        assert!(check_media(&headers(&json), b"{}").is_ok());
-        assert!(
-            check_media(
-                &headers(&[("content-type", "Application/JSON; charset=utf-8")]),
-                b"{}"
-            )
-            .is_ok()
-        );
-        assert!(
-            check_media(&headers(&[]), b"").is_ok(),
-            "no body, no type needed"
-        );
-        assert!(check_media(&headers(&[("content-encoding", "identity")]), b"").is_ok());
-        for refused in [
-            headers(&[
-                ("content-type", "application/json"),
-                ("content-encoding", "gzip"),
-            ]),
-            headers(&[
-                ("content-type", "application/json"),
-                ("content-encoding", "identity, br"),
-            ]),
-            headers(&[("content-type", "text/plain")]),
-            headers(&[("content-type", "application/x-www-form-urlencoded")]),
-            headers(&[]),
-        ] {
-            let err = check_media(&refused, b"{}").expect_err("refused");
-            assert_eq!(
-                err.status().0,
-                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "{refused:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn malformed_json_is_refused_with_serde_jsons_words() {
-        let (engine, _) = guards(None);
-        let err = inspect(
-            engine.backend("default/anthropic"),
-            None,
-            Bytes::from_static(b"{\"model\": \"m\", \"messages\": ["),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "request body is not valid JSON: EOF while parsing a list at line 1 column 28"
-        );
-    }
-}
+mod tests;

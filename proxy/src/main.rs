@@ -11,6 +11,7 @@ mod access_log;
 mod admin;
 mod audit;
 mod body;
+mod clients;
 #[cfg(test)]
 mod dashboard_tests;
 mod error;
@@ -18,13 +19,14 @@ mod forward;
 mod guard;
 mod messages;
 mod metrics;
+mod otel;
 mod pinned;
 mod reload;
 mod response_guard;
+mod rewrite;
 mod router;
 mod server;
 mod snapshot;
-mod sse;
 mod state;
 mod tls;
 
@@ -34,14 +36,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agw_runtime::LogFormat;
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 use crate::access_log::AccessLog;
 use crate::access_log::sink::LineSink;
 use crate::audit::AuditLog;
 use crate::audit::rotate::{RotatingFile, StdoutLines};
 use crate::metrics::Metrics;
+use crate::otel::Tracer;
 use crate::snapshot::Source;
 use crate::state::{Limits, State};
 
@@ -75,11 +78,13 @@ struct Args {
     /// Backend to serve when --config holds several.
     #[arg(long, value_name = "NAME", requires = "config")]
     backend: Option<String>,
-    /// Address for client traffic.
-    #[arg(long, default_value = "0.0.0.0:8080", env = "AGW_LISTEN")]
+    /// Address for client traffic. Loopback by default: the proxy spends the organization's
+    /// key, so reaching it from the network is a choice (`--listen 0.0.0.0:8080`, best with
+    /// client authentication). The operator sets all interfaces for pods.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "AGW_LISTEN")]
     listen: SocketAddr,
-    /// Address for /healthz, /readyz and /metrics.
-    #[arg(long, default_value = "0.0.0.0:9091", env = "AGW_ADMIN")]
+    /// Address for /healthz, /readyz and /metrics; loopback by default.
+    #[arg(long, default_value = "127.0.0.1:9091", env = "AGW_ADMIN")]
     admin: SocketAddr,
     /// Largest request body inspected on guarded routes, in bytes (larger gets 413).
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
@@ -134,6 +139,14 @@ struct Args {
     /// Rotated audit files kept besides the current one.
     #[arg(long, default_value_t = 5, value_name = "N")]
     audit_log_files: usize,
+    /// OpenTelemetry collector to send traces to, as OTLP over HTTP/protobuf: a base URL such
+    /// as `http://127.0.0.1:4318` (`/v1/traces` is appended). Unset, the OpenTelemetry
+    /// variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT); with
+    /// none, no traces. Sampling follows OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+    /// (default `parentbased_always_on`), the service name OTEL_SERVICE_NAME (default
+    /// `agw-proxy`).
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 /// `500ms`, `30s`, `10m`, or plain seconds.
@@ -154,7 +167,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
+    agw_runtime::logging::init(args.log_format, None);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if args.workers > 0 {
         builder.worker_threads(args.workers);
@@ -167,28 +180,6 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(args))
-}
-
-/// How logs are written to stderr.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Colour codes only help a person at a terminal; in a file or `kubectl logs` they are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 async fn run(args: Args) -> ExitCode {
@@ -212,8 +203,8 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     let metrics = Metrics::new();
-    let (access_log, audit) = match logs(&args, &metrics) {
-        Ok(logs) => logs,
+    let (access_log, audit, tracer) = match telemetry(&args, &tls, &metrics) {
+        Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("agw-proxy: {err}");
             return ExitCode::FAILURE;
@@ -226,6 +217,7 @@ async fn run(args: Args) -> ExitCode {
         metrics,
         access_log,
         audit,
+        tracer,
     );
     let loaded = reload::load_once(&state, &source);
     if !loaded && matches!(source, Source::Config { .. }) {
@@ -245,21 +237,20 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    announce(&args, &listener, &admin, &source, roots);
-    let shutdown = CancellationToken::new();
+    let authenticated = authenticates(&state);
+    announce(&args, &listener, &admin, &source, roots, authenticated);
+    warn_if_open(
+        authenticated,
+        &source,
+        listener.local_addr().unwrap_or(args.listen),
+    );
+    let shutdown = agw_runtime::shutdown::on_signal();
     tokio::spawn(reload::watch(state.clone(), source, args.reload_interval));
-    tokio::spawn(signal_shutdown(shutdown.clone()));
-    let admin_state = state.clone();
-    let admin_handler = Arc::new(move |req| std::future::ready(admin::handle(&admin_state, &req)));
-    let admin_stop = shutdown.clone();
-    let admin_task = tokio::spawn(server::serve(
+    let admin_task = tokio::spawn(agw_runtime::admin::serve(
         admin,
-        admin_handler,
+        Arc::new(admin::Admin(state.clone())),
         args.header_read_timeout,
-        Duration::from_secs(1),
-        async move {
-            admin_stop.cancelled().await;
-        },
+        shutdown.clone(),
     ));
     let proxy_state = state.clone();
     let handler = Arc::new(move |req| forward::handle(proxy_state.clone(), req));
@@ -273,10 +264,41 @@ async fn run(args: Args) -> ExitCode {
     )
     .await;
     let _ = admin_task.await;
+    state.tracer.flush(Duration::from_secs(2)).await;
     state.access_log.flush();
     state.audit.flush();
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The access log, the audit log and the tracer the flags ask for, or why one cannot start.
+fn telemetry(
+    args: &Args,
+    tls: &rustls::ClientConfig,
+    metrics: &Metrics,
+) -> Result<(AccessLog, AuditLog, Tracer), String> {
+    let (access_log, audit) = logs(args, metrics)?;
+    let tracer = tracer(args, tls, metrics).map_err(|err| err.to_string())?;
+    Ok((access_log, audit, tracer))
+}
+
+/// The tracer `--otlp-endpoint` and the `OTEL_*` variables ask for (off without an endpoint).
+fn tracer(
+    args: &Args,
+    tls: &rustls::ClientConfig,
+    metrics: &Metrics,
+) -> Result<Tracer, otel::config::ConfigError> {
+    let Some(config) =
+        otel::config::Config::load("agw-proxy", args.otlp_endpoint.as_deref(), |name| {
+            std::env::var(name).ok()
+        })?
+    else {
+        return Ok(Tracer::default());
+    };
+    tracing::info!(url = %config.target.url, sampler = ?config.sampler, "exporting traces");
+    // The export task ends with the runtime; `Tracer::flush` posts what is left at shutdown.
+    let (tracer, _task) = Tracer::start(config, tls.clone(), metrics.trace_spans_dropped.clone());
+    Ok(tracer)
 }
 
 /// The access log on stdout and the audit log on `--audit-log`, each behind its own queue.
@@ -312,33 +334,45 @@ fn announce(
     admin: &tokio::net::TcpListener,
     source: &Source,
     upstream_roots: tls::RootCounts,
+    authenticated: bool,
 ) {
     let local = listener.local_addr().unwrap_or(args.listen);
     let admin = admin.local_addr().unwrap_or(args.admin);
     tracing::info!(listen = %local, admin = %admin, %upstream_roots, "agw-proxy serving");
     if let Source::Config { .. } = source {
         let port = local.port();
+        // With client authentication each developer passes their own gateway key.
+        let key = if authenticated {
+            "ANTHROPIC_AUTH_TOKEN=<your gateway key> "
+        } else {
+            ""
+        };
         eprintln!(
             "\nagw-proxy is guarding http://localhost:{port}. Try it with Claude Code:\n\n  \
-             ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is Kubernetes?\"\n  \
-             ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is a credit card\"\n"
+             {key}ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is Kubernetes?\"\n  \
+             {key}ANTHROPIC_BASE_URL=http://localhost:{port} claude -p \"What is a credit card\"\n"
         );
     }
 }
 
-async fn signal_shutdown(token: CancellationToken) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+/// Whether every backend served authenticates its clients.
+fn authenticates(state: &State) -> bool {
+    state.snapshot().is_some_and(|s| {
+        !s.bundle.backends.is_empty()
+            && s.bundle
+                .backends
+                .keys()
+                .all(|k| s.clients.get(k).is_some_and(|c| c.identities().is_some()))
+    })
+}
+
+/// A standalone proxy reachable from the network spends the organization's key for anyone
+/// who finds it, unless clients must present a gateway key.
+fn warn_if_open(authenticated: bool, source: &Source, listen: SocketAddr) {
+    if matches!(source, Source::Config { .. }) && !listen.ip().is_loopback() && !authenticated {
+        tracing::warn!(
+            listen = %listen,
+            "listening beyond loopback without client authentication: anyone who can reach this address spends the provider key; add spec.policies.apiKeyAuthentication or listen on 127.0.0.1"
+        );
     }
-    tracing::info!("shutdown requested");
-    token.cancel();
 }

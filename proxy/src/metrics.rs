@@ -22,6 +22,22 @@ pub struct GuardLabels {
     pub action: String,
 }
 
+/// Labels of a webhook guard's call: its backend, guard id and outcome (`pass`, `mask`,
+/// `reject`, `timeout`, `error`, `busy`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub backend: String,
+    pub guard: String,
+    pub outcome: String,
+}
+
+/// Labels of a webhook guard's call latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookTimeLabels {
+    pub backend: String,
+    pub guard: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
     pub backend: String,
@@ -39,6 +55,21 @@ pub struct TokenLabels {
     pub direction: String,
 }
 
+/// A client policy decision: `identity` is a name from the key Secret (bounded by the
+/// configuration, never a key), empty when the caller was not authenticated.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClientLabels {
+    pub backend: String,
+    pub identity: String,
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IdentityLabels {
+    pub backend: String,
+    pub identity: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StreamLabels {
     pub stream: String,
@@ -48,6 +79,13 @@ pub struct StreamLabels {
 pub struct BundleLabels {
     pub digest: String,
     pub source: String,
+}
+
+/// Where one backend's counted tokens go.
+#[derive(Clone, Debug)]
+pub struct TokenCounters {
+    pub input: Counter,
+    pub output: Counter,
 }
 
 /// Every metric the proxy exports.
@@ -61,6 +99,11 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     pub bundle_info: Family<BundleLabels, Gauge>,
     pub log_records_dropped: Family<StreamLabels, Counter>,
+    pub client_decisions: Family<ClientLabels, Counter>,
+    pub client_tokens: Family<IdentityLabels, Counter>,
+    pub trace_spans_dropped: Counter,
+    pub webhook_calls: Family<WebhookLabels, Counter>,
+    pub webhook_duration: Family<WebhookTimeLabels, Histogram>,
 }
 
 impl Metrics {
@@ -75,6 +118,33 @@ impl Metrics {
         let tokens = Family::default();
         let bundle_info = Family::default();
         let log_records_dropped = Family::default();
+        let client_decisions = Family::default();
+        let client_tokens = Family::default();
+        registry.register(
+            "client_decisions",
+            "Client policy decisions by backend, identity and decision (allowed, unauthenticated, forbidden, rate_limited)",
+            client_decisions.clone(),
+        );
+        registry.register(
+            "client_tokens",
+            "Tokens charged to identities' budgets (input, cache and output)",
+            client_tokens.clone(),
+        );
+        let trace_spans_dropped = Counter::default();
+        let webhook_calls = Family::default();
+        let webhook_duration = Family::<WebhookTimeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "guard_webhook_calls",
+            "Webhook guard calls by backend, guard id and outcome (pass, mask, reject, timeout, error, busy)",
+            webhook_calls.clone(),
+        );
+        registry.register(
+            "guard_webhook_duration_seconds",
+            "Time a webhook guard's checker took to answer (or to fail)",
+            webhook_duration.clone(),
+        );
         registry.register(
             "requests",
             "Requests by backend, route and status class",
@@ -110,6 +180,11 @@ impl Metrics {
             "Access-log or audit records lost to a full queue or a failed write, by stream",
             log_records_dropped.clone(),
         );
+        registry.register(
+            "trace_spans_dropped",
+            "Trace spans lost to a full export queue or a failed export (collector slow or down)",
+            trace_spans_dropped.clone(),
+        );
         Self {
             registry,
             requests,
@@ -119,6 +194,11 @@ impl Metrics {
             tokens,
             bundle_info,
             log_records_dropped,
+            client_decisions,
+            client_tokens,
+            trace_spans_dropped,
+            webhook_calls,
+            webhook_duration,
         }
     }
 
@@ -131,6 +211,21 @@ impl Metrics {
             .clone()
     }
 
+    /// The token counters of `backend`.
+    pub fn tokens_for(&self, backend: &str) -> TokenCounters {
+        // One family lookup per statement: a lookup holds the family's read lock until the
+        // end of its statement, and a second lookup that must insert would wait for it forever.
+        let input = self
+            .tokens
+            .get_or_create(&token_labels(backend, "input"))
+            .clone();
+        let output = self
+            .tokens
+            .get_or_create(&token_labels(backend, "output"))
+            .clone();
+        TokenCounters { input, output }
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -138,5 +233,12 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+fn token_labels(backend: &str, direction: &str) -> TokenLabels {
+    TokenLabels {
+        backend: backend.to_owned(),
+        direction: direction.to_owned(),
     }
 }

@@ -4,7 +4,7 @@
 //! change must be stable for one extra poll (debounce) before it is loaded. A bad new
 //! configuration is logged and counted, and the last good one keeps serving.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,15 +71,62 @@ fn files(state: &State, source: &Source) -> Vec<PathBuf> {
         .map_or_else(|| vec![source.path().to_owned()], |s| s.watched.clone())
 }
 
-/// Digest of every file's content (a missing file counts as empty, with its name).
+/// Digest of every file's content (a missing file counts as empty, with its name). A
+/// directory (mounted client key Secrets) counts with the names and contents of its entries,
+/// two levels deep, so an added or removed identity or Secret is seen too.
 fn fingerprint(files: &[PathBuf]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     for file in files {
-        hasher.update(file.as_os_str().as_encoded_bytes());
-        match std::fs::read(file) {
-            Ok(content) => hasher.update(&content),
-            Err(_) => hasher.update(b"\0missing"),
-        }
+        hash_path(&mut hasher, file, 2);
     }
     hasher.finalize().to_vec()
+}
+
+fn hash_path(hasher: &mut Sha256, path: &Path, depth: u8) {
+    hasher.update(path.as_os_str().as_encoded_bytes());
+    if depth > 0 && path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            // kubelet's `..data` and timestamped directories repeat the visible entries.
+            .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b".."))
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            hash_path(hasher, &entry, depth - 1);
+        }
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(content) => hasher.update(&content),
+        Err(_) => hasher.update(b"\0missing"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_counts_with_its_entries_two_levels_deep_without_kubelet_internals() {
+        let root = tempfile::tempdir().unwrap();
+        let files = [root.path().to_owned()];
+        std::fs::create_dir(root.path().join("team-keys")).unwrap();
+        std::fs::write(root.path().join("team-keys/alice"), "k1").unwrap();
+        let before = fingerprint(&files);
+        std::fs::write(root.path().join("team-keys/bob"), "k2").unwrap();
+        let added = fingerprint(&files);
+        assert_ne!(before, added, "a new identity is a change");
+        std::fs::write(root.path().join("team-keys/bob"), "k3").unwrap();
+        assert_ne!(added, fingerprint(&files), "a changed key is a change");
+        let settled = fingerprint(&files);
+        std::fs::create_dir(root.path().join("..2026_01_01")).unwrap();
+        assert_eq!(
+            settled,
+            fingerprint(&files),
+            "kubelet's own entries repeat the visible ones"
+        );
+    }
 }

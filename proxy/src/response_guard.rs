@@ -28,6 +28,7 @@ use crate::body::{BoxError, ProxyBody, full};
 use crate::error::error_response;
 use crate::metrics::GuardLabels;
 use crate::snapshot::Snapshot;
+use crate::state::State;
 
 /// Where response guard decisions are counted.
 #[derive(Clone, Debug)]
@@ -57,11 +58,13 @@ impl Counting {
     }
 }
 
-/// Guards a whole (JSON) Messages response; `reject` builds the guard's rejection.
+/// Guards a whole (JSON) Messages response; `reject` builds the guard's rejection. `state`
+/// (its clients and webhook permits) is needed when the backend has webhook guards.
 pub async fn guard_json(
+    state: Option<&State>,
     snapshot: &Snapshot,
     counting: &Counting,
-    mut parts: http::response::Parts,
+    parts: http::response::Parts,
     body: ProxyBody,
     limit: usize,
     reject: impl FnOnce(u16, &str, &str) -> Response<ProxyBody>,
@@ -79,15 +82,37 @@ pub async fn guard_json(
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return cannot_inspect("the response is not UTF-8");
     };
+    let webhooks = snapshot
+        .bundle
+        .backends
+        .get(&counting.backend)
+        .map(|b| b.guards.response.as_slice())
+        .filter(|guards| guards.iter().any(|g| g.webhook.is_some()));
     match guard_response(guards, text) {
-        Ok(JsonOutcome::Allow) => Response::from_parts(parts, full(bytes)),
+        Ok(JsonOutcome::Allow) if webhooks.is_none() => Response::from_parts(parts, full(bytes)),
+        Ok(JsonOutcome::Allow) => {
+            let body = text.to_owned();
+            checked(
+                state,
+                counting,
+                parts,
+                body,
+                webhooks.unwrap_or_default(),
+                reject,
+            )
+            .await
+        }
         Ok(JsonOutcome::Mask { body, hits }) => {
             counting.masked(&hits);
-            parts.headers.remove(header::CONTENT_LENGTH);
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(parts, full(body))
+            checked(
+                state,
+                counting,
+                parts,
+                body,
+                webhooks.unwrap_or_default(),
+                reject,
+            )
+            .await
         }
         Ok(JsonOutcome::Reject(rejected)) => {
             counting.count(&rejected.guard_id, "reject", 1);
@@ -96,6 +121,51 @@ pub async fn guard_json(
         }
         Err(err) => cannot_inspect(&err.to_string()),
     }
+}
+
+/// Runs the response webhook guards (none: nothing to do) on a reply the regex guards let
+/// through, and sends what they decide.
+async fn checked(
+    state: Option<&State>,
+    counting: &Counting,
+    mut parts: http::response::Parts,
+    body: String,
+    webhooks: &[agw_policy::bundle::Guard],
+    reject: impl FnOnce(u16, &str, &str) -> Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    use crate::guard::webhook::response::{Outcome, check};
+    let body = if webhooks.is_empty() {
+        body
+    } else {
+        // Only tests of the regex path run without the proxy's state (and its clients).
+        let Some(state) = state else {
+            return cannot_inspect("webhook guards need the proxy's clients");
+        };
+        match check(state, &counting.backend, webhooks, body, &parts.headers).await {
+            Ok(Outcome::Send { body, masked }) => {
+                for (guard, texts) in masked {
+                    counting.count(&guard, "mask", texts as u64);
+                    tracing::info!(backend = %counting.backend, guard = %guard, texts, "response masked by webhook guard");
+                }
+                body
+            }
+            Ok(Outcome::Reject {
+                guard_id,
+                status,
+                message,
+            }) => {
+                counting.count(&guard_id, "reject", 1);
+                tracing::info!(backend = %counting.backend, guard = %guard_id, status, "response rejected by webhook guard");
+                return reject(status, &message, &guard_id);
+            }
+            Err(why) => return cannot_inspect(&why),
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(parts, full(body))
 }
 
 /// Guards an SSE Messages response as it streams.

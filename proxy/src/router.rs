@@ -4,12 +4,19 @@
 //! resolved, percent-encoded unreserved characters decoded), and the normalized path is what
 //! goes upstream: `/v1//messages` or `/v1/%6Dessages` must not reach the Messages endpoint
 //! through the unguarded fallback route.
+//!
+//! A backend's route keys are path suffixes (agentgateway's reading): the longest key the
+//! normalized path ends with decides the route type, `*` is the fallback. Owns: path
+//! normalization, rule and route selection. Must not: read bodies or decide guard outcomes.
 
 use agw_policy::Bundle;
 use std::borrow::Cow;
 
-use agw_policy::bundle::{BundleBackend, RouteType, Rule, RuleMatch};
+use agw_policy::bundle::{BundleBackend, Route, RouteType, Rule, RuleMatch};
 use http::HeaderMap;
+
+/// The fallback route key.
+const FALLBACK: &str = "*";
 
 /// The path as matched and forwarded.
 pub fn normalize_path(raw: &str) -> String {
@@ -138,20 +145,67 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Whether `path`, read loosely — case folded, every `%XX` decoded, `;` parameters dropped, as
-/// some servers read paths — names a guarded route of `backend` although `path` itself does
-/// not. Such a path (`/V1/Messages`, `/v1/messages%2F`, `/v1/messages;x=1`) must not reach the
-/// provider through an unguarded fallback, in case the provider reads it loosely too.
+/// The route a request on the normalized `path` takes, or `None` (the proxy answers 404):
+/// no route and no fallback, or an unguarded route for a path that [`looks_guarded`].
+pub fn route_for(backend: &BundleBackend, path: &str) -> Option<RouteType> {
+    let route = route_type(backend, path)?;
+    let refused = looks_guarded(backend, path) || unguardable_prompts(backend, path);
+    (route.is_guarded() || !refused).then_some(route)
+}
+
+/// Anthropic endpoints whose bodies carry prompts no agw route type reads: Message Batches
+/// (`requests[].params` are whole Messages requests) and the legacy Text Completions API
+/// (`prompt`).
+const UNGUARDABLE_PROMPT_ENDPOINTS: [&str; 2] = ["/v1/messages/batches", "/v1/complete"];
+
+/// Whether `path` (read loosely) is one of those endpoints, reached only through the `*`
+/// fallback of a Backend that has request guards: forwarding it would let a client send the
+/// very prompts the guards refuse by another door. A route key naming the endpoint is the
+/// platform team's explicit choice and is honoured.
+fn unguardable_prompts(backend: &BundleBackend, path: &str) -> bool {
+    let loose = loose(path);
+    !backend.guards.request.is_empty()
+        && longest_suffix(backend, &loose, true).is_none()
+        && UNGUARDABLE_PROMPT_ENDPOINTS
+            .iter()
+            .any(|endpoint| loose.trim_end_matches('/').ends_with(endpoint))
+}
+
+/// Whether `path`, read loosely — case folded, `%XX` decoded until nothing changes, `\` read as
+/// `/`, each segment cut at `;` or NUL and trimmed of whitespace, as some servers read paths —
+/// names a guarded route of `backend` although `path` itself does not. Such a path
+/// (`/V1/Messages`, `/v1/messages%2F`, `/v1/messages;x=1`, `/v1/messages%2500`) must not
+/// reach the provider through an unguarded fallback, in case the provider reads it loosely
+/// too: when in doubt, the request is refused rather than forwarded unguarded.
 pub fn looks_guarded(backend: &BundleBackend, path: &str) -> bool {
-    let decoded: Vec<u8> = percent_decode_all(path.as_bytes());
-    let loose = String::from_utf8_lossy(&decoded).to_ascii_lowercase();
-    let loose: Vec<&str> = loose
+    let guarded = |p: &str, fold: bool| {
+        longest_suffix(backend, p, fold).is_some_and(|r| r.route_type.is_guarded())
+    };
+    !guarded(path, false) && guarded(&loose(path), true)
+}
+
+/// `path` read as loosely as any server might read it (see [`looks_guarded`]).
+fn loose(path: &str) -> String {
+    let mut bytes = path.as_bytes().to_vec();
+    // Bounded: each round removes at least two bytes, but `%25` chains can be long.
+    for _ in 0..4 {
+        let decoded = percent_decode_all(&bytes);
+        if decoded == bytes {
+            break;
+        }
+        bytes = decoded;
+    }
+    let text = String::from_utf8_lossy(&bytes)
+        .to_ascii_lowercase()
+        .replace('\\', "/");
+    let segments: Vec<&str> = text
         .split('/')
-        .map(|segment| segment.split(';').next().unwrap_or(segment))
+        .map(|segment| {
+            let cut = segment.split([';', '\0']).next().unwrap_or(segment);
+            cut.trim_matches(|c: char| c.is_whitespace() || c.is_control())
+        })
         .collect();
-    let loose = normalize_path(&loose.join("/"));
-    let guarded = |p: &str| route_type(backend, p).is_some_and(RouteType::is_guarded);
-    !guarded(path) && guarded(&loose)
+    normalize_path(&segments.join("/"))
 }
 
 fn percent_decode_all(bytes: &[u8]) -> Vec<u8> {
@@ -178,82 +232,40 @@ fn percent_decode_all(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The route type for a path: an exact route, else `*`, else none.
+/// The route type for a normalized path: the longest route key (a path suffix, as in
+/// agentgateway) that the path ends with, else `*`, else none. A trailing `/` is ignored.
 pub fn route_type(backend: &BundleBackend, path: &str) -> Option<RouteType> {
+    longest_suffix(backend, path, false)
+        .or_else(|| backend.routes.iter().find(|r| r.path == FALLBACK))
+        .map(|r| r.route_type)
+}
+
+/// The route whose key is the longest suffix of `path` (ASCII case folded when `fold`).
+/// Keys start with `/` (the compiler checks), so a match always starts on a segment boundary.
+fn longest_suffix<'b>(backend: &'b BundleBackend, path: &str, fold: bool) -> Option<&'b Route> {
     let trimmed = if path.len() > 1 {
         path.trim_end_matches('/')
     } else {
         path
     };
+    let ends_with = |key: &str| {
+        trimmed.len() >= key.len()
+            && trimmed
+                .get(trimmed.len() - key.len()..)
+                .is_some_and(|tail| {
+                    if fold {
+                        tail.eq_ignore_ascii_case(key)
+                    } else {
+                        tail == key
+                    }
+                })
+    };
     backend
         .routes
         .iter()
-        .find(|r| r.path == trimmed)
-        .or_else(|| backend.routes.iter().find(|r| r.path == "*"))
-        .map(|r| r.route_type)
+        .filter(|r| r.path != FALLBACK && !r.path.is_empty() && ends_with(&r.path))
+        .max_by_key(|r| r.path.len())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn evasive_paths_normalize_to_the_real_endpoint() {
-        for raw in [
-            "/v1/messages",
-            "//v1//messages",
-            "/v1/./messages",
-            "/v1/x/../messages",
-            "/v1/%6Dessages",
-            "/v1/%6despages/../messages",
-        ] {
-            assert_eq!(normalize_path(raw), "/v1/messages", "{raw}");
-        }
-        assert_eq!(normalize_path("/"), "/");
-        assert_eq!(normalize_path("/a%2Fb"), "/a%2Fb");
-    }
-
-    fn prefix_rule(prefix: &str, replacement: Option<&str>) -> Rule {
-        Rule {
-            matches: RuleMatch {
-                path_prefix: Some(prefix.to_owned()),
-                ..RuleMatch::default()
-            },
-            backend: Some("ns/b".to_owned()),
-            replace_prefix: replacement.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn replace_prefix_swaps_the_matched_segments_only() {
-        let strip = prefix_rule("/team-a", Some("/"));
-        assert_eq!(rewritten(&strip, "/team-a/v1/messages"), "/v1/messages");
-        assert_eq!(rewritten(&strip, "/team-a"), "/");
-        let trailing = prefix_rule("/team-a/", Some("/"));
-        assert_eq!(rewritten(&trailing, "/team-a/v1/models"), "/v1/models");
-        let swap = prefix_rule("/old", Some("/new/v1"));
-        assert_eq!(rewritten(&swap, "/old/messages"), "/new/v1/messages");
-        let plain = prefix_rule("/team-a", None);
-        assert_eq!(
-            rewritten(&plain, "/team-a/v1/messages"),
-            "/team-a/v1/messages"
-        );
-    }
-
-    #[test]
-    fn wildcard_hosts_need_a_label_in_front() {
-        assert!(host_matches("*.example.com", "api.example.com"));
-        assert!(host_matches("*.example.com", "a.b.EXAMPLE.com"));
-        assert!(!host_matches("*.example.com", "example.com"));
-        assert!(host_matches("Claude.example.com", "claude.example.com"));
-        assert!(!host_matches("claude.example.com", "other.example.com"));
-    }
-
-    #[test]
-    fn prefixes_respect_segments() {
-        assert!(has_prefix("/v1/messages", "/v1"));
-        assert!(has_prefix("/v1", "/v1/"));
-        assert!(!has_prefix("/v10", "/v1"));
-        assert!(has_prefix("/anything", "/"));
-    }
-}
+mod tests;

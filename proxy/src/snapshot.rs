@@ -3,11 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use agw_policy::bundle::{self, BundleError};
 use agw_policy::engine::{Engine, EngineError};
 use agw_policy::manifest::{self, ManifestError, Unset};
 use agw_policy::{Bundle, CompileOptions, Diagnostics};
+
+use crate::clients::{self, BackendClients, KeyTable, KeysError};
 
 /// Where the configuration comes from.
 #[derive(Clone, Debug)]
@@ -69,6 +72,15 @@ pub enum LoadError {
     /// The guards could not be built.
     #[error("guards could not be built: {0}")]
     Engine(#[from] EngineError),
+    /// A backend's client keys could not be loaded: no request is let in on guesswork.
+    #[error("backend {backend}: {source}")]
+    Clients {
+        /// The backend key.
+        backend: String,
+        /// What is wrong.
+        #[source]
+        source: KeysError,
+    },
 }
 
 /// A loaded configuration.
@@ -84,6 +96,8 @@ pub struct Snapshot {
     pub key_errors: BTreeMap<String, String>,
     /// Files whose change triggers a reload.
     pub watched: Vec<PathBuf>,
+    /// Client policy per backend key (absent: anyone, unlimited).
+    pub clients: BTreeMap<String, Arc<BackendClients>>,
 }
 
 impl Source {
@@ -122,8 +136,27 @@ fn load_bundle(path: &Path) -> Result<Snapshot, LoadError> {
         keys: BTreeMap::new(),
         key_errors: BTreeMap::new(),
         watched: vec![path.to_owned()],
+        clients: BTreeMap::new(),
         bundle,
     };
+    for (key, backend) in &snapshot.bundle.backends {
+        let Some(policy) = &backend.clients else {
+            continue;
+        };
+        let keys = if policy.key_sources.is_empty() {
+            None
+        } else {
+            let (entries, watched) =
+                clients::keys::from_mounts(&policy.key_sources).map_err(clients_error(key))?;
+            snapshot.watched.extend(watched);
+            Some(KeyTable::new(entries).map_err(clients_error(key))?)
+        };
+        let (jwt, watched) =
+            clients::jwt::load::from_mounts(&policy.jwt_providers).map_err(clients_error(key))?;
+        snapshot.watched.extend(watched);
+        let clients = BackendClients::new(key, policy, keys, jwt);
+        snapshot.clients.insert(key.clone(), Arc::new(clients));
+    }
     let auths: Vec<(String, Option<agw_policy::bundle::Auth>)> = snapshot
         .bundle
         .backends
@@ -220,13 +253,42 @@ fn load_config(path: &Path, wanted: Option<&str>) -> Result<Snapshot, LoadError>
         }
     };
     let engine = Engine::from_bundle(&compiled.bundle)?;
+    let mut clients = BTreeMap::new();
+    if let Some(policy) = compiled
+        .bundle
+        .backends
+        .get(&key)
+        .and_then(|b| b.clients.as_ref())
+    {
+        let keys = if policy.key_sources.is_empty() {
+            None
+        } else {
+            let entries = clients::keys::from_documents(&policy.key_sources, &documents)
+                .map_err(clients_error(&key))?;
+            Some(KeyTable::new(entries).map_err(clients_error(&key))?)
+        };
+        let jwt = clients::jwt::load::from_documents(&policy.jwt_providers, &documents)
+            .map_err(clients_error(&key))?;
+        clients.insert(
+            key.clone(),
+            Arc::new(BackendClients::new(&key, policy, keys, jwt)),
+        );
+    }
     Ok(Snapshot {
         bundle: compiled.bundle,
         engine,
         keys: BTreeMap::from([(key, api_key)]),
         key_errors: BTreeMap::new(),
         watched: vec![path.to_owned()],
+        clients,
     })
+}
+
+fn clients_error(backend: &str) -> impl Fn(KeysError) -> LoadError + '_ {
+    move |source| LoadError::Clients {
+        backend: backend.to_owned(),
+        source,
+    }
 }
 
 /// Secrets are often written with a trailing newline or as `Bearer <key>`.

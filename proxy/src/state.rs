@@ -18,8 +18,10 @@ use rustls_pki_types::ServerName;
 use crate::access_log::AccessLog;
 use crate::audit::AuditLog;
 use crate::body::ProxyBody;
+use crate::clients::limiter::Limiter;
 use crate::error::ProxyError;
 use crate::metrics::Metrics;
+use crate::otel::Tracer;
 use crate::snapshot::Snapshot;
 use crate::tls;
 
@@ -44,6 +46,11 @@ pub struct State {
     pub metrics: Metrics,
     pub access_log: AccessLog,
     pub audit: AuditLog,
+    /// Request and token budgets; kept across reloads so a Secret edit spends nothing anew.
+    pub limiter: Arc<Limiter>,
+    pub tracer: Tracer,
+    /// Calls in flight per webhook guard; kept across reloads.
+    pub webhooks: crate::guard::webhook::permits::Permits,
 }
 
 impl State {
@@ -55,6 +62,7 @@ impl State {
         metrics: Metrics,
         access_log: AccessLog,
         audit: AuditLog,
+        tracer: Tracer,
     ) -> Arc<Self> {
         Arc::new(Self {
             current: ArcSwapOption::empty(),
@@ -63,6 +71,9 @@ impl State {
             metrics,
             access_log,
             audit,
+            limiter: Arc::default(),
+            tracer,
+            webhooks: crate::guard::webhook::permits::Permits::default(),
         })
     }
 

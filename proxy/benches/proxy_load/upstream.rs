@@ -8,6 +8,9 @@ pub(super) const ANSWER: &str = r#"{"id":"msg_bench0001","type":"message","role"
 /// reading it. The upstream answers it as it answers `/v1/messages`, so the rows compare.
 pub(super) const PASSTHROUGH_PATH: &str = "/v1/passthrough-bench";
 
+/// Where the traced proxy posts its spans (`--otlp-endpoint` is this upstream).
+pub(super) const TRACES_PATH: &str = "/v1/traces";
+
 #[derive(Default)]
 pub(super) struct UpstreamStats {
     pub(super) requests: AtomicU64,
@@ -31,6 +34,9 @@ pub(super) async fn upstream(
     let _ = req.into_body().collect().await;
     let (status, body) = if path == "/v1/messages" || path == PASSTHROUGH_PATH {
         (StatusCode::OK, Bytes::from_static(ANSWER.as_bytes()))
+    } else if path == TRACES_PATH {
+        // The traced proxy's collector: an empty ExportTraceServiceResponse is success.
+        (StatusCode::OK, Bytes::new())
     } else {
         (
             StatusCode::NOT_FOUND,

@@ -3,8 +3,13 @@
 //! request id (honoured from the client when well formed, echoed back and sent upstream) and
 //! the line sink. Must not record prompt or response text, keys or matched text: a request is
 //! described by ids, counts, sizes and times only. Off costs one request id per request.
+//!
+//! The request's trace ([`crate::otel::RequestTrace`]), when tracing is on, rides on the same
+//! [`Entry`]: what the log learns about a request, its spans learn too, and both end with
+//! the response body.
 
 mod ids;
+mod line;
 mod observe;
 pub mod record;
 pub mod sink;
@@ -17,13 +22,16 @@ use std::time::{Duration, Instant, SystemTime};
 use agw_policy::bundle::RouteType;
 use http::header;
 use http::{Request, Response};
-use serde::Deserialize;
 
 pub use self::ids::REQUEST_ID;
-use self::record::{Record, bounded, cap};
+use self::observe::Observers;
+use self::record::{Record, Timestamp, bounded, bounded_owned, cap};
 use self::sink::LineSink;
 use crate::audit::Capture;
 use crate::body::ProxyBody;
+use crate::guard::Head;
+use crate::metrics::TokenCounters;
+use crate::otel::RequestTrace;
 
 /// `--access-log`: how (and whether) lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,21 +75,26 @@ impl AccessLog {
     }
 
     /// Starts the entry of `req`, and sets its `x-request-id` to the id the log, the client
-    /// and the upstream will all see.
-    pub fn start<B>(&self, req: &mut Request<B>) -> Entry {
+    /// and the upstream will all see. `trace` (tracing on) learns what the entry learns.
+    pub fn start<B>(&self, req: &mut Request<B>, trace: Option<Box<RequestTrace>>) -> Entry {
         let request_id = ids::request_id(req.headers());
         if let Some(value) = ids::header_value(&request_id) {
             req.headers_mut().insert(REQUEST_ID, value);
         }
+        let trace = trace.map(|mut trace| {
+            describe_request(&mut trace, req, &request_id);
+            trace
+        });
         let pending = self.emitter.as_ref().map(|emitter| {
             let mut record = Record {
-                time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+                time: Timestamp(SystemTime::now()),
                 request_id: request_id.clone(),
                 method: req.method().as_str().to_owned(),
-                path: bounded(&crate::router::normalize_path(req.uri().path()), cap::PATH),
+                path: bounded_owned(crate::router::normalize_path(req.uri().path()), cap::PATH),
                 ..Record::default()
             };
             describe_client(&mut record, req);
+            record.trace_id = trace.as_ref().map(|t| t.trace_id());
             Box::new(Pending {
                 record,
                 started: Instant::now(),
@@ -91,8 +104,32 @@ impl AccessLog {
         });
         Entry {
             request_id,
+            method: req.method().clone(),
             pending,
+            trace,
+            settle: None,
         }
+    }
+}
+
+/// The server span's request attributes (HTTP semantic conventions).
+fn describe_request<B>(trace: &mut RequestTrace, req: &Request<B>, request_id: &str) {
+    trace.name(req.method().as_str().to_owned());
+    trace.set("http.request.method", req.method().as_str());
+    trace.set(
+        "url.path",
+        bounded(&crate::router::normalize_path(req.uri().path()), cap::PATH),
+    );
+    trace.set("agw.request_id", request_id);
+    if let Some(Peer(peer)) = req.extensions().get::<Peer>() {
+        trace.set("client.address", peer.ip().to_string());
+    }
+    if let Some(agent) = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        trace.set("user_agent.original", bounded(agent, cap::USER_AGENT));
     }
 }
 
@@ -118,19 +155,20 @@ fn describe_client<B>(record: &mut Record, req: &Request<B>) {
 #[derive(Debug)]
 pub struct Entry {
     request_id: String,
+    method: http::Method,
     pending: Option<Box<Pending>>,
+    trace: Option<Box<RequestTrace>>,
+    settle: Option<Settle>,
 }
 
-/// The fields of a Messages body the log reports.
-#[derive(Deserialize)]
-struct BodyHead {
-    model: Option<String>,
-    metadata: Option<Metadata>,
-}
+/// Called once with the usage a response reported, when it ends or is dropped (token
+/// budgets are charged this way, from the same tap as the log, also with the log off).
+pub struct Settle(pub Box<dyn FnOnce(&record::Usage) + Send + Sync>);
 
-#[derive(Deserialize)]
-struct Metadata {
-    user_id: Option<String>,
+impl std::fmt::Debug for Settle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Settle")
+    }
 }
 
 impl Entry {
@@ -145,6 +183,14 @@ impl Entry {
 
     /// The backend and route type the request was routed to.
     pub fn route(&mut self, backend: &str, route: RouteType) {
+        if let Some(trace) = &mut self.trace {
+            trace.name(format!("{} {}", self.method, route.as_str()));
+            if route == RouteType::Messages {
+                trace.chat();
+            }
+            trace.set("agw.backend", bounded(backend, cap::BACKEND));
+            trace.set("agw.route_type", route.as_str());
+        }
         if let Some(record) = self.record() {
             record.backend = bounded(backend, cap::BACKEND);
             record.route_type = route.as_str();
@@ -161,28 +207,45 @@ impl Entry {
         }
     }
 
-    /// A Messages body as the client sent it: its size, model and `metadata.user_id`.
-    pub fn request_body(&mut self, body: &[u8]) {
+    /// The size of a Messages body as the client sent it.
+    pub fn request_size(&mut self, size: usize) {
+        if let Some(record) = self.record() {
+            record.bytes_in = Some(size as u64);
+        }
+    }
+
+    /// The model and `metadata.user_id` of a Messages body, from the guard's one reading
+    /// of it (the log parses nothing itself).
+    pub fn request_head(&mut self, head: &Head) {
+        if let (Some(trace), Some(model)) = (&mut self.trace, &head.model) {
+            trace.request_model(bounded(model, cap::MODEL));
+        }
         let Some(record) = self.record() else { return };
-        record.bytes_in = Some(body.len() as u64);
-        // Invalid JSON is refused by the guard path, which says why; here it only means
-        // there is nothing to report.
-        let Ok(head) = serde_json::from_slice::<BodyHead>(body) else {
-            return;
-        };
-        if let Some(model) = head.model {
-            let model = bounded(&model, cap::MODEL);
+        if let Some(model) = &head.model {
+            let model = bounded(model, cap::MODEL);
             record.upstream_model = Some(model.clone());
             record.requested_model = Some(model);
         }
-        record.user_id = head
-            .metadata
-            .and_then(|m| m.user_id)
-            .map(|id| bounded(&id, cap::USER_ID));
+        record.user_id = head.user_id.as_deref().map(|id| bounded(id, cap::USER_ID));
+    }
+
+    /// The authenticated identity of the caller (a name from the key Secret, never a key).
+    pub fn identity(&mut self, name: &str) {
+        if let Some(record) = self.record() {
+            record.identity = Some(bounded(name, cap::IDENTITY));
+        }
+    }
+
+    /// Hands the response's usage to `settle` when the response ends.
+    pub fn on_usage(&mut self, settle: Settle) {
+        self.settle = Some(settle);
     }
 
     /// The model sent upstream when agw rewrote the client's.
     pub fn upstream_model(&mut self, model: &str) {
+        if let Some(trace) = &mut self.trace {
+            trace.pinned_model(bounded(model, cap::MODEL));
+        }
         if let Some(record) = self.record() {
             record.upstream_model = Some(bounded(model, cap::MODEL));
         }
@@ -195,8 +258,34 @@ impl Entry {
         }
     }
 
+    /// Guards start reading the body.
+    pub fn guard_started(&mut self) {
+        if let Some(trace) = &mut self.trace {
+            trace.guard_started();
+        }
+    }
+
+    /// Guards decided: `allow`, `mask` or `reject`, by `guard` (the rejecting one, or the
+    /// first that masked), over `spans` matched spans.
+    pub fn guard_ended(&mut self, outcome: &'static str, guard: Option<&str>, spans: u64) {
+        if let Some(trace) = &mut self.trace {
+            trace.guard_ended(outcome, guard, spans);
+        }
+    }
+
+    /// The request goes upstream to `host:port`: the upstream span starts, and `headers`
+    /// get the trace context the upstream continues (tracing on).
+    pub fn upstream_request(&mut self, headers: &mut http::HeaderMap, host: &str, port: u16) {
+        if let Some(trace) = &mut self.trace {
+            trace.upstream(headers, self.method.as_str(), host, port);
+        }
+    }
+
     /// The upstream's status and the time it took to send its headers.
     pub fn upstream(&mut self, status: u16, ttfb: Duration) {
+        if let Some(trace) = &mut self.trace {
+            trace.upstream_status(status);
+        }
         if let Some(record) = self.record() {
             record.upstream_status = Some(status);
             record.upstream_ttfb = Some(ttfb);
@@ -205,35 +294,50 @@ impl Entry {
 
     /// Why the request failed, as a stable category.
     pub fn fail(&mut self, kind: &'static str) {
+        if let Some(trace) = &mut self.trace {
+            trace.fail(kind);
+        }
         if let Some(pending) = &mut self.pending {
             pending.fail(kind);
         }
     }
 
-    /// Echoes the request id on `response` and hands the record (and the audit capture, if
-    /// any) to its body, which writes them when the body ends or is dropped.
+    /// Echoes the request id on `response` and hands the record, the trace, the audit
+    /// capture and the token counters (of an upstream response) to its body, which finishes
+    /// them when the body ends or is dropped.
     pub fn finish(
         mut self,
         mut response: Response<ProxyBody>,
         capture: Option<Capture>,
+        tokens: Option<TokenCounters>,
     ) -> Response<ProxyBody> {
         if let Some(value) = ids::header_value(&self.request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
-        let mut pending = self.pending.take();
-        if pending.is_none() && capture.is_none() {
+        let mut observers = Observers {
+            pending: self.pending.take(),
+            capture,
+            trace: self.trace.take(),
+            tokens,
+            settle: self.settle.take(),
+        };
+        if observers.is_empty() {
             return response;
         }
+        let status = response.status().as_u16();
         let streaming = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
-        if let Some(pending) = &mut pending {
-            pending.record.status = Some(response.status().as_u16());
+        if let Some(pending) = &mut observers.pending {
+            pending.record.status = Some(status);
             pending.record.stream = streaming;
         }
-        response.map(|body| observe::watch(body, pending, capture, streaming))
+        if let Some(trace) = &mut observers.trace {
+            trace.response_status(status);
+        }
+        response.map(|body| observe::watch(body, observers, streaming))
     }
 }
 
@@ -259,11 +363,11 @@ impl Drop for Pending {
             self.fail("client_aborted");
         }
         self.record.duration = self.started.elapsed();
-        let line = match self.emitter.format {
-            Format::Json => self.record.to_json_line(),
-            Format::Text => self.record.to_text_line(),
-            Format::Off => return,
-        };
-        self.emitter.sink.send(line);
+        let record = &self.record;
+        match self.emitter.format {
+            Format::Json => self.emitter.sink.write_line(|out| record.write_json(out)),
+            Format::Text => self.emitter.sink.write_line(|out| record.write_text(out)),
+            Format::Off => {}
+        }
     }
 }

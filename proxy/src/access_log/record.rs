@@ -3,9 +3,8 @@
 //! one exists, `agw.*` otherwise) and the size bound. Must not hold prompt or response text,
 //! a key, or a matched guard span: only ids, counts, sizes and times.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
@@ -25,6 +24,7 @@ pub mod cap {
     pub const MODEL: usize = 128;
     pub const GUARD_ID: usize = 96;
     pub const BACKEND: usize = 320;
+    pub const IDENTITY: usize = 253;
 }
 
 /// What one guard did to a request (never what it matched).
@@ -47,21 +47,43 @@ pub struct Usage {
 
 impl Usage {
     /// All input tokens, as the GenAI conventions define `gen_ai.usage.input_tokens`
-    /// (cached ones included), or `None` when the upstream reported none.
+    /// (cached ones included; an absurd upstream count saturates rather than overflows), or
+    /// `None` when the upstream reported none.
     pub fn total_input(&self) -> Option<u64> {
         let parts = [self.input, self.cache_read, self.cache_creation];
-        parts
-            .iter()
-            .any(Option::is_some)
-            .then(|| parts.iter().flatten().sum())
+        parts.iter().any(Option::is_some).then(|| {
+            parts
+                .iter()
+                .flatten()
+                .fold(0u64, |sum, n| sum.saturating_add(*n))
+        })
+    }
+
+    /// The reported counts under their OpenTelemetry GenAI names, for the log line and the
+    /// trace alike.
+    pub fn genai_fields(&self) -> [(&'static str, Option<u64>); 4] {
+        [
+            ("gen_ai.usage.input_tokens", self.total_input()),
+            ("gen_ai.usage.output_tokens", self.output),
+            ("gen_ai.usage.cache_read.input_tokens", self.cache_read),
+            (
+                "gen_ai.usage.cache_creation.input_tokens",
+                self.cache_creation,
+            ),
+        ]
     }
 }
 
-/// One line of the access log.
+/// One line of the access log. Its `Serialize` is the reference the line writer
+/// ([`Record::write_json`], in `line.rs`) is tested against: same fields, same order, same bytes.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Record {
-    pub time: String,
+    pub time: Timestamp,
     pub request_id: String,
+    /// The request's trace (tracing on): the OpenTelemetry log field that links a line to
+    /// its trace in the collector.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     #[serde(rename = "agw.backend", skip_serializing_if = "String::is_empty")]
     pub backend: String,
     #[serde(rename = "agw.route_type", skip_serializing_if = "str::is_empty")]
@@ -84,6 +106,11 @@ pub struct Record {
         skip_serializing_if = "Option::is_none"
     )]
     pub key_hash: Option<String>,
+    #[serde(
+        rename = "agw.client.identity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity: Option<String>,
     #[serde(rename = "user.id", skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(rename = "session.id", skip_serializing_if = "Option::is_none")]
@@ -148,16 +175,7 @@ fn is_false(value: &bool) -> bool {
 fn usage_fields<S: Serializer>(usage: &Usage, serializer: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap as _;
     let mut map = serializer.serialize_map(None)?;
-    let fields = [
-        ("gen_ai.usage.input_tokens", usage.total_input()),
-        ("gen_ai.usage.output_tokens", usage.output),
-        ("gen_ai.usage.cache_read.input_tokens", usage.cache_read),
-        (
-            "gen_ai.usage.cache_creation.input_tokens",
-            usage.cache_creation,
-        ),
-    ];
-    for (name, value) in fields {
+    for (name, value) in usage.genai_fields() {
         if let Some(value) = value {
             map.serialize_entry(name, &value)?;
         }
@@ -165,8 +183,24 @@ fn usage_fields<S: Serializer>(usage: &Usage, serializer: S) -> Result<S::Ok, S:
     map.end()
 }
 
+/// When a request started, written as RFC 3339 UTC with milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub SystemTime);
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        Self(SystemTime::UNIX_EPOCH)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
 /// Milliseconds with microsecond precision.
-fn as_millis(duration: Duration) -> f64 {
+pub(super) fn as_millis(duration: Duration) -> f64 {
     let micros = u32::try_from(duration.as_micros()).map_or(f64::from(u32::MAX), f64::from);
     micros / 1000.0
 }
@@ -189,6 +223,9 @@ fn opt_millis<S: Serializer>(
 
 /// `text` cut to `max` characters, with `…` marking a cut, control characters replaced.
 pub fn bounded(text: &str, max: usize) -> String {
+    if fits(text, max) {
+        return text.to_owned();
+    }
     let mut out: String = text
         .chars()
         .take(max)
@@ -198,6 +235,21 @@ pub fn bounded(text: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// Like [`bounded`], keeping `text` itself when it needs no change.
+pub fn bounded_owned(text: String, max: usize) -> String {
+    if fits(&text, max) {
+        text
+    } else {
+        bounded(&text, max)
+    }
+}
+
+/// Short printable ASCII (the usual case) is kept as it is: no byte to replace, and no
+/// more characters than bytes.
+fn fits(text: &str, max: usize) -> bool {
+    text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 impl Record {
@@ -212,74 +264,6 @@ impl Record {
             action,
             spans,
         });
-    }
-
-    /// One JSON object and a newline.
-    pub fn to_json_line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec());
-        line.push(b'\n');
-        debug_assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
-        line
-    }
-
-    /// `<time> <id> <method> <path> <status> <ms> backend=… model=… tokens=in/out guard=…`.
-    pub fn to_text_line(&self) -> Vec<u8> {
-        let status = self.status.map_or("-".to_owned(), |s| s.to_string());
-        let mut line = format!(
-            "{} {} {} {} {} {:.1}ms",
-            self.time,
-            self.request_id,
-            self.method,
-            self.path,
-            status,
-            as_millis(self.duration)
-        );
-        let mut field = |name: &str, value: &dyn std::fmt::Display| {
-            let _ = write!(line, " {name}={value}");
-        };
-        if !self.backend.is_empty() {
-            field("backend", &self.backend);
-        }
-        if let Some(model) = self
-            .upstream_model
-            .as_ref()
-            .or(self.requested_model.as_ref())
-        {
-            field("model", &quoted(model));
-        }
-        if self.stream {
-            field("stream", &true);
-        }
-        if let (Some(input), Some(output)) = (self.usage.total_input(), self.usage.output) {
-            field("tokens", &format_args!("{input}/{output}"));
-        }
-        for guard in &self.guards {
-            field(
-                "guard",
-                &format_args!("{}:{}:{}", guard.id, guard.action, guard.spans),
-            );
-        }
-        if let Some(key) = &self.key_hash {
-            field("key", key);
-        }
-        if let Some(user) = &self.user_id {
-            field("user", &quoted(user));
-        }
-        if let Some(error) = self.error {
-            field("error", &error);
-        }
-        line.push('\n');
-        debug_assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
-        line.into_bytes()
-    }
-}
-
-/// A value with spaces or quotes, JSON-quoted so the line still splits on spaces.
-fn quoted(value: &str) -> String {
-    if value.contains([' ', '"', '=']) {
-        serde_json::Value::from(value).to_string()
-    } else {
-        value.to_owned()
     }
 }
 

@@ -3,7 +3,7 @@ use super::*;
 /// A Claude Code request the tutorial's guards let through, streamed with usage.
 fn allowed() -> Record {
     let mut record = Record {
-        time: "2026-12-04T21:00:00.123Z".to_owned(),
+        time: Timestamp(humantime::parse_rfc3339("2026-12-04T21:00:00.123Z").unwrap()),
         request_id: "0f6b2c1e6a9d4d7e9a513c2f1b0e7d88".to_owned(),
         backend: "default/anthropic".to_owned(),
         route_type: "Messages",
@@ -40,7 +40,7 @@ fn allowed() -> Record {
 /// The tutorial's second prompt: refused by `request[0]` before any upstream call.
 fn rejected() -> Record {
     let mut record = Record {
-        time: "2026-12-04T21:00:01.000Z".to_owned(),
+        time: Timestamp(humantime::parse_rfc3339("2026-12-04T21:00:01.000Z").unwrap()),
         request_id: "client-supplied-id".to_owned(),
         backend: "default/anthropic".to_owned(),
         route_type: "Messages",

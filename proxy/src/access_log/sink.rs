@@ -1,10 +1,12 @@
-//! Where finished lines go: a bounded queue drained by one writer thread, so a slow or
-//! full stdout (or disk) never blocks or fails a request — a line that does not fit in the
-//! queue is dropped and counted instead. Owns the thread and the writer; must not format
-//! records or look at their contents.
+//! Where finished lines go: one shared batch buffer that requests write their lines straight
+//! into, drained by one writer thread, so a slow or full stdout (or disk) never blocks or
+//! fails a request — a line that does not fit (more than [`QUEUE`] lines waiting) is dropped
+//! and counted instead. A request pays one uncontended lock and the bytes of its line: no
+//! allocation, no channel message, no wake-up except for the first line of a batch. Owns the
+//! thread, the buffer and the writer; must not format records or look at their contents.
 
 use std::io::Write;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -12,43 +14,90 @@ use prometheus_client::metrics::counter::Counter;
 /// Lines waiting for the writer; beyond this, lines are dropped (and counted).
 pub const QUEUE: usize = 8192;
 
-/// The sending end; cheap to clone.
+/// The sending end; cheap to clone. The writer thread ends when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct LineSink {
-    tx: SyncSender<Message>,
+    shared: Arc<Shared>,
+    _open: Arc<Open>,
     dropped: Counter,
 }
 
+#[derive(Debug, Default)]
+struct Shared {
+    batch: Mutex<Batch>,
+    wake: Condvar,
+}
+
+/// Lines written since the writer last took them.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    lines: usize,
+    /// Answered once every line before them is written and flushed.
+    flushes: Vec<mpsc::Sender<()>>,
+    closed: bool,
+}
+
+/// Dropped with the last [`LineSink`]: tells the writer to write what is left and stop.
 #[derive(Debug)]
-enum Message {
-    Line(Vec<u8>),
-    /// Answered once every line queued before it is written and flushed.
-    Flush(mpsc::Sender<()>),
+struct Open(Arc<Shared>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        lock(&self.0).closed = true;
+        self.0.wake.notify_one();
+    }
+}
+
+/// A poisoned lock only means a writer panicked mid-line; the bytes are still usable.
+fn lock(shared: &Shared) -> MutexGuard<'_, Batch> {
+    shared
+        .batch
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LineSink {
-    /// Starts a thread writing every line to `out`, flushing whenever the queue is empty.
-    /// `dropped` counts lines lost to a full queue or a failed write.
+    /// Starts a thread writing every line to `out`, one `write_all` per line, flushing after
+    /// each batch. `dropped` counts lines lost to a full queue or a failed write.
     pub fn spawn(
         name: &str,
         out: impl Write + Send + 'static,
         dropped: Counter,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let counter = dropped.clone();
+        let shared = Arc::new(Shared::default());
+        let writer = (shared.clone(), dropped.clone());
         std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || drain(&rx, out, &counter))?;
-        Ok(Self { tx, dropped })
+            .spawn(move || drain(&writer.0, out, &writer.1))?;
+        Ok(Self {
+            _open: Arc::new(Open(shared.clone())),
+            shared,
+            dropped,
+        })
     }
 
-    /// Queues `line` without waiting.
-    pub fn send(&self, line: Vec<u8>) {
-        match self.tx.try_send(Message::Line(line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.inc();
-            }
+    /// Queues `line` (one line, newline included) without waiting.
+    pub fn send(&self, line: &[u8]) {
+        self.write_line(|bytes| bytes.extend_from_slice(line));
+    }
+
+    /// Queues the line `write` appends to the buffer (newline included) without waiting,
+    /// or drops and counts it when [`QUEUE`] lines are already waiting. `write` runs under
+    /// the buffer's lock: it must only format.
+    pub fn write_line(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut batch = lock(&self.shared);
+        if batch.lines >= QUEUE {
+            drop(batch);
+            self.dropped.inc();
+            return;
+        }
+        write(&mut batch.bytes);
+        batch.lines += 1;
+        let first = batch.lines == 1;
+        drop(batch);
+        if first {
+            self.shared.wake.notify_one();
         }
     }
 
@@ -58,58 +107,58 @@ impl LineSink {
     pub fn flush(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let (done, wait) = mpsc::channel();
-        let mut message = Message::Flush(done);
-        loop {
-            match self.tx.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return,
-            }
-        }
+        lock(&self.shared).flushes.push(done);
+        self.shared.wake.notify_one();
         let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     }
 }
 
 /// How long the writer lets lines gather after the first one before writing them out: one
 /// wake-up and one write per batch instead of per request, and a sender finds the writer
-/// asleep rather than waiting on the channel, so its send wakes nobody.
+/// asleep rather than waiting on the lock, so its line wakes nobody.
 const LINGER: Duration = Duration::from_millis(20);
 
-fn drain(rx: &Receiver<Message>, mut out: impl Write, dropped: &Counter) {
-    let mut waiting = Vec::new();
-    while let Ok(message) = rx.recv() {
-        take(message, &mut out, dropped, &mut waiting);
-        if waiting.is_empty() {
-            std::thread::sleep(LINGER);
+/// A batch buffer grown larger by a burst is given back rather than kept.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+fn drain(shared: &Shared, mut out: impl Write, dropped: &Counter) {
+    let mut taken = Vec::new();
+    loop {
+        let mut batch = lock(shared);
+        while batch.lines == 0 && batch.flushes.is_empty() && !batch.closed {
+            batch = shared
+                .wake
+                .wait(batch)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        while let Ok(message) = rx.try_recv() {
-            take(message, &mut out, dropped, &mut waiting);
+        if batch.flushes.is_empty() && !batch.closed {
+            drop(batch);
+            std::thread::sleep(LINGER);
+            batch = lock(shared);
+        }
+        std::mem::swap(&mut taken, &mut batch.bytes);
+        batch.lines = 0;
+        let waiting = std::mem::take(&mut batch.flushes);
+        let closed = batch.closed;
+        drop(batch);
+        for line in taken.split_inclusive(|&b| b == b'\n') {
+            if out.write_all(line).is_err() {
+                dropped.inc();
+            }
+        }
+        taken.clear();
+        if taken.capacity() > SHRINK_ABOVE {
+            taken = Vec::new();
         }
         if out.flush().is_err() {
             dropped.inc();
         }
-        for done in waiting.drain(..) {
+        for done in waiting {
             let _ = done.send(());
         }
-    }
-}
-
-fn take(
-    message: Message,
-    out: &mut impl Write,
-    dropped: &Counter,
-    waiting: &mut Vec<mpsc::Sender<()>>,
-) {
-    match message {
-        Message::Line(line) => {
-            if out.write_all(&line).is_err() {
-                dropped.inc();
-            }
+        if closed {
+            return;
         }
-        Message::Flush(done) => waiting.push(done),
     }
 }
 
@@ -149,9 +198,37 @@ mod tests {
     fn lines_arrive_in_order() {
         let out = Shared::default();
         let sink = LineSink::spawn("test", out.clone(), Counter::default()).unwrap();
-        sink.send(b"a\n".to_vec());
-        sink.send(b"b\n".to_vec());
+        sink.send(b"a\n");
+        sink.send(b"b\n");
         sink.flush(Duration::from_secs(5));
+        assert_eq!(&*out.0.lock().unwrap(), b"a\nb\n");
+    }
+
+    #[test]
+    fn lines_are_written_without_a_flush_soon_after_they_are_sent() {
+        let out = Shared::default();
+        let sink = LineSink::spawn("test", out.clone(), Counter::default()).unwrap();
+        sink.write_line(|bytes| bytes.extend_from_slice(b"first\n"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while out.0.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(&*out.0.lock().unwrap(), b"first\n");
+    }
+
+    #[test]
+    fn the_last_lines_are_written_when_the_last_sender_goes() {
+        let out = Shared::default();
+        let sink = LineSink::spawn("test", out.clone(), Counter::default()).unwrap();
+        let clone = sink.clone();
+        sink.send(b"a\n");
+        drop(sink);
+        clone.send(b"b\n");
+        drop(clone);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while out.0.lock().unwrap().len() < 4 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(&*out.0.lock().unwrap(), b"a\nb\n");
     }
 
@@ -162,12 +239,14 @@ mod tests {
         let dropped = Counter::default();
         let sink = LineSink::spawn("test", Stuck(gate.clone()), dropped.clone()).unwrap();
         let started = Instant::now();
-        // One line is taken by the blocked writer, QUEUE more fill the queue, the rest drop.
-        for _ in 0..QUEUE + 100 {
-            sink.send(b"x\n".to_vec());
+        // The blocked writer holds at most one batch (k <= QUEUE lines) and QUEUE more wait:
+        // of 2 * QUEUE + 100 lines, QUEUE + 100 - k are dropped, whenever it took its batch.
+        for _ in 0..2 * QUEUE + 100 {
+            sink.send(b"x\n");
         }
         assert!(started.elapsed() < Duration::from_secs(2), "send blocked");
-        assert!((99..=100).contains(&dropped.get()), "{}", dropped.get());
+        let lost = dropped.get();
+        assert!((100..=QUEUE as u64 + 100).contains(&lost), "{lost}");
         drop(held);
     }
 }

@@ -242,7 +242,7 @@ impl Drop for Capture {
     fn drop(&mut self) {
         if let Ok(mut line) = serde_json::to_vec(&self.record) {
             line.push(b'\n');
-            self.sink.send(line);
+            self.sink.send(&line);
         }
     }
 }

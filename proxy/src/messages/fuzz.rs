@@ -18,6 +18,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
 use super::json::Reader;
+use super::walk;
 use crate::guard::{Inspected, inspect};
 
 fn budget() -> Duration {
@@ -28,7 +29,11 @@ fn budget() -> Duration {
 }
 
 /// Draws inputs from `strategy` until the budget is spent; returns how many were checked.
-fn drive<T: std::fmt::Debug>(name: &str, strategy: impl Strategy<Value = T>, check: impl Fn(&T)) {
+pub(crate) fn drive<T: std::fmt::Debug>(
+    name: &str,
+    strategy: impl Strategy<Value = T>,
+    check: impl Fn(&T),
+) {
     let mut runner = TestRunner::default();
     let deadline = Instant::now() + budget();
     let mut cases = 0u64;
@@ -48,12 +53,13 @@ fn drive<T: std::fmt::Debug>(name: &str, strategy: impl Strategy<Value = T>, che
 }
 
 /// JSON-ish text: real JSON values, then bytes of them swapped, cut or repeated.
-fn json_value() -> impl Strategy<Value = serde_json::Value> {
+pub(crate) fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
-        "(credit card|text|type|\\PC{0,8}|\\\\u[0-9a-f]{4}){0,3}".prop_map(serde_json::Value::from),
+        "(credit card|credit| card|text|type|user|\\PC{0,8}|\\\\u[0-9a-f]{4}){0,3}"
+            .prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(6, 64, 6, |inner| {
         prop_oneof![
@@ -71,7 +77,9 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
                     Just("metadata".to_owned()),
                     Just("tool_result".to_owned()),
                     Just("tool_use".to_owned()),
-                    "[a-z_]{1,6}",
+                    Just("role".to_owned()),
+                    Just("name".to_owned()),
+                    "(credit card|[a-z_]{1,6}|\\PC{0,4}){1,2}",
                 ],
                 inner,
                 0..6
@@ -81,7 +89,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
-fn mutated_json() -> impl Strategy<Value = Vec<u8>> {
+pub(crate) fn mutated_json() -> impl Strategy<Value = Vec<u8>> {
     (
         json_value(),
         proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 0..4),
@@ -142,6 +150,7 @@ fn phrase_guard() -> BackendGuards {
             pattern: "credit card".to_owned(),
             path: "p".to_owned(),
         })],
+        webhook: None,
     };
     BackendGuards::from_guard_set(&GuardSet {
         request: vec![guard],
@@ -151,8 +160,9 @@ fn phrase_guard() -> BackendGuards {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Every string value a provider reads as text in a forwarded body: everything under
-/// `system`, `messages` and `metadata` except the values the walker treats as opaque.
+/// Every string a provider reads as text in a forwarded body: everything under `system`,
+/// `messages` and `metadata` (values, and keys that are not API names) except the values the
+/// walker treats as opaque.
 fn provider_texts(value: &serde_json::Value, under_opaque: bool, out: &mut Vec<String>) {
     match value {
         serde_json::Value::String(s) if !under_opaque => out.push(s.clone()),
@@ -160,13 +170,18 @@ fn provider_texts(value: &serde_json::Value, under_opaque: bool, out: &mut Vec<S
             .iter()
             .for_each(|v| provider_texts(v, under_opaque, out)),
         serde_json::Value::Object(map) => {
-            let base64 = map
+            let opaque_data = map
                 .get("type")
                 .and_then(|t| t.as_str())
-                .is_some_and(|t| t == "base64" || t == "redacted_thinking");
+                .is_some_and(|t| walk::OPAQUE_DATA.contains(&t));
             for (key, v) in map {
-                let opaque =
-                    super::walk::OPAQUE_KEYS.contains(&key.as_str()) || (key == "data" && base64);
+                // A `role` is read by the provider as one of two words, or refused.
+                let opaque = walk::OPAQUE_KEYS.contains(&key.as_str())
+                    || (key == "data" && opaque_data)
+                    || key == "role";
+                if !under_opaque && !opaque && !walk::SCHEMA_KEYS.contains(&key.as_str()) {
+                    out.push(key.clone());
+                }
                 provider_texts(v, under_opaque || opaque, out);
             }
         }
@@ -201,9 +216,11 @@ fn fuzz_an_allowed_body_carries_no_guarded_phrase() {
             .into_bytes()
     });
     drive("guard", prop_oneof![bodies, mutated_json()], |bytes| {
-        let Ok(Inspected::Forward { body, .. }) =
-            inspect(Some(&guards), None, Bytes::copy_from_slice(bytes))
-        else {
+        let Ok(Inspected::Forward { body, .. }) = inspect(
+            Some(&guards),
+            crate::guard::Models::default(),
+            Bytes::copy_from_slice(bytes),
+        ) else {
             return;
         };
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::json::Str;
+use super::span::Str;
 
 /// The text of `literal` in `body`: borrowed when it has no escape, decoded otherwise.
 ///

@@ -35,6 +35,7 @@ fn snapshot() -> Arc<Snapshot> {
         keys: BTreeMap::new(),
         key_errors: BTreeMap::new(),
         watched: Vec::new(),
+        clients: BTreeMap::new(),
     })
 }
 
@@ -117,6 +118,7 @@ async fn a_masked_json_reply_gets_its_new_length_and_a_reject_the_guard_status()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(reply.len()));
     let rejected = |_: u16, _: &str, _: &str| panic!("not rejected");
     let response = guard_json(
+        None,
         &snapshot(),
         &counting(),
         p,
@@ -146,6 +148,7 @@ async fn a_masked_json_reply_gets_its_new_length_and_a_reject_the_guard_status()
         )
     };
     let response = guard_json(
+        None,
         &snapshot(),
         &counting(),
         parts("application/json"),
@@ -164,6 +167,7 @@ async fn an_encoded_or_unreadable_reply_fails_closed() {
         .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     let never = |_: u16, _: &str, _: &str| panic!("not rejected");
     let response = guard_json(
+        None,
         &snapshot(),
         &counting(),
         p,
@@ -174,6 +178,7 @@ async fn an_encoded_or_unreadable_reply_fails_closed() {
     .await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     let response = guard_json(
+        None,
         &snapshot(),
         &counting(),
         parts("application/json"),
@@ -187,6 +192,7 @@ async fn an_encoded_or_unreadable_reply_fails_closed() {
         br#"{"content":[{"type":"text","text":"0123456789"}]}"#,
     ]);
     let response = guard_json(
+        None,
         &snapshot(),
         &counting(),
         parts("application/json"),

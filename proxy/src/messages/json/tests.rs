@@ -2,6 +2,7 @@
 
 use proptest::prelude::*;
 
+use super::specials::{Specials, find_special};
 use super::*;
 
 fn valid(text: &str) -> bool {
