@@ -1,11 +1,13 @@
 //! `agwctl check`: what the proxy would do with a prompt, or with a captured response
 //! (JSON or SSE), without sending anything anywhere. The decisions are `agw_policy`'s: the
-//! same engine and response code the proxy runs.
+//! same engine and response code the proxy runs, over the same texts (the Backend's prompt
+//! enrichment included, which the proxy's guards read too).
 
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use agw_policy::Bundle;
+use agw_policy::bundle::{PromptMessage, PromptRole, RequestEdits};
 use agw_policy::engine::{BackendGuards, Decision, Engine, GuardHit, Segment, SegmentKind};
 use agw_policy::response::json::{JsonOutcome, guard_response};
 use agw_policy::response::sse::SseGuard;
@@ -72,6 +74,7 @@ pub fn run(args: &Args) -> u8 {
         .first()
         .and_then(|r| r.backend.as_deref())
         .unwrap_or_default();
+    note_webhooks(&bundle, key, args.response.is_some());
     if let Some(capture) = &args.response {
         return check_response(&bundle, &engine, key, capture);
     }
@@ -81,15 +84,84 @@ pub fn run(args: &Args) -> u8 {
     let Some(guards) = engine.backend(key) else {
         return 1;
     };
-    let kind = if args.system {
-        SegmentKind::System
-    } else {
-        SegmentKind::Message
+    let edits = bundle
+        .backends
+        .get(key)
+        .map(|b| b.request.clone())
+        .unwrap_or_default();
+    let (segments, at) = enriched(&edits, &prompt, args.system);
+    report(&guards.evaluate_request(&segments), at)
+}
+
+/// Webhook guards call a checker, which an offline check does not: say so, never imply the
+/// verdict below includes them.
+fn note_webhooks(bundle: &Bundle, key: &str, response: bool) {
+    let Some(backend) = bundle.backends.get(key) else {
+        return;
     };
-    report(&guards.evaluate_request(&[Segment {
-        kind,
-        text: &prompt,
-    }]))
+    let guards = if response {
+        &backend.guards.response
+    } else {
+        &backend.guards.request
+    };
+    for guard in guards {
+        if let Some(call) = &guard.webhook {
+            eprintln!(
+                "note: {} is a webhook guard (its checker is {}:{}{}); agwctl check does not call checkers, so the verdict below leaves it out",
+                guard.id, call.host, call.port, call.path
+            );
+        }
+    }
+}
+
+/// The texts the proxy's guards read for `prompt`: the Backend's prompt enrichment (which the
+/// proxy applies before its guards, as agentgateway does) around it, system texts first, in
+/// request order; and the index of `prompt` among them.
+fn enriched<'a>(
+    edits: &'a RequestEdits,
+    prompt: &'a str,
+    system: bool,
+) -> (Vec<Segment<'a>>, usize) {
+    let of = |list: &'a [PromptMessage], want_system: bool| {
+        list.iter()
+            .filter(move |m| (m.role == PromptRole::System) == want_system)
+            .map(move |m| Segment {
+                kind: if want_system {
+                    SegmentKind::System
+                } else {
+                    SegmentKind::Message
+                },
+                text: m.content.as_str(),
+            })
+    };
+    let own = Segment {
+        kind: if system {
+            SegmentKind::System
+        } else {
+            SegmentKind::Message
+        },
+        text: prompt,
+    };
+    let mut segments: Vec<Segment<'a>> = of(&edits.prepend, true).collect();
+    if system {
+        segments.push(own);
+    }
+    segments.extend(of(&edits.append, true));
+    segments.extend(of(&edits.prepend, false));
+    let at = if system {
+        edits
+            .prepend
+            .iter()
+            .filter(|m| m.role == PromptRole::System)
+            .count()
+    } else {
+        segments.len()
+    };
+    if !system {
+        segments.push(own);
+    }
+    segments.extend(of(&edits.append, false));
+    (segments, at)
 }
 
 fn prompt(args: &Args) -> Option<String> {
@@ -106,7 +178,8 @@ fn prompt(args: &Args) -> Option<String> {
     }
 }
 
-fn report(decision: &Decision) -> u8 {
+/// Prints `decision`; for a Mask, the masked text at index `prompt` of the texts judged.
+fn report(decision: &Decision, prompt: usize) -> u8 {
     match decision {
         Decision::Allow => {
             println!("allowed: no guard matched");
@@ -121,7 +194,7 @@ fn report(decision: &Decision) -> u8 {
         }
         Decision::Mask(masked) => {
             println!("masked by {}", describe(&masked.hits));
-            if let Some(Some(text)) = masked.texts.first() {
+            if let Some(Some(text)) = masked.texts.get(prompt) {
                 println!("{text}");
             }
             0
@@ -215,4 +288,41 @@ fn describe(hits: &[GuardHit]) -> String {
         .map(|h| format!("{} ({}×)", h.guard_id, h.count))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(role: PromptRole, content: &str) -> PromptMessage {
+        PromptMessage {
+            role,
+            content: content.to_owned(),
+        }
+    }
+
+    #[test]
+    fn enrichment_surrounds_the_prompt_in_request_order() {
+        let edits = RequestEdits {
+            prepend: vec![
+                message(PromptRole::User, "u1"),
+                message(PromptRole::System, "s1"),
+            ],
+            append: vec![
+                message(PromptRole::System, "s2"),
+                message(PromptRole::Assistant, "a2"),
+            ],
+            ..RequestEdits::default()
+        };
+        let texts = |system| {
+            let (segments, at) = enriched(&edits, "P", system);
+            let texts: Vec<&str> = segments.iter().map(|s| s.text).collect();
+            (texts, at)
+        };
+        assert_eq!(texts(false), (vec!["s1", "s2", "u1", "P", "a2"], 3));
+        assert_eq!(texts(true), (vec!["s1", "P", "s2", "u1", "a2"], 1));
+        let none = RequestEdits::default();
+        let (segments, at) = enriched(&none, "P", false);
+        assert_eq!((segments.len(), at), (1, 0));
+    }
 }

@@ -16,61 +16,22 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::PatchParams;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::json;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, ResourceExt};
 
+use crate::client_keys;
+use crate::cluster::{Context, Scope, apply, apply_status, deployment_availability, listed};
 use crate::kinds;
-use crate::metrics::Metrics;
-use crate::resources::{self, AuthMount, FIELD_MANAGER, ProxySettings};
-use crate::status::{self, Acceptance, Availability, Observed, Programming, References};
+use crate::resources::{self, AuthMount, FIELD_MANAGER};
+use crate::status::{
+    self, Acceptance, Availability, ClientKeys, Observed, Programming, References,
+};
 use crate::{Error, Result};
-
-/// What every reconcile needs.
-#[derive(Clone)]
-pub struct Context {
-    /// The API client.
-    pub client: Client,
-    /// How proxies are run.
-    pub settings: ProxySettings,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Publishes Events on Backends.
-    pub recorder: Recorder,
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Which namespaces the operator serves.
-#[derive(Clone, Debug)]
-pub enum Scope {
-    /// Every namespace.
-    Cluster,
-    /// One namespace.
-    Namespace(String),
-}
-
-impl Scope {
-    pub(crate) fn api<K>(&self, client: &Client) -> Api<K>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        match self {
-            Self::Cluster => Api::all(client.clone()),
-            Self::Namespace(ns) => Api::namespaced(client.clone(), ns),
-        }
-    }
-}
 
 /// What a Backend controller needs of its kind (`Backend` or `AgentgatewayBackend`).
 pub trait Kind:
@@ -95,6 +56,24 @@ impl Kind for AgentgatewayBackend {
     type Other = Backend;
 }
 
+/// What one kind's reconciles read: the shared [`Context`] and the watch-fed cache of the
+/// other kind's objects, where a namesake is looked up.
+pub struct KindContext<K: Kind> {
+    /// Client, settings, metrics and recorder, shared by both kinds.
+    pub shared: Arc<Context>,
+    /// Objects of the other kind, as the namesake watch last saw them.
+    pub namesakes: Store<K::Other>,
+}
+
+impl<K: Kind> std::fmt::Debug for KindContext<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindContext")
+            .field("shared", &self.shared)
+            .field("namesakes", &self.namesakes.len())
+            .finish()
+    }
+}
+
 /// Runs one controller per Backend kind until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -114,45 +93,56 @@ async fn run_kind<K: Kind>(
     scope: Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = &ctx.client;
+    let client = ctx.client.clone();
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=agw-operator");
-    let controller = Controller::new(scope.api::<K>(client), watcher::Config::default())
-        .owns(scope.api::<Secret>(client), owned.clone())
-        .owns(scope.api::<Deployment>(client), owned.clone())
-        .owns(scope.api::<Service>(client), owned);
+    let controller = Controller::new(scope.api::<K>(&client), watcher::Config::default())
+        .owns(scope.api::<Secret>(&client), owned.clone())
+        .owns(scope.api::<Deployment>(&client), owned.clone())
+        .owns(scope.api::<Service>(&client), owned);
     let store = controller.store();
     let metrics = ctx.metrics.clone();
     let synced = store.clone();
     tokio::spawn(async move {
-        // The readiness signal keeps one waker, and the controller's own runner waits on it
-        // too; re-poll so this task sees it even when the runner's wake-up wins.
-        loop {
-            match tokio::time::timeout(Duration::from_millis(200), synced.wait_until_ready()).await
-            {
-                Ok(Ok(())) => return metrics.caches_synced(),
-                Ok(Err(_)) => return,
-                Err(_) => {}
-            }
+        if listed(&synced).await.is_ok() {
+            metrics.caches_synced();
         }
     });
-    // A Secret created or changed after its Backend brings the Backend to Ready.
+    // A Secret created or changed after its Backend brings the Backend to Ready. Metadata
+    // only: the reconcile reads the one Secret it needs, so the operator never holds the
+    // cluster's Secret contents in memory.
     let referrers = store.clone();
+    let mapped = store.clone();
+    // Namesakes are read from this watch's cache, never fetched per reconcile: the watch is
+    // needed anyway to requeue on a namesake's arrival or departure.
+    let (namesakes, namesakes_writer) = reflector::store::<K::Other>();
+    let namesake_changes = reflector::reflector(
+        namesakes_writer,
+        watcher(scope.api::<K::Other>(&client), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects();
+    let ctx = Arc::new(KindContext {
+        shared: ctx,
+        namesakes,
+    });
     let controller = controller
         .watches(
-            scope.api::<Secret>(client),
+            // `Api<PartialObjectMeta<_>>` lists and watches metadata only.
+            scope.api::<PartialObjectMeta<Secret>>(&client),
             watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
-            move |secret: Secret| backends_referring_to(&referrers.state(), &secret),
+            move |secret: PartialObjectMeta<Secret>| {
+                backends_referring_to(&referrers.state(), &secret)
+            },
         )
         // A namesake of the other kind appearing or going away changes who owns the name.
-        .watches(
-            scope.api::<K::Other>(client),
-            watcher::Config::default(),
-            |other: K::Other| {
-                let name = other.name_any();
-                let namespace = other.namespace().unwrap_or_default();
-                Some(ObjectRef::<K>::new(&name).within(&namespace))
-            },
-        );
+        .watches_stream(namesake_changes, move |other: K::Other| {
+            let name = other.name_any();
+            let namespace = other.namespace().unwrap_or_default();
+            // Only an existing namesake can change owner; mapping to one that is not
+            // there would make the controller fail a lookup for every change of `other`.
+            let namesake = ObjectRef::<K>::new(&name).within(&namespace);
+            mapped.get(&namesake).map(|_| namesake)
+        });
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -165,7 +155,10 @@ async fn run_kind<K: Kind>(
         .await;
 }
 
-fn backends_referring_to<K: Kind>(backends: &[Arc<K>], secret: &Secret) -> Vec<ObjectRef<K>> {
+fn backends_referring_to<K: Kind>(
+    backends: &[Arc<K>],
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<K>> {
     let namespace = secret.namespace();
     let name = secret.name_any();
     backends
@@ -177,39 +170,55 @@ fn backends_referring_to<K: Kind>(backends: &[Arc<K>], secret: &Secret) -> Vec<O
                 .as_ref()
                 .and_then(|p| p.auth.as_ref())
                 .is_some_and(|auth| auth.secret_ref.name.trim() == name)
+                || client_keys::refers_to(b.backend_spec(), secret)
         })
         .map(|b| ObjectRef::from_obj(b.as_ref()))
         .collect()
 }
 
-/// Reconciles one Backend of either kind.
-pub async fn reconcile<K: Kind>(backend: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+/// Reconciles one Backend of either kind, in a span (exported when traces are on) naming the
+/// object and, on failure, the error category (`error.type`, the metrics label).
+#[tracing::instrument(skip_all, fields(
+    otel.kind = "internal",
+    otel.name = %format_args!("reconcile {}", kinds::kind_name::<K>()),
+    k8s.object.kind = kinds::kind_name::<K>(),
+    k8s.object.key = %format_args!("{}/{}", backend.namespace().unwrap_or_default(), backend.name_any()),
+    k8s.object.generation = backend.meta().generation,
+    error.type = tracing::field::Empty,
+))]
+pub async fn reconcile<K: Kind>(backend: Arc<K>, kind_ctx: Arc<KindContext<K>>) -> Result<Action> {
     let started = Instant::now();
-    let result = match namesake_owner::<K>(backend.as_ref(), &ctx).await {
-        Ok(None) => reconcile_inner(backend.as_ref(), &ctx).await,
-        Ok(Some(winner)) => refuse_name(backend.as_ref(), &ctx, winner).await,
+    let ctx = &kind_ctx.shared;
+    let result = match namesake_owner(backend.as_ref(), &kind_ctx.namesakes).await {
+        Ok(None) => reconcile_inner(backend.as_ref(), ctx).await,
+        Ok(Some(winner)) => refuse_name(backend.as_ref(), ctx, winner).await,
         Err(err) => Err(err),
     };
     let category = result.as_ref().err().map(Error::category);
+    if let Some(category) = category {
+        tracing::Span::current().record("error.type", category);
+    }
     ctx.metrics.reconciled(started.elapsed(), category);
     result
 }
 
 /// The kind of a same-named object of the other kind that owns the name, if one does.
-async fn namesake_owner<K: Kind>(backend: &K, ctx: &Context) -> Result<Option<&'static str>> {
+///
+/// Read from the namesake watch's cache once it has listed: a namesake the cache has not seen
+/// yet arrives as a watch event, which requeues this object and decides again.
+async fn namesake_owner<K: Kind>(
+    backend: &K,
+    namesakes: &Store<K::Other>,
+) -> Result<Option<&'static str>> {
+    listed(namesakes)
+        .await
+        .map_err(|_| Error::CacheClosed(kinds::kind_name::<K::Other>()))?;
     let namespace = backend.namespace().unwrap_or_default();
-    let name = backend.name_any();
-    let api: Api<K::Other> = Api::namespaced(ctx.client.clone(), &namespace);
-    let other = api.get_opt(&name).await.map_err(|source| Error::Kube {
-        action: format!(
-            "reading {} {namespace}/{name}",
-            kinds::kind_name::<K::Other>()
-        ),
-        source,
-    })?;
+    let namesake = ObjectRef::<K::Other>::new(&backend.name_any()).within(&namespace);
+    let other = namesakes.get(&namesake);
     let owns = kinds::owns(
         kinds::Claim::of(backend),
-        other.as_ref().map(kinds::Claim::of),
+        other.as_deref().map(kinds::Claim::of),
     );
     Ok((!owns).then(kinds::kind_name::<K::Other>))
 }
@@ -251,10 +260,18 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
     };
     let previous = backend.backend_status();
     let mut apply_error = None;
-    let (acceptance, programming, auth) = match compile(backend.backend_spec(), &options) {
+    let (acceptance, programming, auth, clients) = match compile(backend.backend_spec(), &options) {
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
-            let programming = match apply_owned(backend, ctx, &compiled, auth.as_ref()).await {
+            let keys = client_keys::mounts(&ctx.client, &namespace, &compiled).await?;
+            let clients = if authenticates(&compiled) {
+                let keys = client_keys::check(&ctx.client, &namespace, &keys).await?;
+                client_keys::check_jwks(&ctx.client, &namespace, &compiled, keys).await?
+            } else {
+                ClientKeys::NotConfigured
+            };
+            let programming = match apply_owned(backend, ctx, &compiled, auth.as_ref(), &keys).await
+            {
                 Ok(programming) => programming,
                 // Reported in the status, then retried with the error policy's backoff.
                 Err(err) => {
@@ -268,7 +285,12 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
                 }
             };
             let warnings = compiled.warnings.iter().map(ToString::to_string).collect();
-            (Acceptance::Accepted { warnings }, programming, auth)
+            (
+                Acceptance::Accepted { warnings },
+                programming,
+                auth,
+                clients,
+            )
         }
         Err(diagnostics) => {
             tracing::info!(backend = %format!("{namespace}/{name}"), errors = diagnostics.errors.len(), "invalid spec; keeping the last valid program");
@@ -280,6 +302,7 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
                 Acceptance::Invalid(diagnostics.to_string()),
                 kept,
                 spec_auth(backend.backend_spec()),
+                ClientKeys::NotConfigured,
             )
         }
     };
@@ -287,6 +310,7 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
         generation: backend.meta().generation,
         acceptance,
         references: resolve_references(ctx, &namespace, auth.as_ref()).await?,
+        clients,
         programming,
         availability: availability(ctx, &namespace, &name).await?,
     };
@@ -299,17 +323,15 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
     if let Some(err) = apply_error {
         return Err(err);
     }
-    let ready = matches!(observed.availability, Availability { available, .. } if available > 0);
-    Ok(Action::requeue(if ready {
-        Duration::from_mins(5)
-    } else {
-        Duration::from_secs(30)
-    }))
+    // The proxy Deployment is owned, so its availability changing triggers a reconcile on its
+    // own; a poll while it is not yet available would reconcile every pending object every
+    // few seconds for nothing. The resync only repairs drift nobody was told about.
+    Ok(Action::requeue(Duration::from_mins(5)))
 }
 
 /// Requeue with a delay after a failed reconcile; the controller's own backoff spaces repeats.
 #[allow(clippy::needless_pass_by_value)] // the signature `Controller::run` expects
-pub fn error_policy<K: Kind>(backend: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy<K: Kind>(backend: Arc<K>, error: &Error, _ctx: Arc<KindContext<K>>) -> Action {
     tracing::warn!(backend = %ObjectRef::from_obj(backend.as_ref()), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }
@@ -320,6 +342,15 @@ fn auth_mount(compiled: &Compiled, options: &CompileOptions) -> Option<AuthMount
     Some(AuthMount {
         secret: secret.name.clone(),
         key: secret.key.clone(),
+    })
+}
+
+/// Whether the compiled Backend authenticates its clients (gateway keys or JWTs).
+fn authenticates(compiled: &Compiled) -> bool {
+    compiled.bundle.backends.values().any(|b| {
+        b.clients
+            .as_ref()
+            .is_some_and(|c| !c.key_sources.is_empty() || !c.jwt_providers.is_empty())
     })
 }
 
@@ -337,6 +368,7 @@ async fn apply_owned<K: Kind>(
     ctx: &Context,
     compiled: &Compiled,
     auth: Option<&AuthMount>,
+    keys: &[client_keys::KeyMount],
 ) -> Result<Programming> {
     let owner = object
         .controller_owner_ref(&())
@@ -346,7 +378,7 @@ async fn apply_owned<K: Kind>(
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let secret = resources::bundle_secret(backend, &owner, &compiled.bundle);
     apply(&ctx.client, &namespace, &secret, &params).await?;
-    let deployment = resources::proxy_deployment(backend, &owner, auth, &ctx.settings);
+    let deployment = resources::proxy_deployment(backend, &owner, auth, keys, &ctx.settings);
     apply(&ctx.client, &namespace, &deployment, &params).await?;
     let service = resources::proxy_service(backend, &owner);
     apply(&ctx.client, &namespace, &service, &params).await?;
@@ -360,29 +392,6 @@ async fn apply_owned<K: Kind>(
         digest: compiled.bundle.digest.clone(),
         guards: i32::try_from(guards).unwrap_or(i32::MAX),
     })
-}
-
-pub(crate) async fn apply<K>(
-    client: &Client,
-    namespace: &str,
-    object: &K,
-    params: &PatchParams,
-) -> Result<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let name = object.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    api.patch(&name, params, &Patch::Apply(object))
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("applying {} {namespace}/{name}", K::kind(&())),
-            source,
-        })
 }
 
 async fn resolve_references(
@@ -423,79 +432,11 @@ async fn availability(ctx: &Context, namespace: &str, name: &str) -> Result<Avai
     deployment_availability(ctx, namespace, &resources::proxy_name(name)).await
 }
 
-/// Available and desired replicas of a proxy Deployment.
-pub(crate) async fn deployment_availability(
-    ctx: &Context,
-    namespace: &str,
-    deployment_name: &str,
-) -> Result<Availability> {
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
-    let deployment = deployments
-        .get_opt(deployment_name)
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("reading Deployment {namespace}/{deployment_name}"),
-            source,
-        })?;
-    Ok(match deployment {
-        None => Availability {
-            available: 0,
-            desired: 0,
-            exists: false,
-        },
-        Some(deployment) => Availability {
-            available: deployment
-                .status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0),
-            desired: deployment
-                .spec
-                .as_ref()
-                .and_then(|s| s.replicas)
-                .unwrap_or(1),
-            exists: true,
-        },
-    })
-}
-
 async fn write_status<K: Kind>(ctx: &Context, backend: &K, status: &BackendStatus) -> Result<()> {
     let namespace = backend.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     apply_status(&api, &backend.name_any(), status, &namespace).await?;
     ctx.metrics.status_written();
-    Ok(())
-}
-
-/// Server-side applies `status` to the status subresource of `name` as agw-operator, the one
-/// owner of the statuses it writes (`namespace` is only for the error; empty when cluster-scoped).
-pub(crate) async fn apply_status<K>(
-    api: &Api<K>,
-    name: &str,
-    status: &impl serde::Serialize,
-    namespace: &str,
-) -> Result<()>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(|source| {
-        let object = if namespace.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{namespace}/{name}")
-        };
-        Error::Kube {
-            action: format!("writing the status of {} {object}", K::kind(&())),
-            source,
-        }
-    })?;
     Ok(())
 }
 

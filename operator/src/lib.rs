@@ -1,7 +1,8 @@
 //! `agw-operator`: reconciles each `Backend` into a rule bundle Secret, a proxy Deployment and
 //! a Service, and reports what it did in the Backend's status.
 //!
-//! Owns: the controller ([`controller`]), the shape of the objects it programs
+//! Owns: the controller ([`controller`]) and the cluster reads and writes it shares with the
+//! Gateway controller ([`cluster`]), the shape of the objects it programs
 //! ([`resources`]), the status it writes ([`status`]), Gateway API support (Gateways of
 //! agw's class and their HTTPRoutes, [`gateway`]), leader election over a Lease
 //! ([`leader`]) and its probes and metrics ([`metrics`]).
@@ -11,6 +12,8 @@
 //! for a bundle change (they reload the mounted Secret).
 #![forbid(unsafe_code)]
 
+pub mod client_keys;
+pub mod cluster;
 pub mod controller;
 pub mod gateway;
 pub mod kinds;
@@ -42,6 +45,12 @@ pub enum Error {
     /// The object lacks a field the apiserver always sets.
     #[error("the Backend has no {0}")]
     MissingField(&'static str),
+    /// The watches feeding the Gateway controller's index stopped (the operator is stopping).
+    #[error("the Gateway controller's watches stopped before its index was filled")]
+    IndexClosed,
+    /// The watch feeding a cache of the named kind stopped (the operator is stopping).
+    #[error("the watch of {0} objects stopped before its cache was filled")]
+    CacheClosed(&'static str),
 }
 
 impl Error {
@@ -51,6 +60,8 @@ impl Error {
             Self::Kube { .. } => "kube",
             Self::MissingField(_) => "missing-field",
             Self::Pki { .. } => "pki",
+            Self::IndexClosed => "index-closed",
+            Self::CacheClosed(_) => "cache-closed",
         }
     }
 }

@@ -6,15 +6,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agw_operator::controller::{self, Context, Scope};
-use agw_operator::gateway::{self, controller::GatewayContext};
+use agw_operator::cluster::{Context, Scope};
+use agw_operator::controller;
+use agw_operator::gateway::{self, context::GatewayContext};
 use agw_operator::leader::{Elector, LeaseConfig};
-use agw_operator::metrics::{Metrics, admin_router};
+use agw_operator::metrics::Metrics;
 use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
 use agw_operator::webhook_certs::{self, WebhookCertConfig};
+use agw_runtime::LogFormat;
 use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -107,8 +109,8 @@ struct Args {
     webhook_cert_interval: Duration,
     /// Gateway API support: `auto` (on when the cluster serves gateway.networking.k8s.io/v1),
     /// `on` or `off`.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
-    gateway_api: String,
+    #[arg(long, value_enum, default_value_t = GatewayApi::Auto)]
+    gateway_api: GatewayApi,
     /// The GatewayClass `controllerName` agw manages.
     #[arg(long, default_value = agw_operator::gateway::DEFAULT_CONTROLLER_NAME)]
     gateway_controller_name: String,
@@ -121,11 +123,27 @@ struct Args {
     /// line) for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "AGW_LOG_FORMAT")]
     log_format: LogFormat,
+    /// OpenTelemetry collector to send reconcile spans to, as OTLP over HTTP/protobuf: a base
+    /// URL such as `http://127.0.0.1:4318` (`/v1/traces` is appended). Unset, the
+    /// OpenTelemetry variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    /// OTEL_EXPORTER_OTLP_ENDPOINT); with none, no traces. Sampling follows
+    /// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, the service name OTEL_SERVICE_NAME
+    /// (default `agw-operator`).
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+}
+
+/// Whether the Gateway API controllers run (`--gateway-api`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum GatewayApi {
+    /// On when the cluster serves gateway.networking.k8s.io/v1 (checked every 30 s).
+    Auto,
+    On,
+    Off,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -136,7 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(traced(args)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("agw-operator: {err}");
@@ -145,26 +163,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// How logs are written to stderr.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Colour codes only help a person at a terminal; in a file or `kubectl logs` they are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+/// Starts logging and, when configured, trace export (reconcile spans), runs the operator,
+/// and posts the last spans before the process ends.
+async fn traced(args: Args) -> Result<ExitCode, String> {
+    let (endpoint, format) = (args.otlp_endpoint.clone(), args.log_format);
+    agw_runtime::otel::traced("agw-operator", endpoint.as_deref(), format, run(args)).await
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
@@ -175,9 +178,13 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let admin = tokio::net::TcpListener::bind(args.admin)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.admin))?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(signal_shutdown(stop_tx.clone()));
-    tokio::spawn(serve_admin(admin, metrics.clone(), stop_rx.clone()));
+    let shutdown = agw_runtime::shutdown::on_signal();
+    tokio::spawn(agw_runtime::admin::serve(
+        admin,
+        metrics.clone(),
+        Duration::from_secs(10),
+        shutdown.clone(),
+    ));
 
     let identity = args.identity.clone().unwrap_or_else(host_name);
     let elector = args.leader_election.then(|| {
@@ -194,19 +201,18 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     });
     let lost = Arc::new(tokio::sync::Notify::new());
     if let Some(elector) = &elector {
-        let mut stop = stop_rx.clone();
         tokio::select! {
             () = elector.acquire() => {}
-            _ = stop.wait_for(|s| *s) => return Ok(ExitCode::SUCCESS),
+            () = shutdown.cancelled() => return Ok(ExitCode::SUCCESS),
         }
         tracing::info!(%identity, "leading");
         let holder = elector.clone();
         let lost = lost.clone();
-        let stop = stop_tx.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
             holder.hold().await;
             lost.notify_one();
-            let _ = stop.send(true);
+            stop.cancel();
         });
     }
     metrics.became_leader();
@@ -234,24 +240,23 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .clone()
         .map_or(Scope::Cluster, Scope::Namespace);
     tracing::info!(?scope, image = %args.proxy_image, "reconciling Backends");
-    let gateways = (args.gateway_api != "off").then(|| {
+    let gateways = (args.gateway_api != GatewayApi::Off).then(|| {
+        let (index, writers) = gateway::index::new();
         let ctx = Arc::new(GatewayContext {
             base: context.clone(),
             controller_name: args.gateway_controller_name.clone(),
+            index,
         });
         tokio::spawn(run_gateways(
             ctx,
+            writers,
             args.gateway_class.clone(),
             scope.clone(),
-            args.gateway_api == "on",
-            stop_rx.clone(),
+            args.gateway_api == GatewayApi::On,
+            shutdown.clone(),
         ))
     });
-    let mut stop = stop_rx;
-    controller::run(context, scope, async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
-    .await;
+    controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
     }
@@ -270,10 +275,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 /// installing them later needs no operator restart.
 async fn run_gateways(
     ctx: Arc<GatewayContext>,
+    writers: gateway::index::Writers,
     class: String,
     scope: Scope,
     forced: bool,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut announced = false;
     while !forced && !gateway::controller::gateway_api_installed(&ctx.base.client).await {
@@ -285,7 +291,7 @@ async fn run_gateways(
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            () = stop.cancelled() => return,
         }
     }
     tracing::info!(controller = %ctx.controller_name, "reconciling Gateways and HTTPRoutes");
@@ -300,14 +306,9 @@ async fn run_gateways(
             Err(error) => tracing::warn!(%class, %error, "could not create GatewayClass"),
         }
     }
-    let (mut stop_classes, mut stop_gateways) = (stop.clone(), stop);
     tokio::join!(
-        gateway::class::run(ctx.clone(), async move {
-            let _ = stop_classes.wait_for(|s| *s).await;
-        }),
-        gateway::controller::run(ctx, scope, async move {
-            let _ = stop_gateways.wait_for(|s| *s).await;
-        }),
+        gateway::class::run(ctx.clone(), stop.clone().cancelled_owned()),
+        gateway::controller::run(ctx, writers, scope, stop.cancelled_owned()),
     );
 }
 
@@ -348,37 +349,4 @@ fn host_name() -> String {
         |_| format!("agw-operator-{}", std::process::id()),
         |name| name.trim().to_owned(),
     )
-}
-
-async fn serve_admin(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(err) = axum::serve(listener, admin_router(metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %err, "admin server failed");
-    }
-}
-
-async fn signal_shutdown(stop: watch::Sender<bool>) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown requested");
-    let _ = stop.send(true);
 }

@@ -1,18 +1,12 @@
-//! Prometheus metrics and the plain admin port (`/healthz`, `/readyz`, `/metrics`).
+//! Prometheus metrics and the readiness the admin port ([`agw_runtime::admin`]) serves.
 //!
 //! `/readyz` is 200 once this replica is useful: a standby waiting for the Lease, or the
 //! leader after its caches synced. Labels are bounded (results and error categories, never
 //! object names).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -146,35 +140,16 @@ impl Default for Metrics {
     }
 }
 
-/// The admin router.
-pub fn admin_router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                "not found: try /healthz, /readyz or /metrics\n",
-            )
-        })
-        .with_state(metrics)
-}
-
-async fn readyz(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    if metrics.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+impl agw_runtime::admin::Health for Metrics {
+    fn ready(&self) -> Result<(), &'static str> {
+        if self.is_ready() {
+            Ok(())
+        } else {
+            Err("caches not synced")
+        }
     }
-}
 
-async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        metrics.encode(),
-    )
+    fn metrics(&self) -> String {
+        self.encode()
+    }
 }

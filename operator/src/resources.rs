@@ -16,14 +16,17 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, KeyToPath, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, Secret,
-    SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction,
+    KeyToPath, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
+
+use crate::client_keys::KeyMount;
 
 /// The field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "agw-operator";
@@ -174,11 +177,12 @@ pub fn proxy_deployment(
     backend: &Backend,
     owner: &OwnerReference,
     auth: Option<&AuthMount>,
+    keys: &[KeyMount],
     settings: &ProxySettings,
 ) -> Deployment {
     let name = backend_name(backend);
     let namespace = backend.meta().namespace.clone().unwrap_or_default();
-    let (volumes, mounts) = auth
+    let (mut volumes, mut mounts) = auth
         .map(|auth| {
             let path = format!("{}/{namespace}/{}", settings.auth_mount_root(), auth.secret);
             (
@@ -187,6 +191,17 @@ pub fn proxy_deployment(
             )
         })
         .unwrap_or_default();
+    // Client key Secrets land whole: every entry is an identity the proxy reads. JWT key
+    // sets held in ConfigMaps land the same way.
+    for (index, key) in keys.iter().enumerate() {
+        let volume = format!("client-keys-{index}");
+        volumes.push(if key.config_map {
+            config_map_volume(&volume, &key.secret)
+        } else {
+            secret_volume(&volume, &key.secret, None, 0o440)
+        });
+        mounts.push(read_only_mount(&volume, &key.path));
+    }
     proxy_pod_deployment(
         ProxyPod {
             metadata: owned_meta(backend, proxy_name(&name), owner),
@@ -220,7 +235,7 @@ pub(crate) struct ProxyPod<'a> {
     pub volumes: Vec<Volume>,
     /// Their mounts.
     pub mounts: Vec<VolumeMount>,
-    /// Container environment.
+    /// Container environment besides the listen addresses.
     pub env: Option<Vec<EnvVar>>,
     /// The container port clients reach.
     pub http_port: i32,
@@ -235,6 +250,15 @@ pub(crate) fn proxy_pod_deployment(pod: ProxyPod<'_>, settings: &ProxySettings) 
     volumes.extend(pod.volumes);
     let mut mounts = vec![read_only_mount("bundle", &pod.bundle_dir)];
     mounts.extend(pod.mounts);
+    // The proxy binary listens on loopback unless told otherwise (a standalone proxy spends
+    // the organization's key); a pod must be reachable through its Service, so the
+    // addresses are set here. Through the environment, not `--listen`, so a pod runner that
+    // remaps ports can override them.
+    let mut env = vec![
+        env_var("AGW_LISTEN", &format!("0.0.0.0:{}", pod.http_port)),
+        env_var("AGW_ADMIN", &format!("0.0.0.0:{ADMIN_PORT}")),
+    ];
+    env.extend(pod.env.into_iter().flatten());
     let mut args = vec![
         format!("--bundle={}/{BUNDLE_KEY}", pod.bundle_dir),
         "--log-format=json".to_owned(),
@@ -244,7 +268,7 @@ pub(crate) fn proxy_pod_deployment(pod: ProxyPod<'_>, settings: &ProxySettings) 
         name: "proxy".to_owned(),
         image: Some(settings.image.clone()),
         args: Some(args),
-        env: pod.env,
+        env: Some(env),
         ports: Some(vec![port("http", pod.http_port), port("admin", ADMIN_PORT)]),
         liveness_probe: Some(probe("/healthz", 10)),
         readiness_probe: Some(probe("/readyz", 5)),
@@ -287,6 +311,27 @@ pub(crate) fn proxy_pod_deployment(pod: ProxyPod<'_>, settings: &ProxySettings) 
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+fn env_var(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+/// A ConfigMap volume (a JWT key set: public keys, readable like any configuration).
+fn config_map_volume(name: &str, config_map: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.to_owned(),
+            default_mode: Some(0o444),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
     }
 }
 
@@ -403,3 +448,7 @@ pub(crate) fn restricted_container() -> SecurityContext {
         ..SecurityContext::default()
     }
 }
+
+#[cfg(test)]
+#[path = "resources_tests.rs"]
+mod tests;

@@ -23,6 +23,24 @@ pub enum Acceptance {
     Invalid(String),
 }
 
+/// The gateway keys of `apiKeyAuthentication`, as read from the key Secrets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientKeys {
+    /// No client authentication.
+    NotConfigured,
+    /// Every entry is a key; this many identities.
+    Valid {
+        /// Identities configured.
+        identities: usize,
+        /// JWT providers configured.
+        jwt_providers: usize,
+    },
+    /// A JWT key set (Secret or ConfigMap key) is missing or unusable; why, never key material.
+    InvalidJwks(String),
+    /// A Secret is missing or an entry is not a key; why, naming entries, never values.
+    Invalid(String),
+}
+
 /// Whether the auth Secret and key exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum References {
@@ -93,6 +111,8 @@ pub struct Observed {
     pub acceptance: Acceptance,
     /// Auth references.
     pub references: References,
+    /// The client key Secrets.
+    pub clients: ClientKeys,
     /// What is programmed.
     pub programming: Programming,
     /// Deployment availability.
@@ -119,10 +139,22 @@ pub fn desired(previous: Option<&BackendStatus>, observed: &Observed, now: &Time
         Programming::KeptLastGood { digest, guards }
         | Programming::ApplyFailed { digest, guards, .. } => (digest.clone(), *guards),
     };
+    let count = |n: usize| Some(i32::try_from(n).unwrap_or(i32::MAX));
+    let (identities, jwt_providers) = match observed.clients {
+        ClientKeys::Valid {
+            identities,
+            jwt_providers,
+        } => (count(identities), count(jwt_providers).filter(|n| *n > 0)),
+        ClientKeys::NotConfigured | ClientKeys::Invalid(_) | ClientKeys::InvalidJwks(_) => {
+            (None, None)
+        }
+    };
     BackendStatus {
         observed_generation: observed.generation,
         bundle_digest,
         guards,
+        identities,
+        jwt_providers,
         conditions,
     }
 }
@@ -159,6 +191,8 @@ pub fn conflicted(
         observed_generation: generation,
         bundle_digest: None,
         guards: None,
+        identities: None,
+        jwt_providers: None,
         conditions,
     }
 }
@@ -235,6 +269,27 @@ fn resolved_refs(observed: &Observed) -> Condition {
             ),
         ),
     };
+    // The provider key comes first: without it no request can succeed at all.
+    if let (true, ClientKeys::InvalidJwks(why)) = (ok, &observed.clients) {
+        let message = format!("JWT key sets: {why}; proxies keep the last valid configuration");
+        return condition(
+            observed,
+            types::RESOLVED_REFS,
+            false,
+            reasons::INVALID_JWKS,
+            message,
+        );
+    }
+    if let (true, ClientKeys::Invalid(why)) = (ok, &observed.clients) {
+        let message = format!("client keys: {why}; proxies keep the last valid keys");
+        return condition(
+            observed,
+            types::RESOLVED_REFS,
+            false,
+            reasons::INVALID_CLIENT_KEYS,
+            message,
+        );
+    }
     condition(observed, types::RESOLVED_REFS, ok, reason, message)
 }
 

@@ -73,6 +73,10 @@ pub struct Answer {
     pub operation: &'static str,
     /// `namespace/name` of the object (name may be empty for `generateName`).
     pub object: String,
+    /// The object's kind (`Backend`, `AgentgatewayBackend`, …), for the review's span.
+    pub kind: String,
+    /// How many errors denied it (0 when allowed), for the review's span.
+    pub errors: usize,
 }
 
 /// Parses a request body and decides it.
@@ -80,11 +84,21 @@ pub fn review(body: &[u8]) -> Result<Answer, MalformedReview> {
     let request = parse(body)?;
     let (response, outcome) = decide(&request);
     let namespace = request.namespace.clone().unwrap_or_default();
+    let errors = match outcome {
+        Outcome::Denied => response
+            .result
+            .details
+            .as_ref()
+            .map_or(1, |d| d.causes.len().max(1)),
+        _ => 0,
+    };
     Ok(Answer {
         review: response.into_review(),
         outcome,
         operation: operation_name(&request.operation),
         object: format!("{namespace}/{}", request.name),
+        kind: request.kind.kind.clone(),
+        errors,
     })
 }
 

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agw_webhook::metrics::{Metrics, admin_router};
+use agw_runtime::LogFormat;
+use agw_webhook::metrics::Metrics;
 use agw_webhook::server::{self, RequestLimits};
 use agw_webhook::tls::{CertFiles, ReloadingCert};
 use clap::Parser;
-use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,11 +68,18 @@ struct Args {
     /// line) for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "AGW_LOG_FORMAT")]
     log_format: LogFormat,
+    /// OpenTelemetry collector to send admission spans to, as OTLP over HTTP/protobuf: a base
+    /// URL such as `http://127.0.0.1:4318` (`/v1/traces` is appended). Unset, the
+    /// OpenTelemetry variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    /// OTEL_EXPORTER_OTLP_ENDPOINT); with none, no traces. Sampling follows
+    /// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (a valid `traceparent` from the
+    /// apiserver is continued), the service name OTEL_SERVICE_NAME (default `agw-webhook`).
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,7 +90,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(traced(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("agw-webhook: {err}");
@@ -92,26 +99,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// How logs are written to stderr.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Colour codes only help a person at a terminal; in a file or `kubectl logs` they are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+/// Starts logging and, when configured, trace export (admission spans), runs the webhook,
+/// and posts the last spans before the process ends.
+async fn traced(args: Args) -> Result<(), String> {
+    let (endpoint, format) = (args.otlp_endpoint.clone(), args.log_format);
+    let run = async { run(args).await.map_err(|e| e.to_string()) };
+    agw_runtime::otel::traced("agw-webhook", endpoint.as_deref(), format, run).await
 }
 
 async fn run(args: Args) -> agw_webhook::Result<()> {
@@ -123,25 +116,14 @@ async fn run(args: Args) -> agw_webhook::Result<()> {
     let listener = server::bind(args.listen).await?;
     let admin = server::bind(args.admin).await?;
     let metrics = Arc::new(Metrics::new());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = agw_runtime::shutdown::on_signal();
     tokio::spawn(cert.watch(args.tls_reload_interval, metrics.clone()));
-    tokio::spawn(signal_shutdown(stop_tx));
-
-    let admin_task = tokio::spawn({
-        let mut stop = stop_rx.clone();
-        let router = admin_router(metrics.clone());
-        async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            };
-            if let Err(err) = axum::serve(admin, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %err, "admin server failed");
-            }
-        }
-    });
+    let admin_task = tokio::spawn(agw_runtime::admin::serve(
+        admin,
+        metrics.clone(),
+        Duration::from_secs(10),
+        shutdown.clone(),
+    ));
     tracing::info!(
         listen = %listener.local_addr().unwrap_or(args.listen),
         admin = %args.admin,
@@ -153,31 +135,13 @@ async fn run(args: Args) -> agw_webhook::Result<()> {
         timeout: args.request_timeout,
     };
     let router = server::validate_router(metrics.clone(), limits);
-    let mut stop = stop_rx;
     let ready = metrics.clone();
-    let shutdown = async move {
-        let _ = stop.wait_for(|stop| *stop).await;
+    let stopping = async move {
+        shutdown.cancelled().await;
         ready.set_ready(false);
     };
-    server::serve_tls(listener, tls, router, shutdown, args.drain_timeout).await;
+    server::serve_tls(listener, tls, router, stopping, args.drain_timeout).await;
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn signal_shutdown(stop: watch::Sender<bool>) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown requested");
-    let _ = stop.send(true);
 }

@@ -3,6 +3,10 @@
 //! Each TLS connection is served by hyper (HTTP/1.1 or h2, as the apiserver negotiates) with
 //! the axum router; on shutdown the listener closes first, then in-flight reviews get up to
 //! the drain timeout to finish.
+//!
+//! Each review runs in a `tracing` server span marked for export (see
+//! [`agw_runtime::otel::layer`]): kind, `namespace/name`, operation, the verdict and its
+//! number of errors, continuing the apiserver's W3C `traceparent` when it sends a valid one.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,6 +26,8 @@ use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use crate::admission::{self, Answer, Outcome};
 use crate::metrics::Metrics;
@@ -60,7 +66,27 @@ pub fn validate_router(metrics: Arc<Metrics>, limits: RequestLimits) -> Router {
         })
 }
 
-async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn validate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let parent = agw_runtime::otel::context::traceparent_of(&headers);
+    let span = tracing::info_span!(
+        "admission",
+        otel.kind = "server",
+        otel.name = "admission review",
+        traceparent = parent,
+        k8s.object.kind = Empty,
+        k8s.namespace.name = Empty,
+        k8s.object.name = Empty,
+        k8s.object.key = Empty,
+        admission.operation = Empty,
+        admission.outcome = Empty,
+        admission.allowed = Empty,
+        admission.errors = Empty,
+        error.type = Empty,
+    );
+    judge(state, body).instrument(span).await
+}
+
+async fn judge(state: AppState, body: Bytes) -> Response {
     let started = Instant::now();
     // Compiling regexes is CPU work; keep it off the I/O threads.
     let work = tokio::task::spawn_blocking(move || admission::review(&body));
@@ -68,6 +94,7 @@ async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(Ok(answer)) => answer,
         Ok(Err(join)) => {
             tracing::error!(error = %join, "admission review task failed");
+            tracing::Span::current().record("error.type", "internal");
             return failure(
                 &state,
                 started,
@@ -76,6 +103,7 @@ async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
             );
         }
         Err(_) => {
+            tracing::Span::current().record("error.type", "timeout");
             return failure(
                 &state,
                 started,
@@ -88,6 +116,7 @@ async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(answer) => respond(&state, started, answer),
         Err(malformed) => {
             tracing::warn!(error = %malformed, "malformed admission request");
+            tracing::Span::current().record("error.type", "malformed");
             let message = format!("{malformed}\n");
             failure(&state, started, StatusCode::BAD_REQUEST, &message)
         }
@@ -100,7 +129,10 @@ fn respond(state: &AppState, started: Instant, answer: Answer) -> Response {
         outcome,
         operation,
         object,
+        kind,
+        errors,
     } = answer;
+    record(&kind, &object, operation, outcome, errors);
     state
         .metrics
         .admission(operation, outcome.as_str(), started.elapsed());
@@ -121,6 +153,20 @@ fn respond(state: &AppState, started: Instant, answer: Answer) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
     }
+}
+
+/// Puts the review's verdict on the current (admission) span.
+fn record(kind: &str, object: &str, operation: &str, outcome: Outcome, errors: usize) {
+    let span = tracing::Span::current();
+    let (namespace, name) = object.split_once('/').unwrap_or(("", object));
+    span.record("k8s.object.kind", kind);
+    span.record("k8s.namespace.name", namespace);
+    span.record("k8s.object.name", name);
+    span.record("k8s.object.key", object);
+    span.record("admission.operation", operation);
+    span.record("admission.outcome", outcome.as_str());
+    span.record("admission.allowed", outcome != Outcome::Denied);
+    span.record("admission.errors", errors as u64);
 }
 
 fn failure(state: &AppState, started: Instant, status: StatusCode, message: &str) -> Response {

@@ -19,9 +19,10 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use super::api::{GatewayClass, GatewayClassSpec};
-use super::controller::{GatewayContext, kube_err};
+use super::context::GatewayContext;
 use super::status;
-use crate::controller::apply_status;
+use crate::cluster::apply_status;
+use crate::cluster::kube_err;
 use crate::resources::FIELD_MANAGER;
 use crate::{Error, Result};
 

@@ -18,36 +18,27 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
-use super::lookup::{attached_routes, found_backends, grants_for, namespace_labels};
+use super::context::GatewayContext;
+use super::index::{self, Writers, parent_gateways};
+use super::lookup::{found_backends, grants_for, namespace_labels};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
 use super::{attach, resources as gw_resources};
-use crate::controller::{Context, Scope, apply, apply_status, deployment_availability};
+use crate::cluster::{Scope, apply, apply_status, deployment_availability, kube_err};
 use crate::resources::FIELD_MANAGER;
 use crate::{Error, Result};
 
-/// What Gateway reconciles need beyond the Backend controller's context.
-#[derive(Clone, Debug)]
-pub struct GatewayContext {
-    /// Shared with the Backend controller.
-    pub base: Arc<Context>,
-    /// The `controllerName` of GatewayClasses agw manages.
-    pub controller_name: String,
-}
-
-pub(super) fn kube_err(action: String) -> impl FnOnce(kube::Error) -> Error {
-    move |source| Error::Kube { action, source }
-}
-
-/// Runs the Gateway controller until `shutdown` resolves.
+/// Runs the Gateway controller until `shutdown` resolves; `writers` fill `ctx.index` from
+/// the watches this controller polls.
 pub async fn run(
     ctx: Arc<GatewayContext>,
+    writers: Writers,
     scope: Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -61,27 +52,26 @@ pub async fn run(
         .owns(scope.api::<Deployment>(client), owned.clone())
         .owns(scope.api::<Service>(client), owned);
     let gateways = controller.store();
+    let feeds = index::feeds(client, writers);
+    let (by_backend, by_agbe, by_grant) = (ctx.index.clone(), ctx.index.clone(), ctx.index.clone());
     let controller = controller
-        .watches(
-            Api::<HTTPRoute>::all(client.clone()),
-            watcher::Config::default(),
-            parent_gateways,
+        .watches_stream(feeds.routes, |route: HTTPRoute| parent_gateways(&route))
+        // A Backend change reprograms only the Gateways whose routes refer to it.
+        .watches_stream(feeds.backends, move |backend: Backend| {
+            let namespace = backend.namespace().unwrap_or_default();
+            by_backend.gateways_using_backend(&namespace, &backend.name_any())
+        })
+        .watches_stream(
+            feeds.agentgateway_backends,
+            move |backend: AgentgatewayBackend| {
+                let namespace = backend.namespace().unwrap_or_default();
+                by_agbe.gateways_using_backend(&namespace, &backend.name_any())
+            },
         )
-        .watches(
-            Api::<Backend>::all(client.clone()),
-            watcher::Config::default(),
-            every_gateway(gateways.clone()),
-        )
-        .watches(
-            Api::<AgentgatewayBackend>::all(client.clone()),
-            watcher::Config::default(),
-            every_gateway(gateways.clone()),
-        )
-        .watches(
-            Api::<ReferenceGrant>::all(client.clone()),
-            watcher::Config::default(),
-            every_gateway(gateways.clone()),
-        )
+        // A grant matters only to Gateways whose routes cross into its namespace.
+        .watches_stream(feeds.grants, move |grant: ReferenceGrant| {
+            by_grant.gateways_crossing_into(&grant.namespace().unwrap_or_default())
+        })
         .watches(
             Api::<GatewayClass>::all(client.clone()),
             watcher::Config::default(),
@@ -98,33 +88,12 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "gateway reconcile failed");
+            match result {
+                Ok((object, _)) => tracing::debug!(gateway = %object, "reconciled"),
+                Err(err) => tracing::debug!(error = %err, "gateway reconcile failed"),
             }
         })
         .await;
-}
-
-#[allow(clippy::needless_pass_by_value)] // the signature `Controller::watches` expects
-fn parent_gateways(route: HTTPRoute) -> Vec<ObjectRef<Gateway>> {
-    let own = route.namespace().unwrap_or_default();
-    route
-        .spec
-        .parent_refs
-        .iter()
-        .filter(|p| p.kind.as_deref().is_none_or(|k| k == "Gateway"))
-        .map(|p| ObjectRef::new(&p.name).within(p.namespace.as_deref().unwrap_or(&own)))
-        .collect()
-}
-
-fn every_gateway<K>(store: Store<Gateway>) -> impl Fn(K) -> Vec<ObjectRef<Gateway>> {
-    move |_| {
-        store
-            .state()
-            .iter()
-            .map(|g| ObjectRef::from_obj(g.as_ref()))
-            .collect()
-    }
 }
 
 /// Requeue with a delay after a failed reconcile.
@@ -134,11 +103,23 @@ pub fn error_policy(gateway: Arc<Gateway>, error: &Error, _ctx: Arc<GatewayConte
     Action::requeue(Duration::from_secs(5))
 }
 
-/// Reconciles one Gateway.
+/// Reconciles one Gateway, in a span (exported when traces are on) naming it and, on
+/// failure, the error category (`error.type`, the metrics label).
+#[tracing::instrument(skip_all, fields(
+    otel.kind = "internal",
+    otel.name = "reconcile Gateway",
+    k8s.object.kind = "Gateway",
+    k8s.object.key = %format_args!("{}/{}", gateway.namespace().unwrap_or_default(), gateway.name_any()),
+    k8s.object.generation = gateway.meta().generation,
+    error.type = tracing::field::Empty,
+))]
 pub async fn reconcile(gateway: Arc<Gateway>, ctx: Arc<GatewayContext>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_inner(&gateway, &ctx).await;
     let category = result.as_ref().err().map(Error::category);
+    if let Some(category) = category {
+        tracing::Span::current().record("error.type", category);
+    }
     ctx.base.metrics.reconciled(started.elapsed(), category);
     result
 }
@@ -150,9 +131,11 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     gateway
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let routes = attached_routes(ctx, gateway).await?;
-    let backends = found_backends(ctx, &routes).await?;
-    let grants = grants_for(ctx, &routes).await?;
+    // Polled by the controller alongside this reconcile, the index fills while we wait.
+    ctx.index.ready().await.map_err(|_| Error::IndexClosed)?;
+    let routes = ctx.index.routes_of(gateway);
+    let backends = found_backends(ctx, &routes);
+    let grants = grants_for(ctx, &routes);
     let namespace_labels = namespace_labels(ctx, gateway, &routes).await?;
     let program = super::program::program(&Inputs {
         gateway,
@@ -192,12 +175,10 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     if let Some(err) = apply_error {
         return Err(err);
     }
-    let ready = matches!(rollout, Rollout::Applied { available, .. } if available > 0);
-    Ok(Action::requeue(if ready {
-        Duration::from_mins(5)
-    } else {
-        Duration::from_secs(30)
-    }))
+    // The proxy Deployment is owned, so its availability changing triggers a reconcile on its
+    // own; a poll while it is not yet available would reconcile every pending object every
+    // few seconds for nothing. The resync only repairs drift nobody was told about.
+    Ok(Action::requeue(Duration::from_mins(5)))
 }
 
 async fn ours(gateway: &Gateway, ctx: &GatewayContext) -> Result<bool> {

@@ -1,51 +1,28 @@
-//! What a Gateway reconcile reads besides the Gateway: the HTTPRoutes naming it, the
-//! Backends they refer to (compiled by the one compiler, as for a Backend's own proxy), the
-//! ReferenceGrants in the Backends' namespaces, and namespace labels when a listener selects
-//! route namespaces by label.
+//! What a Gateway reconcile reads besides the Gateway: the Backends its routes refer to
+//! (compiled by the one compiler, as for a Backend's own proxy) and the ReferenceGrants in
+//! their namespaces, both from the watch-fed [`super::index`], and namespace labels (read from
+//! the apiserver, only when a listener selects route namespaces by label).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agw_crds::{AgentgatewayBackend, BACKEND_KIND, Backend};
+use agw_crds::BACKEND_KIND;
 use agw_policy::{CompileOptions, compile};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
 use super::api::{Gateway, HTTPRoute, ReferenceGrant};
-use super::attach;
-use super::controller::{GatewayContext, kube_err};
+use super::context::GatewayContext;
 use super::program::FoundBackend;
 use crate::Result;
+use crate::cluster::kube_err;
 use crate::kinds::{self, Either};
-
-pub(super) async fn attached_routes(
-    ctx: &GatewayContext,
-    gateway: &Gateway,
-) -> Result<Vec<HTTPRoute>> {
-    let api: Api<HTTPRoute> = Api::all(ctx.base.client.clone());
-    let mut routes: Vec<HTTPRoute> = api
-        .list(&ListParams::default())
-        .await
-        .map_err(kube_err("listing HTTPRoutes".to_owned()))?
-        .items
-        .into_iter()
-        .filter(|r| {
-            r.spec
-                .parent_refs
-                .iter()
-                .any(|p| attach::refers_to(r, p, gateway))
-        })
-        .collect();
-    routes.sort_by_key(|r| (r.namespace(), r.name_any()));
-    Ok(routes)
-}
 
 /// Every Backend the routes name (of either kind), compiled for a Gateway's pods. A name held
 /// by both kinds resolves to the one owning it ([`kinds::owner`]), as for their own proxies.
-pub(super) async fn found_backends(
+pub(super) fn found_backends(
     ctx: &GatewayContext,
     routes: &[HTTPRoute],
-) -> Result<BTreeMap<String, FoundBackend>> {
+) -> BTreeMap<String, FoundBackend> {
     let mut wanted = BTreeSet::new();
     for route in routes {
         let own = route.namespace().unwrap_or_default();
@@ -63,36 +40,25 @@ pub(super) async fn found_backends(
     }
     let mut found = BTreeMap::new();
     for (namespace, name) in wanted {
-        if let Some(owner) = name_owner(ctx, &namespace, &name).await? {
+        if let Some(owner) = name_owner(ctx, &namespace, &name) {
             found.insert(owner.key(), compiled(ctx, &owner, &namespace, &name));
         }
     }
-    Ok(found)
+    found
 }
 
 /// The object of either kind owning `namespace/name`, if any exists.
-async fn name_owner(ctx: &GatewayContext, namespace: &str, name: &str) -> Result<Option<Either>> {
-    let client = ctx.base.client.clone();
-    let backend = Api::<Backend>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .map_err(kube_err(format!("reading Backend {namespace}/{name}")))?
-        .map(Either::Backend);
-    let agbe = Api::<AgentgatewayBackend>::namespaced(client, namespace)
-        .get_opt(name)
-        .await
-        .map_err(kube_err(format!(
-            "reading AgentgatewayBackend {namespace}/{name}"
-        )))?
-        .map(Either::Agentgateway);
-    Ok(match (backend, agbe) {
+fn name_owner(ctx: &GatewayContext, namespace: &str, name: &str) -> Option<Either> {
+    let (backend, agbe) = ctx.index.backends_named(namespace, name);
+    let (backend, agbe) = (backend.map(Either::Backend), agbe.map(Either::Agentgateway));
+    match (backend, agbe) {
         (Some(b), Some(a)) => Some(if kinds::owner(b.claim(), a.claim()) == BACKEND_KIND {
             b
         } else {
             a
         }),
         (one, other) => one.or(other),
-    })
+    }
 }
 
 fn compiled(ctx: &GatewayContext, backend: &Either, namespace: &str, name: &str) -> FoundBackend {
@@ -128,10 +94,7 @@ fn compiled(ctx: &GatewayContext, backend: &Either, namespace: &str, name: &str)
     }
 }
 
-pub(super) async fn grants_for(
-    ctx: &GatewayContext,
-    routes: &[HTTPRoute],
-) -> Result<Vec<ReferenceGrant>> {
+pub(super) fn grants_for(ctx: &GatewayContext, routes: &[HTTPRoute]) -> Vec<ReferenceGrant> {
     let mut namespaces = BTreeSet::new();
     for route in routes {
         let own = route.namespace().unwrap_or_default();
@@ -141,16 +104,10 @@ pub(super) async fn grants_for(
             }
         }
     }
-    let mut grants = Vec::new();
-    for namespace in namespaces {
-        let api: Api<ReferenceGrant> = Api::namespaced(ctx.base.client.clone(), &namespace);
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(kube_err(format!("listing ReferenceGrants in {namespace}")))?;
-        grants.extend(list.items);
-    }
-    Ok(grants)
+    namespaces
+        .iter()
+        .flat_map(|namespace| ctx.index.grants_in(namespace))
+        .collect()
 }
 
 /// Labels of the routes' namespaces, read only when a listener selects namespaces by label.

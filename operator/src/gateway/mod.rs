@@ -13,7 +13,9 @@
 pub mod api;
 pub mod attach;
 pub mod class;
+pub mod context;
 pub mod controller;
+pub mod index;
 mod lookup;
 pub mod program;
 pub mod resources;

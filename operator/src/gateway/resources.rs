@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use agw_policy::Bundle;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{EnvVar, Secret, Service, ServicePort, ServiceSpec, Sysctl};
+use k8s_openapi::api::core::v1::{Secret, Service, ServicePort, ServiceSpec, Sysctl};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
@@ -114,13 +114,8 @@ pub fn deployment(
             bundle_dir: format!("{root}/bundles/{namespace}/{name}"),
             volumes,
             mounts,
-            // Through the environment, not `--listen`, so a pod runner that remaps ports can
-            // override it.
-            env: Some(vec![EnvVar {
-                name: "AGW_LISTEN".to_owned(),
-                value: Some(format!("0.0.0.0:{listen}")),
-                ..EnvVar::default()
-            }]),
+            // `AGW_LISTEN` is set from `http_port` for every proxy pod.
+            env: None,
             http_port: listen,
             security,
         },

@@ -12,6 +12,7 @@ fn observed() -> Observed {
         generation: Some(1),
         acceptance: Acceptance::Accepted { warnings: vec![] },
         references: References::Resolved,
+        clients: ClientKeys::NotConfigured,
         programming: Programming::Applied {
             digest: "sha256:aa".to_owned(),
             guards: 2,
@@ -141,4 +142,47 @@ fn a_refused_apply_says_why_and_keeps_the_served_digest() {
         programmed.message
     );
     assert_eq!(second.bundle_digest, first.bundle_digest);
+}
+
+#[test]
+fn client_keys_give_the_identity_count_or_say_which_entry_is_wrong() {
+    let mut observed = observed();
+    observed.clients = ClientKeys::Valid {
+        identities: 2,
+        jwt_providers: 0,
+    };
+    let status = desired(None, &observed, &at(100));
+    assert_eq!(status.identities, Some(2));
+    assert_eq!(status.jwt_providers, None);
+    assert_eq!(find(&status, types::RESOLVED_REFS).status, "True");
+    observed.clients = ClientKeys::Invalid("Secret ns/keys data.dave: not a key entry".into());
+    let status = desired(None, &observed, &at(100));
+    assert_eq!(status.identities, None);
+    let refs = find(&status, types::RESOLVED_REFS);
+    assert_eq!(refs.status, "False");
+    assert_eq!(refs.reason, reasons::INVALID_CLIENT_KEYS);
+    assert!(refs.message.contains("data.dave"), "{}", refs.message);
+}
+
+#[test]
+fn jwt_providers_are_counted_and_a_missing_key_set_is_named() {
+    let mut observed = observed();
+    observed.clients = ClientKeys::Valid {
+        identities: 0,
+        jwt_providers: 2,
+    };
+    let status = desired(None, &observed, &at(100));
+    assert_eq!(status.jwt_providers, Some(2));
+    assert_eq!(find(&status, types::RESOLVED_REFS).status, "True");
+    observed.clients = ClientKeys::InvalidJwks("ConfigMap ns/idp-jwks not found".into());
+    let status = desired(None, &observed, &at(100));
+    assert_eq!(status.jwt_providers, None);
+    let refs = find(&status, types::RESOLVED_REFS);
+    assert_eq!(refs.status, "False");
+    assert_eq!(refs.reason, reasons::INVALID_JWKS);
+    assert!(
+        refs.message.contains("ConfigMap ns/idp-jwks not found"),
+        "{}",
+        refs.message
+    );
 }

@@ -1,0 +1,355 @@
+//! Gateway key Secrets (`spec.policies.apiKeyAuthentication`) and JWT key sets held in a
+//! Secret or ConfigMap (`jwtAuthentication.providers[].jwks`) in proxy pods: which objects a
+//! compiled Backend reads, where each is mounted (the directories the bundle names), and
+//! which Backends a changed Secret concerns.
+//!
+//! Owns resolving `secretSelector` to Secret names (a list per reconcile) and the watch
+//! mapping. Must not read key values: the proxy reads and validates the entries, and re-reads
+//! them when kubelet updates a mounted Secret, so a key edit needs no rollout; a change in
+//! which Secrets are selected rolls the pods.
+
+use std::collections::BTreeMap;
+
+use agw_crds::BackendSpec;
+use agw_policy::Compiled;
+use agw_policy::bundle::{JwksSource, MountedJwks};
+use agw_policy::{client_keys, jwks};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+
+use crate::Error;
+use crate::status::ClientKeys;
+
+/// A key Secret (or a ConfigMap holding a JWT key set) and the directory it is mounted at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyMount {
+    /// Secret (or ConfigMap) name, in the Backend's namespace.
+    pub secret: String,
+    /// Mount path in the pod.
+    pub path: String,
+    /// Whether `secret` names a ConfigMap.
+    pub config_map: bool,
+    /// Whether it holds a JWT key set (then [`check`] leaves it to [`check_jwks`]).
+    pub jwks: bool,
+}
+
+/// A JWT key set the operator checks: which object and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct JwksRef {
+    kind: String,
+    name: String,
+    key: String,
+}
+
+/// The key Secrets of a compiled Backend: named ones at their directory, selected ones each
+/// in its own directory under the selector's.
+pub async fn mounts(
+    client: &Client,
+    namespace: &str,
+    compiled: &Compiled,
+) -> Result<Vec<KeyMount>, Error> {
+    let mut out = Vec::new();
+    let sources = compiled
+        .bundle
+        .backends
+        .values()
+        .filter_map(|b| b.clients.as_ref())
+        .flat_map(|c| c.key_sources.iter());
+    for source in sources {
+        match (&source.secret, &source.match_labels) {
+            (Some(secret), _) => out.push(KeyMount {
+                secret: secret.clone(),
+                path: source.dir.clone(),
+                config_map: false,
+                jwks: false,
+            }),
+            (None, Some(labels)) => {
+                for secret in selected(client, namespace, labels).await? {
+                    let path = format!("{}/{secret}", source.dir);
+                    out.push(KeyMount {
+                        secret,
+                        path,
+                        config_map: false,
+                        jwks: false,
+                    });
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    for mounted in jwks_refs(compiled) {
+        let mount = KeyMount {
+            secret: mounted.name.clone(),
+            path: mounted.dir.clone(),
+            config_map: mounted.kind == "ConfigMap",
+            jwks: true,
+        };
+        // One Secret may hold keys for two providers: one volume.
+        if !out.contains(&mount) {
+            out.push(mount);
+        }
+    }
+    Ok(out)
+}
+
+fn jwks_refs(compiled: &Compiled) -> impl Iterator<Item = &MountedJwks> {
+    compiled
+        .bundle
+        .backends
+        .values()
+        .filter_map(|b| b.clients.as_ref())
+        .flat_map(|c| c.jwt_providers.iter())
+        .filter_map(|p| match &p.jwks {
+            JwksSource::Mounted(mounted) => Some(mounted),
+            JwksSource::Inline(_) | JwksSource::Remote { .. } => None,
+        })
+}
+
+/// Reads the JWT key sets a compiled Backend mounts, as the proxy will: the number of
+/// providers, or why a set is missing or unusable.
+pub async fn check_jwks(
+    client: &Client,
+    namespace: &str,
+    compiled: &Compiled,
+    keys: ClientKeys,
+) -> Result<ClientKeys, Error> {
+    let providers: usize = compiled
+        .bundle
+        .backends
+        .values()
+        .filter_map(|b| b.clients.as_ref())
+        .map(|c| c.jwt_providers.len())
+        .sum();
+    let mut problems = Vec::new();
+    for mounted in jwks_refs(compiled) {
+        let wanted = JwksRef {
+            kind: mounted.kind.clone(),
+            name: mounted.name.clone(),
+            key: mounted.key.clone(),
+        };
+        if let Some(problem) = read_jwks(client, namespace, &wanted).await? {
+            problems.push(problem);
+        }
+    }
+    Ok(match keys {
+        _ if !problems.is_empty() => ClientKeys::InvalidJwks(problems.join("; ")),
+        ClientKeys::Valid { identities, .. } => ClientKeys::Valid {
+            identities,
+            jwt_providers: providers,
+        },
+        ClientKeys::NotConfigured if providers > 0 => ClientKeys::Valid {
+            identities: 0,
+            jwt_providers: providers,
+        },
+        other => other,
+    })
+}
+
+async fn read_jwks(
+    client: &Client,
+    namespace: &str,
+    wanted: &JwksRef,
+) -> Result<Option<String>, Error> {
+    let at = format!("{} {namespace}/{}", wanted.kind, wanted.name);
+    let kube_error = |source| Error::Kube {
+        action: format!("reading {at}"),
+        source,
+    };
+    let value: Option<Vec<u8>> = if wanted.kind == "ConfigMap" {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        let Some(map) = api.get_opt(&wanted.name).await.map_err(kube_error)? else {
+            return Ok(Some(format!("{at} not found")));
+        };
+        map.data
+            .unwrap_or_default()
+            .remove(&wanted.key)
+            .map(String::into_bytes)
+    } else {
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let Some(secret) = api.get_opt(&wanted.name).await.map_err(kube_error)? else {
+            return Ok(Some(format!("{at} not found")));
+        };
+        secret
+            .data
+            .unwrap_or_default()
+            .remove(&wanted.key)
+            .map(|v| v.0)
+    };
+    Ok(match value {
+        None => Some(format!("{at} has no key {:?}", wanted.key)),
+        Some(text) => jwks::parse(&text)
+            .err()
+            .map(|e| format!("{at} key {}: {e}", wanted.key)),
+    })
+}
+
+async fn selected(
+    client: &Client,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Vec<String>, Error> {
+    let selector = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let list = secrets
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("listing Secrets {namespace}/{selector}"),
+            source,
+        })?;
+    let mut names: Vec<String> = list.items.iter().map(ResourceExt::name_any).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Reads the key Secrets of `mounts` as the proxy will: the identity count, or every reason
+/// an entry is not usable (named, never quoted). A missing Secret is a reason too: the pod
+/// cannot start without it.
+pub async fn check(
+    client: &Client,
+    namespace: &str,
+    mounts: &[KeyMount],
+) -> Result<ClientKeys, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let (mut entries, mut problems) = (Vec::new(), Vec::new());
+    for mount in mounts.iter().filter(|m| !m.jwks) {
+        let found = secrets
+            .get_opt(&mount.secret)
+            .await
+            .map_err(|source| Error::Kube {
+                action: format!("reading Secret {namespace}/{}", mount.secret),
+                source,
+            })?;
+        let Some(secret) = found else {
+            problems.push(format!("Secret {namespace}/{} not found", mount.secret));
+            continue;
+        };
+        let values: Vec<(String, String)> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        let location = format!("Secret {namespace}/{}", mount.secret);
+        let (ok, bad) = client_keys::parse_secret(
+            &location,
+            values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        entries.extend(ok);
+        problems.extend(bad.iter().map(ToString::to_string));
+    }
+    problems.extend(
+        client_keys::check_unique(&entries)
+            .iter()
+            .map(ToString::to_string),
+    );
+    Ok(if problems.is_empty() {
+        ClientKeys::Valid {
+            identities: entries.len(),
+            jwt_providers: 0,
+        }
+    } else {
+        ClientKeys::Invalid(problems.join("; "))
+    })
+}
+
+/// Whether `secret` (in the Backend's namespace) holds, or may now hold, its client keys.
+pub fn refers_to<S: kube::Resource>(spec: &BackendSpec, secret: &S) -> bool {
+    let jwks = spec
+        .policies
+        .as_ref()
+        .and_then(|p| p.jwt_authentication.as_ref())
+        .is_some_and(|jwt| {
+            jwt.providers.iter().any(|p| {
+                p.jwks
+                    .secret_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name.trim() == secret.name_any())
+            })
+        });
+    if jwks {
+        return true;
+    }
+    let Some(keys) = spec
+        .policies
+        .as_ref()
+        .and_then(|p| p.api_key_authentication.as_ref())
+    else {
+        return false;
+    };
+    let named = keys
+        .secret_ref
+        .as_ref()
+        .is_some_and(|r| r.name.trim() == secret.name_any());
+    let selected = keys.secret_selector.as_ref().is_some_and(|s| {
+        let labels = secret.labels();
+        s.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    });
+    named || selected
+}
+
+#[cfg(test)]
+mod tests {
+    use agw_crds::{ApiKeyAuthentication, BackendPolicies, LocalSecretRef, SecretSelector};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn secret(name: &str, labels: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            ..Secret::default()
+        }
+    }
+
+    fn spec(keys: ApiKeyAuthentication) -> BackendSpec {
+        BackendSpec {
+            policies: Some(BackendPolicies {
+                api_key_authentication: Some(keys),
+                ..BackendPolicies::default()
+            }),
+            ..BackendSpec::default()
+        }
+    }
+
+    #[test]
+    fn a_named_or_selected_secret_concerns_the_backend() {
+        let named = spec(ApiKeyAuthentication {
+            secret_ref: Some(LocalSecretRef {
+                name: "team-keys".into(),
+            }),
+            ..ApiKeyAuthentication::default()
+        });
+        assert!(refers_to(&named, &secret("team-keys", &[])));
+        assert!(!refers_to(&named, &secret("other", &[])));
+        let selected = spec(ApiKeyAuthentication {
+            secret_selector: Some(SecretSelector {
+                match_labels: BTreeMap::from([("team".into(), "a".into())]),
+            }),
+            ..ApiKeyAuthentication::default()
+        });
+        assert!(refers_to(
+            &selected,
+            &secret("k1", &[("team", "a"), ("x", "y")])
+        ));
+        assert!(!refers_to(&selected, &secret("k2", &[("team", "b")])));
+        assert!(!refers_to(
+            &BackendSpec::default(),
+            &secret("team-keys", &[])
+        ));
+    }
+}

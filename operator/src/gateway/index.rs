@@ -1,0 +1,261 @@
+//! The Gateway controller's watch-fed view of what Gateways are programmed from: HTTPRoutes,
+//! Backends of both kinds and ReferenceGrants, held in kube-runtime reflector stores (one
+//! watch each, as linkerd's policy controller feeds its index), so a reconcile reads memory
+//! instead of listing routes and getting Backends from the apiserver, and a change requeues
+//! only the Gateways it can affect.
+//!
+//! Owns: the stores, the watch streams that fill them, and the questions the controller and
+//! its mappers ask of them. Must not: decide attachment, compile a Backend or write anything —
+//! that is `attach`, `lookup` and `controller`.
+
+use std::collections::HashSet;
+
+use agw_crds::{AgentgatewayBackend, Backend};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use super::api::{BackendRef, Gateway, HTTPRoute, ReferenceGrant};
+use super::attach;
+use crate::cluster::listed;
+
+/// Readers of the stores; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Index {
+    routes: Store<HTTPRoute>,
+    backends: Store<Backend>,
+    agentgateway_backends: Store<AgentgatewayBackend>,
+    grants: Store<ReferenceGrant>,
+    /// True once every store holds its first full list. A watch channel, because a store's
+    /// own readiness future wakes only its latest waiter, and many reconciles wait at once.
+    ready: watch::Receiver<bool>,
+}
+
+/// The stores' writers, handed to [`Feeds::start`] by the controller that polls them.
+#[derive(Debug)]
+pub struct Writers {
+    routes: Writer<HTTPRoute>,
+    backends: Writer<Backend>,
+    agentgateway_backends: Writer<AgentgatewayBackend>,
+    grants: Writer<ReferenceGrant>,
+    ready: watch::Sender<bool>,
+}
+
+/// Empty stores and their writers.
+pub fn new() -> (Index, Writers) {
+    let (routes, routes_writer) = reflector::store();
+    let (backends, backends_writer) = reflector::store();
+    let (agentgateway_backends, agbe_writer) = reflector::store();
+    let (grants, grants_writer) = reflector::store();
+    let (ready_tx, ready) = watch::channel(false);
+    let index = Index {
+        routes,
+        backends,
+        agentgateway_backends,
+        grants,
+        ready,
+    };
+    let writers = Writers {
+        routes: routes_writer,
+        backends: backends_writer,
+        agentgateway_backends: agbe_writer,
+        grants: grants_writer,
+        ready: ready_tx,
+    };
+    (index, writers)
+}
+
+/// A watch stream of one kind, yielding each object it touched.
+pub type Feed<K> = BoxStream<'static, Result<K, watcher::Error>>;
+
+/// A watch of every `K` that fills `writer`.
+fn feed<K>(client: &Client, writer: Writer<K>) -> Feed<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+    K: 'static,
+{
+    let watch = watcher(Api::<K>::all(client.clone()), watcher::Config::default());
+    reflector::reflector(writer, watch)
+        .default_backoff()
+        .touched_objects()
+        .boxed()
+}
+
+/// The watch streams that fill the stores; the controller polls them as its triggers.
+pub struct Feeds {
+    /// HTTPRoutes.
+    pub routes: Feed<HTTPRoute>,
+    /// Backends.
+    pub backends: Feed<Backend>,
+    /// AgentgatewayBackends.
+    pub agentgateway_backends: Feed<AgentgatewayBackend>,
+    /// ReferenceGrants.
+    pub grants: Feed<ReferenceGrant>,
+}
+
+impl std::fmt::Debug for Feeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feeds").finish_non_exhaustive()
+    }
+}
+
+/// Starts one watch per kind (cluster-wide: routes, Backends and grants may live in any
+/// namespace a Gateway admits), and a task that marks the index ready once all are listed.
+pub fn feeds(client: &Client, writers: Writers) -> Feeds {
+    signal_ready(&writers);
+    Feeds {
+        routes: feed(client, writers.routes),
+        backends: feed(client, writers.backends),
+        agentgateway_backends: feed(client, writers.agentgateway_backends),
+        grants: feed(client, writers.grants),
+    }
+}
+
+/// Spawns the task that marks the index ready once every store holds its first full list.
+fn signal_ready(writers: &Writers) {
+    let stores = (
+        writers.routes.as_reader(),
+        writers.backends.as_reader(),
+        writers.agentgateway_backends.as_reader(),
+        writers.grants.as_reader(),
+    );
+    let ready = writers.ready.clone();
+    tokio::spawn(async move {
+        let listed = async {
+            listed(&stores.0).await?;
+            listed(&stores.1).await?;
+            listed(&stores.2).await?;
+            listed(&stores.3).await
+        };
+        if listed.await.is_ok() {
+            // Nobody listening means the controller stopped; nothing to tell.
+            let _ = ready.send(true);
+        }
+    });
+}
+
+impl Index {
+    /// Waits until every store holds its first full list, so a reconcile never programs a
+    /// Gateway from a partial view (a missing route would be dropped from the proxies). An
+    /// error when the controller stopped before that.
+    pub async fn ready(&self) -> Result<(), watch::error::RecvError> {
+        self.ready
+            .clone()
+            .wait_for(|ready| *ready)
+            .await
+            .map(|_| ())
+    }
+
+    /// The HTTPRoutes with a parentRef naming `gateway`, by namespace and name.
+    pub fn routes_of(&self, gateway: &Gateway) -> Vec<HTTPRoute> {
+        let mut routes: Vec<HTTPRoute> = self
+            .routes
+            .state()
+            .iter()
+            .filter(|r| {
+                r.spec
+                    .parent_refs
+                    .iter()
+                    .any(|p| attach::refers_to(r, p, gateway))
+            })
+            .map(|r| r.as_ref().clone())
+            .collect();
+        routes.sort_by_key(|r| (r.namespace(), r.name_any()));
+        routes
+    }
+
+    /// The Backend and the AgentgatewayBackend named `namespace/name`, as far as they exist.
+    pub fn backends_named(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> (Option<Backend>, Option<AgentgatewayBackend>) {
+        let backend = self
+            .backends
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|b| b.as_ref().clone());
+        let agbe = self
+            .agentgateway_backends
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|b| b.as_ref().clone());
+        (backend, agbe)
+    }
+
+    /// The ReferenceGrants in `namespace`.
+    pub fn grants_in(&self, namespace: &str) -> Vec<ReferenceGrant> {
+        self.grants
+            .state()
+            .iter()
+            .filter(|g| g.namespace().as_deref() == Some(namespace))
+            .map(|g| g.as_ref().clone())
+            .collect()
+    }
+
+    /// Gateways whose routes refer to the Backend (of either kind) `namespace/name`: the only
+    /// ones a change to it can reprogram.
+    pub fn gateways_using_backend(&self, namespace: &str, name: &str) -> Vec<ObjectRef<Gateway>> {
+        self.parents_of_routes_where(|route_ns, reference| {
+            is_backend_ref(reference)
+                && reference.name == name
+                && reference.namespace.as_deref().unwrap_or(route_ns) == namespace
+        })
+    }
+
+    /// Gateways whose routes refer to a Backend in `namespace` from another namespace: the
+    /// only ones a ReferenceGrant there can allow or deny.
+    pub fn gateways_crossing_into(&self, namespace: &str) -> Vec<ObjectRef<Gateway>> {
+        self.parents_of_routes_where(|route_ns, reference| {
+            is_backend_ref(reference)
+                && reference.namespace.as_deref() == Some(namespace)
+                && route_ns != namespace
+        })
+    }
+
+    fn parents_of_routes_where(
+        &self,
+        refers: impl Fn(&str, &BackendRef) -> bool,
+    ) -> Vec<ObjectRef<Gateway>> {
+        let mut gateways = HashSet::new();
+        for route in self.routes.state() {
+            let own = route.namespace().unwrap_or_default();
+            let relevant = route
+                .spec
+                .rules
+                .iter()
+                .flat_map(|r| &r.backend_refs)
+                .any(|reference| refers(&own, reference));
+            if relevant {
+                gateways.extend(parent_gateways(&route));
+            }
+        }
+        gateways.into_iter().collect()
+    }
+}
+
+fn is_backend_ref(reference: &BackendRef) -> bool {
+    reference.group.as_deref() == Some(agw_crds::GROUP)
+        && reference
+            .kind
+            .as_deref()
+            .is_some_and(agw_crds::is_backend_kind)
+}
+
+/// The Gateways `route` names as parents.
+pub fn parent_gateways(route: &HTTPRoute) -> Vec<ObjectRef<Gateway>> {
+    let own = route.namespace().unwrap_or_default();
+    route
+        .spec
+        .parent_refs
+        .iter()
+        .filter(|p| p.kind.as_deref().is_none_or(|k| k == "Gateway"))
+        .map(|p| ObjectRef::new(&p.name).within(p.namespace.as_deref().unwrap_or(&own)))
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

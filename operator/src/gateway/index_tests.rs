@@ -1,0 +1,142 @@
+//! Which Gateways a change requeues: only those whose routes the changed object can affect.
+
+use kube::runtime::watcher::Event;
+
+use super::*;
+
+fn route(namespace: &str, name: &str, gateway: &str, backend_ref: &serde_json::Value) -> HTTPRoute {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "parentRefs": [{"name": gateway, "namespace": "gateways"}],
+            "rules": [{"backendRefs": [backend_ref.clone()]}]
+        }
+    }))
+    .unwrap()
+}
+
+fn agw_ref(name: &str, namespace: Option<&str>) -> serde_json::Value {
+    let mut reference =
+        serde_json::json!({"group": agw_crds::GROUP, "kind": "Backend", "name": name});
+    if let Some(namespace) = namespace {
+        reference["namespace"] = namespace.into();
+    }
+    reference
+}
+
+/// An index holding `routes` (the backends and grants stores stay empty).
+fn index_of(routes: Vec<HTTPRoute>) -> Index {
+    let (index, mut writers) = new();
+    for route in routes {
+        writers.routes.apply_watcher_event(&Event::Apply(route));
+    }
+    index
+}
+
+fn names(mut gateways: Vec<ObjectRef<Gateway>>) -> Vec<String> {
+    let mut names: Vec<String> = gateways.drain(..).map(|g| g.name).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_backend_change_requeues_only_the_gateways_routing_to_it() {
+    let index = index_of(vec![
+        route("team-a", "a", "gw-a", &agw_ref("claude", None)),
+        route("team-b", "b", "gw-b", &agw_ref("claude", Some("team-a"))),
+        route("team-c", "c", "gw-c", &agw_ref("other", None)),
+        // A Service of the same name is not a Backend.
+        route(
+            "team-a",
+            "svc",
+            "gw-svc",
+            &serde_json::json!({"name": "claude", "port": 80}),
+        ),
+    ]);
+    assert_eq!(
+        names(index.gateways_using_backend("team-a", "claude")),
+        ["gw-a", "gw-b"]
+    );
+    assert!(index.gateways_using_backend("team-b", "claude").is_empty());
+}
+
+#[test]
+fn a_grant_requeues_only_gateways_whose_routes_cross_into_its_namespace() {
+    let index = index_of(vec![
+        route(
+            "team-a",
+            "local",
+            "gw-local",
+            &agw_ref("claude", Some("team-a")),
+        ),
+        route(
+            "team-b",
+            "cross",
+            "gw-cross",
+            &agw_ref("claude", Some("team-a")),
+        ),
+    ]);
+    assert_eq!(names(index.gateways_crossing_into("team-a")), ["gw-cross"]);
+    assert!(index.gateways_crossing_into("team-b").is_empty());
+}
+
+#[test]
+fn routes_of_a_gateway_are_its_children_in_a_stable_order() {
+    let gateway: Gateway = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw-a", "namespace": "gateways"},
+        "spec": {"gatewayClassName": "agentgateway", "listeners": []}
+    }))
+    .unwrap();
+    let index = index_of(vec![
+        route("team-z", "z", "gw-a", &agw_ref("claude", None)),
+        route("team-a", "a", "gw-a", &agw_ref("claude", None)),
+        route("team-a", "other", "gw-b", &agw_ref("claude", None)),
+    ]);
+    let routes: Vec<String> = index
+        .routes_of(&gateway)
+        .iter()
+        .map(|r| format!("{}/{}", r.namespace().unwrap(), r.name_any()))
+        .collect();
+    assert_eq!(routes, ["team-a/a", "team-z/z"]);
+}
+
+/// Many reconciles wait for the index at once when the operator starts; every one of them must
+/// be woken (a store's own readiness future wakes only its latest waiter).
+#[tokio::test]
+async fn every_waiting_reconcile_wakes_once_all_stores_are_listed() {
+    let (index, mut writers) = new();
+    signal_ready(&writers);
+    let reconciles: Vec<_> = (0..16)
+        .map(|_| {
+            let index = index.clone();
+            tokio::spawn(async move { index.ready().await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        reconciles.iter().all(|w| !w.is_finished()),
+        "ready before any list"
+    );
+    writers.routes.apply_watcher_event(&Event::InitDone);
+    writers.backends.apply_watcher_event(&Event::InitDone);
+    writers
+        .agentgateway_backends
+        .apply_watcher_event(&Event::InitDone);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        reconciles.iter().all(|w| !w.is_finished()),
+        "ready with grants unlisted"
+    );
+    writers.grants.apply_watcher_event(&Event::InitDone);
+    for reconcile in reconciles {
+        tokio::time::timeout(std::time::Duration::from_secs(5), reconcile)
+            .await
+            .expect("every reconcile wakes")
+            .unwrap()
+            .unwrap();
+    }
+}
