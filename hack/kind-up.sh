@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The tutorial on a local kind cluster, for machines with Docker: creates the cluster, builds the
-# agw images and loads them, installs config/default (CRD, RBAC, operator, webhook), applies the
-# tutorial's Secret and guarded Backend, and prints the port-forward and claude commands.
+# agw images and loads them, installs agw with Helm as the tutorial does (charts/agw-crds, then
+# charts/agw into agw-system), applies the tutorial's Secret and guarded Backend, and prints the
+# port-forward and claude commands.
 #
 #   ANTHROPIC_API_KEY=sk-ant-... hack/kind-up.sh
 #
-# Needs: docker, kind, kubectl. Environment: KIND_CLUSTER (default agw), AGW_TAG (default dev),
-# AGW_NAMESPACE for the Backend (default default). Re-running reuses the cluster and rebuilds.
-# (The development machines of this project have no container engine; CI does not run this.)
+# Needs: docker, kind, kubectl, and helm (on PATH, or $HELM; without either, Go builds it with
+# hack/helm/build.sh). Environment: KIND_CLUSTER (default agw), AGW_TAG (default dev),
+# AGW_NAMESPACE for the Backend (default default). Re-running reuses the cluster, rebuilds and
+# upgrades the releases. (A cluster where an older version of this script ran
+# `kubectl apply -k config/default` has objects Helm will not adopt: `kind delete cluster --name
+# agw` first.) (The development machines of this project have no container engine; CI does not
+# run this.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +24,14 @@ need() { command -v "$1" >/dev/null || { echo "kind-up: $1 is required ($2)" >&2
 need docker "https://docs.docker.com/get-docker/"
 need kind "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 need kubectl "https://kubernetes.io/docs/tasks/tools/"
+helm=${HELM:-}
+if [[ -z $helm ]] && command -v helm >/dev/null; then
+  helm=helm
+elif [[ -z $helm ]]; then
+  need go "https://go.dev/dl/ (to build helm with hack/helm/build.sh), or install helm: https://helm.sh/docs/intro/install/"
+  helm=$(hack/helm/build.sh | tail -n 1)
+  helm=${helm#AGW_HELM=}
+fi
 : "${ANTHROPIC_API_KEY:?set ANTHROPIC_API_KEY to the key the proxy should inject}"
 
 if ! kind get clusters | grep -qx "$cluster"; then
@@ -33,12 +46,20 @@ for target in agw-proxy agw-operator agw-webhook; do
   kind load docker-image --name "$cluster" "ghcr.io/agw-dev/$target:$tag"
 done
 
-log "installing the Gateway API CRDs (config/gateway-api) and config/default into agw-system"
-kubectl apply -k config/gateway-api
-kubectl apply -k config/default
-kubectl -n agw-system set image deployment/agw-operator "operator=ghcr.io/agw-dev/agw-operator:$tag"
-kubectl -n agw-system set image deployment/agw-webhook "webhook=ghcr.io/agw-dev/agw-webhook:$tag"
-kubectl -n agw-system patch deployment agw-operator --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args/0\",\"value\":\"--proxy-image=ghcr.io/agw-dev/agw-proxy:$tag\"}]"
+log "installing the Gateway API CRDs (config/gateway-api)"
+kubectl apply --server-side -k config/gateway-api
+
+log "installing agw with helm: charts/agw-crds, then charts/agw into agw-system (images :$tag)"
+# The namespace first, with the pod-security level config/default gives it (Helm's
+# --create-namespace could not label it).
+kubectl create namespace agw-system --dry-run=client -o yaml | kubectl apply -f -
+kubectl label namespace agw-system --overwrite pod-security.kubernetes.io/enforce=restricted
+"$helm" upgrade -i agw-crds charts/agw-crds -n agw-system
+# The images were loaded into the node by `kind load`: never pull them.
+"$helm" upgrade -i agw charts/agw -n agw-system \
+  --set "operator.image.tag=$tag" --set operator.image.pullPolicy=IfNotPresent \
+  --set "webhook.image.tag=$tag" --set webhook.image.pullPolicy=IfNotPresent \
+  --set "proxy.image.tag=$tag"
 kubectl -n agw-system rollout status deployment/agw-operator --timeout=180s
 log "waiting for the operator to issue the webhook certificate"
 kubectl -n agw-system wait --for=create secret/agw-webhook-tls --timeout=120s

@@ -9,6 +9,9 @@
 # The node needs root (network namespaces, cgroups, mounts). AGW_SKIP_NODE=1 skips that part
 # explicitly, e.g. on a laptop without root; CI runs as root and never skips it.
 #
+# The trace tests export to a real Jaeger built from Go modules (hack/jaeger/build.sh; cold
+# about 6 min on 2 cores). AGW_SKIP_JAEGER=1 skips building it and those tests, saying so.
+#
 # Everything it installs is cached under $AGW_CACHE (default ~/.cache/agw), so a second run only
 # rebuilds what changed. Extra arguments go to `cargo test` (e.g. `hack/test.sh -p agw-policy`).
 set -euo pipefail
@@ -35,6 +38,9 @@ step "control plane: kube-apiserver, etcd and kubectl from Go modules"
 setup hack/envtest/build.sh
 setup hack/envtest/gateway-api.sh
 
+step "helm from Go modules (the chart tests, e2e/tests/helm.rs)"
+setup hack/helm/build.sh
+
 node=1
 if [[ ${AGW_SKIP_NODE:-0} == 1 ]]; then
   node=0
@@ -48,6 +54,14 @@ else
   hack/cluster/deps.sh
 fi
 
+if [[ ${AGW_SKIP_JAEGER:-0} == 1 ]]; then
+  step "SKIPPING the Jaeger build and the trace tests (AGW_SKIP_JAEGER=1)"
+  export AGW_SKIP_JAEGER
+else
+  step "trace backend: Jaeger from Go modules"
+  setup hack/jaeger/build.sh
+fi
+
 step "test clients: Claude Code CLI and the Anthropic Python SDK"
 setup hack/install-test-clients.sh
 
@@ -59,10 +73,13 @@ export AGW_BIN_DIR
 step "clippy: every crate and target, warnings are errors"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny: licences, bans, sources, advisories (the vendored RustSec snapshot)"
+hack/deny/check.sh
+
 step "running cargo tests (units, goldens, drift checks)"
 cargo test --workspace --locked "$@"
 
-step "running end-to-end tests (real agw binaries, kube-apiserver, kubectl, Claude Code CLI, Anthropic SDK)"
+step "running end-to-end tests (real agw binaries, kube-apiserver, kubectl, Claude Code CLI, Anthropic SDK, Jaeger)"
 "$AGW_PYTHON" -m pytest -q e2e/python
 
 if ((node)); then

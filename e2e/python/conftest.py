@@ -92,14 +92,15 @@ def config(port: int, guards: str = TUTORIAL_GUARD, key: str = "sk-ant-proxy-key
 class Proxy:
     """The real agw-proxy on free loopback ports; stopped (SIGTERM) at the end."""
 
-    def __init__(self, workdir: Path, text: str, *extra: str):
+    def __init__(self, workdir: Path, text: str, *extra: str, env: dict | None = None):
         self.config = workdir / "agw.yaml"
         self.config.write_text(text)
         self.port, self.admin_port = free_port(), free_port()
         self.log = open(workdir / "proxy.log", "wb")
         args = [binary("agw-proxy"), "--config", str(self.config), "--listen", f"127.0.0.1:{self.port}",
                 "--admin", f"127.0.0.1:{self.admin_port}", "--reload-interval", "200ms", *extra]
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})})
         self.wait_ready()
 
     @property
@@ -158,8 +159,8 @@ def mock():
 def start_proxy(workdir):
     started = []
 
-    def start(text: str, *extra: str) -> Proxy:
-        proxy = Proxy(workdir, text, *extra)
+    def start(text: str, *extra: str, env: dict | None = None) -> Proxy:
+        proxy = Proxy(workdir, text, *extra, env=env)
         started.append(proxy)
         return proxy
 
@@ -168,7 +169,8 @@ def start_proxy(workdir):
         proxy.stop()
 
 
-def run_claude(base_url: str, prompt: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_claude(base_url: str, prompt: str, home: Path, timeout: float = 120,
+               extra_env: dict | None = None) -> subprocess.CompletedProcess:
     home.mkdir(parents=True, exist_ok=True)
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -178,5 +180,6 @@ def run_claude(base_url: str, prompt: str, home: Path, timeout: float = 120) -> 
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "CI": "1",
+        **(extra_env or {}),
     }
     return subprocess.run([claude_bin(), "-p", prompt], env=env, capture_output=True, text=True, timeout=timeout)

@@ -13,11 +13,23 @@ def agwctl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([binary("agwctl"), *args], input=stdin, capture_output=True, text=True, timeout=30)
 
 
+# Samples that show a feature with a limit the compiler must point out: file -> the one warning.
+# A response webhook guard checks whole JSON replies only, and Claude Code always streams.
+EXPECTED_WARNINGS = {
+    "backend-webhook-guards.yaml": "warning: spec.policies.ai.promptGuard.streaming: response guards do not apply to streamed responses",
+}
+
+
 def test_lint_of_the_tutorial_manifests_is_silent():
     files = sorted(str(p) for p in SAMPLES.glob("backend-*.yaml")) + [str(SAMPLES / "secret.yaml"), str(ROOT / "examples" / "claude-code.yaml")]
     result = agwctl("lint", *files)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+    lines = result.stdout.splitlines()
+    for name, warning in EXPECTED_WARNINGS.items():
+        expected = [line for line in lines if line.startswith(f"{SAMPLES / name}: {warning}")]
+        assert len(expected) == 1, result.stdout
+        lines.remove(expected[0])
+    assert lines == [], result.stdout
 
 
 def test_lint_reports_every_error_with_file_and_path_and_exits_1():
@@ -75,3 +87,31 @@ def test_lint_refuses_unsupported_and_unknown_fields_at_their_paths():
     assert f"{path}: spec.policies.ai.transformations: not supported by agw: `transformations`" in result.stdout
     assert f"{path}: spec.policies.ai.promptGuard.request[0].openAIModeration: not supported by agw" in result.stdout
     assert f"{path}: spec.policies.ai.promptGuards: unknown field \"promptGuards\"" in result.stdout
+
+
+def test_check_reads_the_prompt_enrichment_as_the_proxy_does(tmp_path: Path):
+    """The proxy's guards read the enriched prompt (agentgateway's order), so agwctl check does;
+    an enrichment a Reject guard matches is refused by the compiler outright."""
+    backend = tmp_path / "enriched.yaml"
+    template = """\
+apiVersion: agentgateway.dev/v1alpha1
+kind: AgentgatewayBackend
+metadata: {name: enriched}
+spec:
+  ai: {provider: {anthropic: {}}}
+  policies:
+    ai:
+      prompt:
+        prepend: [{role: system, content: "Escalate to ops@example.com."}]
+      promptGuard:
+        request:
+        - regex: {action: ACTION, builtins: [Email]}
+"""
+    backend.write_text(template.replace("ACTION", "Mask"))
+    result = agwctl("check", str(backend), "--prompt", "What is Kubernetes?")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "masked by request[0]" in result.stdout, result.stdout
+    backend.write_text(template.replace("ACTION", "Reject"))
+    result = agwctl("lint", str(backend))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "spec.policies.ai.prompt.prepend[0].content: guard request[0] rejects this text" in result.stdout

@@ -69,6 +69,19 @@ CASES = {
     "metadata": (block_body({"type": "text", "text": "hi"}, extra={"metadata": {"user_id": PHRASE}}), 400),
     "credential in a tool result": (block_body({"type": "tool_result", "tool_use_id": "t", "content": f"GITHUB_TOKEN={GITHUB_TOKEN}\n"}), 400),
     "escaped key names": (b'{"model":"m","max_tokens":1,"\\u006dessages":[{"role":"user","content":"credit card"}]}', 400),
+    # Keys the client chose are read as text too: the provider reads them.
+    "phrase as a tool input key": (block_body({"type": "tool_use", "id": "t", "name": "n", "input": {"a": {PHRASE: 1}}}), 400),
+    "credential as a tool input key": (block_body({"type": "tool_use", "id": "t", "name": "n", "input": {GITHUB_TOKEN: True}}), 400),
+    "escaped tool input key": (b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"n","input":{"\\u0063redit c\\u0061rd":1}}]}]}', 400),
+    "metadata key": (block_body({"type": "text", "text": "hi"}, extra={"metadata": {PHRASE: "x"}}), 400),
+    "key of structured tool_result content": (block_body({"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "ok", PHRASE: 1}]}), 400),
+    "key of an unknown block": (block_body({"type": "hologram", "payload": {PHRASE: 1}}), 400),
+    "key of a message field": (json.dumps({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "hi", PHRASE: 1}]}).encode(), 400),
+    "duplicate key in tool input": (b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"n","input":{"k":"a","k":"credit card"}}]}]}', 400),
+    # Texts the model reads as one.
+    "phrase across consecutive user turns": (messages("what is a credit", " card"), 400),
+    "phrase across text blocks with a citation between": (block_body({"type": "text", "text": "what is a credit", "citations": [{"type": "char_location", "cited_text": "x", "document_index": 0, "start_char_index": 0, "end_char_index": 1}]}, {"type": "text", "text": " card"}), 400),
+    "phrase across text blocks of a tool_result": (block_body({"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "credit"}, {"type": "text", "text": " card"}]}), 400),
     # Structure the guard cannot interpret.
     "lone surrogate": (b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"credit\\ud800 card"}]}', 400),
     "nesting too deep": (b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"n","input":' + b"[" * 5000 + b'"credit card"' + b"]" * 5000 + b"}]}]}", 400),
@@ -135,8 +148,67 @@ def test_a_chunked_body_is_read_whole_and_guarded(guarded, mock):
     "/V1/Messages",
     "/v1/messages%2F",
     "/v1/messages;x=1",
+    "/team-a/v1/messages",
+    "/team-a//v1/%6Dessages/",
+    "/team-a/v1/messages;x=1",
+    "/v1/messages%252F",
+    "/v1%5Cmessages",
+    "/v1/messages%00",
 ])
 def test_path_forms_reach_the_guard(path, guarded, mock):
     status, payload = post(guarded.port, messages(PHRASE), path=path)
     assert status in (400, 404), payload
     assert mock.requests == []
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/messages/batches", {"requests": [{"custom_id": "a", "params": json.loads(messages(PHRASE))}]}),
+    ("/team-a/v1/messages/batches", {"requests": [{"custom_id": "a", "params": json.loads(messages(PHRASE))}]}),
+    ("/v1/complete", {"model": "claude-2.1", "max_tokens_to_sample": 5, "prompt": f"\n\nHuman: {PHRASE}\n\nAssistant:"}),
+])
+def test_endpoints_whose_prompts_no_guard_reads_are_refused(path, body, guarded, mock):
+    # Message Batches and Text Completions carry prompts too; through the `*` fallback they
+    # would be a second door around the guards.
+    status, payload = post(guarded.port, json.dumps(body).encode(), path=path)
+    assert status == 404, payload
+    assert mock.requests == []
+
+
+MASK_GUARDS = """\
+        - regex:
+            action: Mask
+            builtins: [Email]
+          scope: [Messages, ToolUse]
+"""
+
+
+@pytest.fixture
+def masking(mock, start_proxy):
+    proxy = start_proxy(GUARDED.format(port=mock.port, guards=MASK_GUARDS, key="sk-ant-proxy-key", anthropic="{}"))
+    yield proxy
+    assert proxy.admin("/readyz")[0] == 200
+
+
+def test_a_masked_key_is_rewritten_in_place(masking, mock):
+    body = block_body({"type": "tool_use", "id": "t", "name": "n", "input": {"a.b@example.com": "x", "keep": 1.50}})
+    status, payload = post(masking.port, body)
+    assert status == 200, payload
+    [seen] = mock.messages_requests()
+    assert seen.body == body.replace(b"a.b@example.com", b"<EMAIL_ADDRESS>")
+
+
+def test_keys_masked_into_one_are_refused(masking, mock):
+    body = block_body({"type": "tool_use", "id": "t", "name": "n", "input": {"a@example.com": 1, "b@example.com": 2}})
+    status, payload = post(masking.port, body)
+    assert status == 400, payload
+    assert "ambiguous" in json.loads(payload)["error"]["message"]
+    assert mock.requests == []
+
+
+def test_a_phrase_across_turns_of_different_roles_is_not_joined(mock, start_proxy):
+    proxy = start_proxy(GUARDED.format(port=mock.port, guards=GUARDS, key="sk-ant-proxy-key", anthropic="{}"))
+    turns = [{"role": "user", "content": "what is a credit"}, {"role": "assistant", "content": " card"}, {"role": "user", "content": "go on"}]
+    body = json.dumps({"model": "m", "max_tokens": 1, "messages": turns}).encode()
+    status, payload = post(proxy.port, body)
+    assert status == 200, payload
+    assert [r.body for r in mock.messages_requests()] == [body]

@@ -39,7 +39,7 @@ impl AgwProcess {
         let mut process = Supervised::spawn_with_env(name, &bin, args, env, log)?;
         let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, admin_port));
         // A plain loop rather than `wait_ready`'s async closure, so this future stays `Send`
-        // (the pod stand-in calls it from a spawned task).
+        // (callers may spawn it).
         let started = Instant::now();
         let mut last_error = String::from("not probed yet");
         while started.elapsed() < READY_TIMEOUT {

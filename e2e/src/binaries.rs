@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 pub const ENVTEST_K8S_VERSION: &str = "v1.34.10";
 /// The Gateway API release whose CRDs `hack/envtest/gateway-api.sh` fetches.
 pub const GATEWAY_API_VERSION: &str = "v1.4.1";
+/// The Helm release `hack/helm/build.sh` builds; its cache directory is named after it.
+pub const HELM_VERSION: &str = "v4.3.2";
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -148,6 +150,35 @@ pub fn gateway_api_crds() -> Result<PathBuf> {
     }
 }
 
+/// The `helm` binary built by `hack/helm/build.sh`: `$AGW_HELM`, else
+/// `${AGW_CACHE:-$HOME/.cache/agw}/helm/v4.3.2/bin/helm`. Missing, it is an error whose message
+/// says to run that script (never a `helm` from `PATH`: its version would decide the results).
+pub fn helm_binary() -> Result<PathBuf> {
+    let path = match std::env::var_os("AGW_HELM").filter(|p| !p.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => cache_dir()?
+            .join("helm")
+            .join(HELM_VERSION)
+            .join("bin")
+            .join("helm"),
+    };
+    helm_at(path)
+}
+
+fn helm_at(path: PathBuf) -> Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::Missing {
+            what: "helm".to_owned(),
+            path,
+            hint: "run hack/helm/build.sh (it builds Helm from Go modules and prints \
+                   AGW_HELM=<path>; export it if you built elsewhere)"
+                .to_owned(),
+        })
+    }
+}
+
 fn envtest_bin_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("AGW_ENVTEST_BIN").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
@@ -191,6 +222,14 @@ mod tests {
     #[test]
     fn the_workspace_root_holds_the_crds() {
         assert!(workspace_root().join("crds").join("backend.yaml").is_file());
+    }
+
+    #[test]
+    fn missing_helm_says_to_run_its_build_sh() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = helm_at(dir.path().join("helm")).unwrap_err().to_string();
+        assert!(err.contains("hack/helm/build.sh"), "{err}");
+        assert!(err.contains("AGW_HELM"), "{err}");
     }
 
     #[test]

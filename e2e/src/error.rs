@@ -98,6 +98,18 @@ pub enum Error {
         stderr: String,
     },
 
+    /// A helm invocation outlived its time limit and was killed.
+    #[error("`helm {args}` did not finish within {timeout:?} and was killed")]
+    HelmTimeout { args: String, timeout: Duration },
+
+    /// A helm invocation that had to succeed did not.
+    #[error("`helm {args}` failed ({status}):\n{stderr}")]
+    HelmFailed {
+        args: String,
+        status: ExitStatus,
+        stderr: String,
+    },
+
     /// A caller-supplied value the harness cannot use.
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidInput {

@@ -65,14 +65,16 @@ pub mod cluster;
 pub mod envtest;
 mod error;
 mod eventually;
+pub mod helm;
 pub mod kubectl;
+pub mod manifests;
 pub mod operator;
 pub mod operator_env;
-pub mod standin;
 pub mod tutorial;
 pub mod webhook;
 
 pub use envtest::{ControlPlane, Identity};
 pub use error::{Error, Result};
 pub use eventually::eventually;
+pub use helm::{Helm, HelmOutput};
 pub use kubectl::{Kubectl, KubectlOutput};

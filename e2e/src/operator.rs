@@ -80,7 +80,7 @@ pub struct OperatorOptions {
     pub namespace: String,
     /// Its identity in the Lease.
     pub identity: String,
-    /// `--proxy-mount-root`, where the pod stand-in may write mounted Secrets.
+    /// `--proxy-mount-root`: where the proxy pods it writes mount Secrets.
     pub mount_root: PathBuf,
     /// Directory for the log.
     pub log_dir: PathBuf,

@@ -1,7 +1,7 @@
 //! What every operator-driven test starts from: its own namespace on the shared control plane,
 //! the operator's identity there under the shipped RBAC, a scratch directory (Secret mounts and
-//! logs) and a mock Anthropic API; with the steps those tests share (start the operator and the
-//! pod stand-in, render a sample Backend pointed at the mock, `kubectl apply`).
+//! logs) and a mock Anthropic API; with the steps those tests share (start the operator, render
+//! a sample Backend pointed at the mock, `kubectl apply`).
 
 use std::path::PathBuf;
 
@@ -12,7 +12,6 @@ use crate::binaries::workspace_root;
 use crate::clients::MockUpstream;
 use crate::error::{Error, Result};
 use crate::operator::{self, OperatorOptions};
-use crate::standin::PodStandIn;
 use crate::{ControlPlane, Identity};
 
 /// The key the samples' Secret carries in the tests, so a test can tell it from the client's.
@@ -27,7 +26,7 @@ pub struct OperatorEnv {
     pub ns: String,
     /// The operator's ServiceAccount identity in `ns`.
     pub identity: Identity,
-    /// Scratch space: `mounts/` for Secret mounts, `logs/` for process logs.
+    /// Scratch space: `mounts/` (the operator's `--proxy-mount-root`), `logs/` for process logs.
     pub dir: TempDir,
     /// The mock Anthropic API the sample Backends point at.
     pub mock: MockUpstream,
@@ -67,12 +66,6 @@ impl OperatorEnv {
     /// Starts an operator named `identity` here, with `extra_args`.
     pub async fn operator(&self, identity: &str, extra_args: &[&str]) -> Result<AgwProcess> {
         operator::start(&self.identity, &self.options(identity, extra_args)).await
-    }
-
-    /// Runs the proxy Deployments of this namespace as the kubelet would.
-    pub fn stand_in(&self) -> Result<PodStandIn> {
-        let client = self.cp.client()?;
-        Ok(PodStandIn::start(client, &self.ns, &self.mounts()))
     }
 
     /// `config/samples/<path>` as written.

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use agw_e2e::binaries::workspace_root;
-use agw_e2e::{ControlPlane, KubectlOutput};
+use agw_e2e::{ControlPlane, Kubectl, KubectlOutput};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 
@@ -270,4 +270,59 @@ async fn a_backend_the_schema_rejects_fails_apply_with_the_field_path() {
         .unwrap();
     assert_eq!(stored.code(), Some(1), "{stored}");
     assert!(stored.stderr.contains("NotFound"), "{stored}");
+}
+
+/// agentgateway's request edits are stored as written: `defaults`/`overrides` values of any
+/// JSON type survive the apiserver (`x-kubernetes-preserve-unknown-fields` on `value` only),
+/// and `kubectl explain` documents enrichment.
+#[tokio::test]
+async fn request_edits_keep_any_json_value_and_are_explained() {
+    let cp = ControlPlane::shared().await.unwrap();
+    let ns = cp.namespace("edits").await.unwrap();
+    let kubectl = cp.kubectl();
+    let corpus = workspace_root().join("policy/tests/corpus/request-edits.yaml");
+    let applied = kubectl
+        .apply_stdin(&ns, &std::fs::read_to_string(corpus).unwrap())
+        .await
+        .unwrap();
+    assert!(applied.success(), "{applied}");
+    let thinking = jsonpath(&kubectl, &ns, ".spec.policies.ai.overrides[2].value").await;
+    let thinking: serde_json::Value = serde_json::from_str(&thinking).unwrap();
+    assert_eq!(
+        thinking,
+        serde_json::json!({"type": "enabled", "budget_tokens": 1024})
+    );
+    assert_eq!(
+        jsonpath(&kubectl, &ns, ".spec.policies.ai.overrides[0].value").await,
+        "4096"
+    );
+    assert_eq!(
+        jsonpath(&kubectl, &ns, ".spec.policies.ai.modelAliases.fast").await,
+        "claude-haiku-4-5"
+    );
+    let explained = kubectl
+        .run(["explain", "agbe.spec.policies.ai.prompt.prepend.role"])
+        .await
+        .unwrap();
+    assert!(explained.success(), "{explained}");
+    assert!(explained.stdout.contains("case-insensitive"), "{explained}");
+}
+
+/// One field of the stored `request-edits` AgentgatewayBackend, by JSONPath.
+async fn jsonpath(kubectl: &Kubectl, ns: &str, path: &str) -> String {
+    let output = format!("jsonpath={{{path}}}");
+    let out = kubectl
+        .run([
+            "get",
+            "agbe",
+            "request-edits",
+            "-n",
+            ns,
+            "-o",
+            output.as_str(),
+        ])
+        .await
+        .unwrap();
+    assert!(out.success(), "{out}");
+    out.stdout
 }

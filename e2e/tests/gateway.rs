@@ -1,25 +1,20 @@
-//! The tutorial's Gateway API path end to end: GatewayClass `agentgateway`, the Gateway
-//! `agentgateway-proxy`, the Secret, the Backend and the HTTPRoute `claude`, all applied with
-//! the real `kubectl` to a real kube-apiserver; `agw-operator` (under the shipped RBAC) turns
-//! them into the `agentgateway-proxy` Deployment, which the pod stand-in runs, and the real
-//! Claude Code CLI talks through it to the mock Anthropic API. Also: a second team's route
-//! with its own guards, a deleted route answering 404 without a restart, and the statuses
-//! that explain unusable backendRefs.
+//! The tutorial's Gateway API objects on a real kube-apiserver: GatewayClass `agentgateway`,
+//! the Gateway `agentgateway-proxy`, the Secret, the Backend and the HTTPRoute `claude`, all
+//! applied with the real `kubectl`; `agw-operator` (under the shipped RBAC) accepts them,
+//! programs the `agentgateway-proxy` Deployment and explains unusable backendRefs in the
+//! routes' statuses. What needs pods — the real Claude Code CLI through the Gateway, a second
+//! team's route, a deleted route answering 404 without a restart, unusable refs answering 500 —
+//! runs on the real node (`tests/cluster/gateway.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
-use agw_e2e::agw::{AgwProcess, get};
+use agw_e2e::agw::AgwProcess;
 use agw_e2e::binaries::gateway_api_crds;
-use agw_e2e::clients::Claude;
 use agw_e2e::operator_env::OperatorEnv;
-use agw_e2e::standin::{PodStandIn, PodView};
 use agw_e2e::{ControlPlane, eventually};
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
 
-const REJECTION: &str = "Rejected due to inappropriate content";
 const GATEWAY: &str = "agentgateway-proxy";
 
 /// The shared operator test set-up, and this file's steps on it.
@@ -44,10 +39,6 @@ impl Env {
 
     async fn operator(&self) -> AgwProcess {
         self.0.operator("one", &["--gateway-api=on"]).await.unwrap()
-    }
-
-    fn stand_in(&self) -> PodStandIn {
-        self.0.stand_in().unwrap()
     }
 
     fn sample(path: &str) -> String {
@@ -120,55 +111,10 @@ impl Env {
     }
 }
 
-impl Env {
-    /// The last lines of the log of the Gateway pod's `starts`-th start.
-    fn pod_log_tail(&self, starts: u32) -> String {
-        let log = self
-            .dir
-            .path()
-            .join(format!("mounts/logs/{GATEWAY}-{starts}.log"));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    /// The Gateway's pod once the stand-in runs the Deployment's current template (attaching
-    /// a route that needs a new auth volume rolls the pod, like a real rollout): what
-    /// `kubectl rollout status` waits for.
-    async fn rolled_out_pod(&self, stand_in: &PodStandIn) -> PodView {
-        let deployments: Api<Deployment> = Api::namespaced(self.cp.client().unwrap(), &self.ns);
-        eventually(
-            Duration::from_secs(30),
-            "the Gateway's Deployment rolled out",
-            async || {
-                let d = deployments.get(GATEWAY).await.map_err(|e| e.to_string())?;
-                let status = d.status.clone().unwrap_or_default();
-                let current = status.observed_generation == d.metadata.generation;
-                if current && status.available_replicas == Some(1) {
-                    Ok(())
-                } else {
-                    Err(format!("{status:?}"))
-                }
-            },
-        )
-        .await
-        .unwrap();
-        stand_in
-            .pod(GATEWAY, Duration::from_secs(30))
-            .await
-            .unwrap()
-    }
-}
-
-fn base_url(pod: &PodView, prefix: &str) -> String {
-    format!("http://{}{prefix}", pod.listen)
-}
-
 #[tokio::test]
-async fn the_tutorial_gateway_and_httproute_guard_claude_code() {
+async fn the_tutorial_gateway_and_httproute_are_accepted_and_programmed() {
     let env = Env::new("gw-tutorial").await;
     let _operator = env.operator().await;
-    let stand_in = env.stand_in();
     env.tutorial().await;
 
     env.wait_jsonpath(
@@ -179,8 +125,16 @@ async fn the_tutorial_gateway_and_httproute_guard_claude_code() {
     .await;
     env.wait_jsonpath(
         &["gateway", GATEWAY],
-        "{.status.conditions[?(@.type==\"Programmed\")].status}",
+        "{.status.conditions[?(@.type==\"Accepted\")].status}",
         "True",
+    )
+    .await;
+    // No kubelet here, so the proxy never becomes Available: Programmed says so (the real node
+    // shows it True: tests/cluster/).
+    env.wait_jsonpath(
+        &["gateway", GATEWAY],
+        "{.status.conditions[?(@.type==\"Programmed\")].reason}",
+        "Pending",
     )
     .await;
     env.wait_jsonpath(
@@ -207,122 +161,14 @@ async fn the_tutorial_gateway_and_httproute_guard_claude_code() {
         ports, "80",
         "the proxy listens on the listener port in the pod"
     );
-
-    let pod = env.rolled_out_pod(&stand_in).await;
-    let claude = Claude::new().unwrap();
-    claude
-        .tutorial_prompts(&base_url(&pod, ""), REJECTION)
-        .await
-        .unwrap();
-    let seen = env.mock.requests().await.unwrap();
-    assert!(
-        seen.iter()
-            .any(|r| r["headers"]["x-api-key"] == "sk-ant-from-the-secret"),
-        "the Gateway's proxy injected the key from the Secret: {seen:?}"
-    );
-    assert!(
-        !seen
-            .iter()
-            .any(|r| r["headers"]["x-api-key"] == "sk-ant-client-dummy"),
-        "the client's key never reaches the provider"
-    );
-
-    second_team_with_its_own_guards(&env, &pod, &claude).await;
-    deleted_route_answers_404_without_restart(&env, &stand_in, &pod).await;
-}
-
-/// A second team, its own prefix and guards, sharing the Gateway.
-async fn second_team_with_its_own_guards(env: &Env, pod: &PodView, claude: &Claude) {
-    let strict = serde_json::json!([{
-        "response": {"message": "Team B may not ask about Kubernetes"},
-        "regex": {"action": "Reject", "matches": ["kubernetes"]}
-    }]);
-    env.apply(&env.backend("team-b", Some(strict))).await;
-    env.apply(&format!(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: team-b}}\nspec:\n  parentRefs: [{{name: {GATEWAY}}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /team-b}}}}]\n    filters:\n    - type: URLRewrite\n      urlRewrite: {{path: {{type: ReplacePrefixMatch, replacePrefixMatch: /}}}}\n    backendRefs: [{{group: agentgateway.dev, kind: Backend, name: team-b}}]\n"
-    ))
-    .await;
-    env.route_condition("team-b", "ResolvedRefs", "True").await;
-    env.wait_jsonpath(
-        &["gateway", GATEWAY],
-        "{.status.listeners[0].attachedRoutes}",
-        "2",
-    )
-    .await;
-    let team_b = eventually(
-        Duration::from_secs(20),
-        "team B's guard in force",
-        async || {
-            let out = claude
-                .prompt(&base_url(pod, "/team-b"), "What is Kubernetes?")
-                .await
-                .map_err(|e| e.to_string())?;
-            let text = format!("{}{}", out.stdout, out.stderr);
-            if text.contains("Team B may not ask about Kubernetes") {
-                Ok(out)
-            } else {
-                Err(text)
-            }
-        },
-    )
-    .await
-    .unwrap();
-    assert_ne!(team_b.code, Some(0), "{team_b:?}");
-    let team_a = claude
-        .prompt(&base_url(pod, ""), "What is Kubernetes?")
-        .await
-        .unwrap();
-    assert!(
-        team_a.stdout.contains("open-source system"),
-        "the first route is unchanged: {team_a:?}"
-    );
-}
-
-/// Deleting the route takes its paths away, without restarting the proxy.
-async fn deleted_route_answers_404_without_restart(
-    env: &Env,
-    stand_in: &PodStandIn,
-    pod: &PodView,
-) {
-    let starts = stand_in.current(GATEWAY).unwrap().starts;
-    env.kubectl(&["delete", "httproute", "claude"]).await;
-    eventually(
-        Duration::from_secs(20),
-        "404 once the route is gone",
-        async || {
-            let (status, body) = get(pod.listen, "/v1/models")
-                .await
-                .map_err(|e| e.to_string())?;
-            if status == 404 && body.contains("not_found_error") {
-                Ok(())
-            } else {
-                Err(format!("{status} {body}"))
-            }
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        stand_in.current(GATEWAY).unwrap().starts,
-        starts,
-        "no restart"
-    );
-    env.wait_jsonpath(
-        &["gateway", GATEWAY],
-        "{.status.listeners[0].attachedRoutes}",
-        "1",
-    )
-    .await;
 }
 
 #[tokio::test]
 async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
     let env = Env::new("gw-refs").await;
     let _operator = env.operator().await;
-    let stand_in = env.stand_in();
     env.tutorial().await;
     env.route_condition("claude", "ResolvedRefs", "True").await;
-    let pod = env.rolled_out_pod(&stand_in).await;
 
     let route = |name: &str, prefix: &str, backend_ref: &str| {
         format!(
@@ -370,41 +216,8 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
         );
         env.route_condition(name, "Accepted", "True").await;
     }
-    // Their paths answer 500 and never fall through to the catch-all route's backend.
-    eventually(
-        Duration::from_secs(20),
-        "500 for an unusable backend",
-        async || {
-            // The pod as the stand-in runs it now, so a restart shows as such in the message.
-            let now = stand_in.current(GATEWAY).ok_or("no pod")?;
-            let (status, body) = get(now.listen, "/invalid/v1/models").await.map_err(|e| {
-                format!(
-                    "{e}; first taken {pod:?}, now {now:?}; its log ends:\n{}",
-                    env.pod_log_tail(now.starts)
-                )
-            })?;
-            if status == 500 && body.contains("not available") {
-                Ok(())
-            } else {
-                Err(format!("{status} {body}"))
-            }
-        },
-    )
-    .await
-    .unwrap();
-    let before = env.mock.requests().await.unwrap().len();
-    let now = stand_in.current(GATEWAY).unwrap();
-    println!(
-        "gateway pod: start {} (first taken: start {})",
-        now.starts, pod.starts
-    );
-    let (status, _) = get(now.listen, "/missing/v1/models").await.unwrap();
-    assert_eq!(status, 500);
-    assert_eq!(
-        env.mock.requests().await.unwrap().len(),
-        before,
-        "nothing reached the provider"
-    );
+    // Their paths answer 500 in the Gateway's pods, never falling through to the catch-all
+    // route's backend: tests/cluster/gateway.rs, on the real node.
 
     // A route to a listener that does not exist is not accepted.
     env.apply(&format!(

@@ -106,17 +106,60 @@ async fn config_default_installs_everything_into_agw_system() {
     assert!(changed.is_empty(), "{again}");
 }
 
-#[tokio::test]
-async fn gateway_api_samples_apply_and_config_pins_the_tested_release() {
-    let config = workspace_root().join("config");
-    let pinned = std::fs::read_to_string(config.join("gateway-api/kustomization.yaml")).unwrap();
+/// config/gateway-api holds the tested release's CRDs byte for byte (hack/vendor-gateway-api.sh),
+/// so `kubectl apply --server-side -k config/gateway-api` needs no download and cannot drift.
+#[test]
+fn config_gateway_api_vendors_the_tested_release_unchanged() {
+    let vendored = workspace_root().join("config/gateway-api");
+    let release = agw_e2e::binaries::gateway_api_crds().unwrap();
+    let kustomization = std::fs::read_to_string(vendored.join("kustomization.yaml")).unwrap();
     let version = agw_e2e::binaries::GATEWAY_API_VERSION;
     assert!(
-        pinned.contains(&format!("/download/{version}/standard-install.yaml")),
-        "config/gateway-api must install the release the tests use ({version})"
+        kustomization.contains(&format!("Gateway API CRDs {version}")),
+        "{kustomization}"
     );
+    let mut names: Vec<_> = std::fs::read_dir(&release)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no CRDs in {}", release.display());
+    for name in &names {
+        let want = std::fs::read(release.join(name)).unwrap();
+        let have = std::fs::read(vendored.join(name)).unwrap_or_default();
+        assert!(
+            have == want,
+            "config/gateway-api/{name} differs from the release: run hack/vendor-gateway-api.sh"
+        );
+        assert!(
+            kustomization.contains(&format!("- {name}\n")),
+            "{name} not in the kustomization"
+        );
+    }
+    let listed = kustomization
+        .lines()
+        .filter(|line| line.starts_with("- "))
+        .count();
+    assert_eq!(
+        listed,
+        names.len(),
+        "config/gateway-api lists files the release does not have"
+    );
+}
 
+#[tokio::test]
+async fn gateway_api_samples_apply_after_installing_config_gateway_api() {
+    let config = workspace_root().join("config");
     let cp = ControlPlane::shared().await.unwrap();
+    let vendored = config.join("gateway-api").display().to_string();
+    let installed = cp
+        .kubectl()
+        .run(["apply", "--server-side", "-k", &vendored])
+        .await
+        .unwrap();
+    assert!(installed.success(), "{installed}");
     let crds = agw_e2e::binaries::gateway_api_crds().unwrap();
     cp.install_crds(&[crds.as_path()]).await.unwrap();
     let ns = cp.namespace("gateway-samples").await.unwrap();

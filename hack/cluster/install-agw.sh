@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs agw into the cluster of up.sh as a user would: the Gateway API CRDs
-# (`kubectl apply -k config/gateway-api`), then `kubectl apply -k config/default` with only the
+# (`kubectl apply --server-side -k config/gateway-api`), then `kubectl apply -k config/default` with only the
 # image names changed to the images images.sh imported. Waits until the operator (two
 # replicas) and the webhook are Available and the apiserver gets the webhook's verdict through
 # its Service.
@@ -18,11 +18,8 @@ images=$("$HACK_CLUSTER/images.sh")
 eval "$(printf '%s\n' "$images" | sed -n 's/^\(AGW_IMAGE_[A-Z]*\)=\(.*\)$/\1=\2/p')"
 printf '%s\n' "$images"
 
-# config/gateway-api points at the release's standard-install.yaml on GitHub, which this
-# machine cannot reach; the same release's CRDs come from the Go module cache instead.
-crds=$("$REPO/hack/envtest/gateway-api.sh" | sed -n 's/^AGW_GATEWAY_API_CRDS=//p')
-log "Gateway API CRDs from the Go module cache (the release config/gateway-api pins): $crds"
-kc apply --server-side -f "$crds" >&2
+log "kubectl apply --server-side -k config/gateway-api"
+kc apply --server-side -k "$REPO/config/gateway-api" >&2
 
 overlay=$R/install
 mkdir -p "$overlay"

@@ -18,7 +18,7 @@
 //!
 //! What differs from a real cluster, because only etcd and the apiserver run:
 //! - no kubelet, scheduler or controller-manager: Deployments get no ReplicaSets or Pods (the
-//!   pod stand-in in this crate plays that part), owner references are never garbage-collected,
+//!   real node of `hack/cluster/` runs pods: [`crate::cluster`]), owner references are never garbage-collected,
 //!   a deleted namespace stays Terminating, and no `default` ServiceAccount appears;
 //! - the aggregated ClusterRoles (`view`, `edit`, `admin`) exist but are empty — the aggregation
 //!   controller is not running — so RBAC tests bind Roles they write themselves;

@@ -93,6 +93,31 @@ impl Env {
         }
     }
 
+    /// Waits until the tutorial Gateway's Deployment in `ns` mounts the auth Secret `secret`
+    /// and has rolled out: a route brings its Backend's Secret into the Gateway's pods with a
+    /// new pod template, and a port-forward must reach a pod of that template.
+    pub async fn wait_gateway_rolled_out(&self, ns: &str, secret: &str) {
+        let volumes = "{.spec.template.spec.volumes[*].secret.secretName}";
+        let mounted = eventually(
+            Duration::from_mins(1),
+            "the Gateway's pods mount the auth Secret",
+            async || {
+                let mounted = self
+                    .jsonpath(ns, &["deployment/agentgateway-proxy"], volumes)
+                    .await;
+                if mounted.split_whitespace().any(|name| name == secret) {
+                    Ok(())
+                } else {
+                    Err(mounted)
+                }
+            },
+        );
+        if let Err(e) = mounted.await {
+            panic!("{e}\n{}", self.cluster.describe(ns).await);
+        }
+        self.wait_available(ns, "agentgateway-proxy").await;
+    }
+
     pub async fn port_forward(&self, ns: &str, target: &str, remote: u16) -> PortForward {
         self.cluster.port_forward(ns, target, remote).await.unwrap()
     }
@@ -107,6 +132,22 @@ impl Env {
         let out = self.kubectl(&args).await;
         assert!(out.success(), "{out}");
         out.stdout
+    }
+
+    /// `kubectl get <resource> -n ns` lists `name` with the printer columns ACCEPTED and
+    /// READY both `True`, as the tutorial's look-around shows it.
+    pub async fn assert_listed_accepted_and_ready(&self, ns: &str, resource: &str, name: &str) {
+        let listed = self.kubectl(&["get", resource, "-n", ns]).await;
+        assert!(listed.success(), "{listed}");
+        let row = listed
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_default();
+        assert!(
+            row.split_whitespace().take(3).eq([name, "True", "True"]),
+            "{listed}"
+        );
     }
 
     /// The pods matching `selector`, by name.

@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 mod env;
+mod gateway;
 
 use agw_e2e::agw::get;
 use agw_e2e::clients::Claude;
@@ -43,19 +44,8 @@ async fn the_tutorial_as_written() {
         .unwrap();
 
     // The tutorial's look-arounds: Backend conditions, the proxy's log.
-    let listed = env.kubectl(&["get", "backends", "-n", NAMESPACE]).await;
-    assert!(listed.success(), "{listed}");
-    let row = listed
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("anthropic "))
-        .unwrap_or_default();
-    assert!(
-        row.split_whitespace()
-            .take(3)
-            .eq(["anthropic", "True", "True"]),
-        "{listed}"
-    );
+    env.assert_listed_accepted_and_ready(NAMESPACE, "backends", "anthropic")
+        .await;
     let logs = env
         .kubectl(&["logs", "-n", NAMESPACE, "deployment/agentgateway-proxy"])
         .await;
@@ -81,26 +71,8 @@ async fn steps_3_to_6(env: &Env) {
         .await;
     env.apply(&tutorial::http_route("Backend")).await;
     env.wait_available(NAMESPACE, "anthropic-proxy").await;
-    // The route brings the Backend's auth Secret into the Gateway's pods: a new pod template,
-    // rolled out before step 7 port-forwards to one of its pods.
-    let volumes = "{.spec.template.spec.volumes[*].secret.secretName}";
-    eventually(
-        Duration::from_mins(1),
-        "the Gateway's pods mount the auth Secret",
-        async || {
-            let mounted = env
-                .jsonpath(NAMESPACE, &["deployment/agentgateway-proxy"], volumes)
-                .await;
-            if mounted.contains("anthropic-secret") {
-                Ok(())
-            } else {
-                Err(mounted)
-            }
-        },
-    )
-    .await
-    .unwrap();
-    env.wait_available(NAMESPACE, "agentgateway-proxy").await;
+    env.wait_gateway_rolled_out(NAMESPACE, "anthropic-secret")
+        .await;
 }
 
 /// Step 7: port-forward to the Gateway's Deployment; once the route's bundle reached the pods

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Build Jaeger v2 (an OpenTelemetry Collector distribution that receives OTLP and
+# answers trace queries over HTTP) from Go modules (see go.mod here) into
+#   ${AGW_CACHE:-$HOME/.cache/agw}/jaeger/<version>/bin/jaeger
+#
+# agw's trace tests run it with config.yaml (beside this script): in-memory
+# storage, OTLP receivers and the query API, all on 127.0.0.1.
+#
+# Progress goes to stderr. stdout gets exactly one line, the last one:
+#   AGW_JAEGER_BIN=<path to the jaeger binary>
+# so callers can `eval "$(hack/jaeger/build.sh)"` or parse the last line.
+#
+# Re-runs are cheap: a stamp file keyed by go.mod, go.sum and this script skips
+# the build while the binary is present. GOMODCACHE and GOCACHE keep their Go
+# defaults (under $HOME); cache those plus the bin dir in CI.
+#
+# Environment:
+#   AGW_CACHE   cache root (default $HOME/.cache/agw)
+#   GO          go binary to use (default: `go` on PATH, else /usr/local/go/bin/go)
+#   AGW_JAEGER_FORCE=1   rebuild even if the stamp matches
+set -euo pipefail
+
+JAEGER_VERSION=v1.75.0 # the module version; the binary reports itself as Jaeger v2
+PKG=github.com/jaegertracing/jaeger/cmd/jaeger
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${AGW_CACHE:-$HOME/.cache/agw}
+root=$cache/jaeger/$JAEGER_VERSION
+bin=$root/bin
+out=$bin/jaeger
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s; }
+since() { local s=$(($(now) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+# --- go -----------------------------------------------------------------------
+GO=${GO:-}
+if [[ -z $GO ]]; then
+  if command -v go >/dev/null 2>&1; then GO=go
+  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
+  else
+    die "'go' not found on PATH (and not at /usr/local/go/bin/go).
+Install Go >= 1.24.6 from https://go.dev/dl/ (or your package manager), or set GO=/path/to/go."
+  fi
+fi
+go_version=$("$GO" env GOVERSION 2>/dev/null) || die "'$GO env GOVERSION' failed; is $GO a working Go toolchain?"
+
+# --- stamp --------------------------------------------------------------------
+hash_files() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"
+  else shasum -a 256 "$@"; fi
+}
+stamp_key=$(cd "$here" && hash_files go.mod go.sum build.sh | hash_files - | cut -c1-64)
+stamp=$bin/.stamp
+
+up_to_date() {
+  [[ ${AGW_JAEGER_FORCE:-0} != 1 ]] && [[ -f $stamp ]] && [[ $(cat "$stamp") == "$stamp_key" ]] && [[ -x $out ]]
+}
+
+if up_to_date; then
+  log "jaeger $JAEGER_VERSION up to date in $bin"
+  echo "AGW_JAEGER_BIN=$out"
+  exit 0
+fi
+
+mkdir -p "$bin"
+# Serialise concurrent callers (e.g. hack/test.sh and a test started by hand).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$root/.build.lock"
+  if ! flock -n 9; then
+    log "another build.sh is running; waiting for $root/.build.lock"
+    flock 9
+  fi
+  if up_to_date; then
+    log "jaeger $JAEGER_VERSION up to date in $bin (built by another process)"
+    echo "AGW_JAEGER_BIN=$out"
+    exit 0
+  fi
+fi
+
+t_all=$(now)
+log "building jaeger $JAEGER_VERSION with $go_version into $bin"
+cd "$here"
+export CGO_ENABLED=0
+# Building from the wrapper module only; go.sum is committed, never rewritten.
+export GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
+
+# --- modules ------------------------------------------------------------------
+t=$(now)
+log "downloading modules (GOMODCACHE=$("$GO" env GOMODCACHE))"
+if ! dl_err=$("$GO" list -deps "$PKG" 2>&1 >/dev/null); then
+  printf '%s\n' "$dl_err" >&2
+  die "module download failed (GOPROXY=$("$GO" env GOPROXY)). Check network access to the Go module proxy;
+if go.mod/go.sum were edited, run 'go mod tidy' in $here."
+fi
+log "modules ready ($(since "$t"))"
+
+# --- build --------------------------------------------------------------------
+rm -f "$stamp"
+t=$(now)
+log "building jaeger (first build takes several minutes: it links an OpenTelemetry Collector)"
+tmp=$bin/.jaeger.tmp.$$
+ldflags="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER_VERSION"
+if ! "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" "$PKG"; then
+  rm -f "$tmp"
+  die "go build $PKG failed (see above)"
+fi
+mv -f "$tmp" "$out"
+log "built jaeger: $(du -h "$out" | cut -f1) in $(since "$t")"
+
+echo "$stamp_key" >"$stamp"
+log "done in $(since "$t_all")"
+echo "AGW_JAEGER_BIN=$out"
