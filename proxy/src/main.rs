@@ -25,11 +25,11 @@ mod reload;
 mod response_guard;
 mod rewrite;
 mod router;
-mod server;
 mod snapshot;
 mod state;
 mod tls;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,10 +37,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agw_runtime::LogFormat;
+use agw_runtime::serve::{self, Plain, Timeouts};
 use clap::Parser;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
 
-use crate::access_log::AccessLog;
 use crate::access_log::sink::LineSink;
+use crate::access_log::{AccessLog, Peer};
 use crate::audit::AuditLog;
 use crate::audit::rotate::{RotatingFile, StdoutLines};
 use crate::metrics::Metrics;
@@ -228,8 +232,8 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let (listener, admin) = match (
-        server::bind(args.listen).await,
-        server::bind(args.admin).await,
+        serve::bind(args.listen).await,
+        serve::bind(args.admin).await,
     ) {
         (Ok(listener), Ok(admin)) => (listener, admin),
         (Err(err), _) | (_, Err(err)) => {
@@ -253,16 +257,19 @@ async fn run(args: Args) -> ExitCode {
         shutdown.clone(),
     ));
     let proxy_state = state.clone();
-    let handler = Arc::new(move |req| forward::handle(proxy_state.clone(), req));
-    let stop = shutdown.clone();
-    server::serve(
-        listener,
-        handler,
-        args.header_read_timeout,
-        args.drain_timeout,
-        async move { stop.cancelled().await },
-    )
-    .await;
+    let service_for = move |peer| {
+        let state = proxy_state.clone();
+        service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(Peer(peer));
+            let response = forward::handle(state.clone(), req);
+            async move { Ok::<_, Infallible>(response.await) }
+        })
+    };
+    let timeouts = Timeouts {
+        header_read: args.header_read_timeout,
+        drain: args.drain_timeout,
+    };
+    serve::serve("proxy", listener, Plain, service_for, timeouts, shutdown).await;
     let _ = admin_task.await;
     state.tracer.flush(Duration::from_secs(2)).await;
     state.access_log.flush();

@@ -2,7 +2,7 @@
 //! runs), `/readyz` (what "ready" means is the binary's: a bundle loaded, caches synced, the
 //! webhook serving) and `/metrics` (the binary's Prometheus registry, OpenMetrics text).
 //!
-//! Owns the routes, their bodies and content types, and the admin serve/drain loop. Must not
+//! Owns the routes, their bodies and content types (the connection loop is [`crate::serve`]). Must not
 //! know what readiness means or which metrics exist ([`Health`] tells it).
 
 use std::convert::Infallible;
@@ -13,11 +13,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::serve::{self, Plain, Timeouts};
 
 /// The OpenMetrics content type of `/metrics`.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -68,42 +67,18 @@ pub async fn serve(
     header_read_timeout: Duration,
     shutdown: CancellationToken,
 ) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(err) => {
-                tracing::warn!(error = %err, "admin accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let service_for = move |_peer| {
         let health = health.clone();
-        let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+        service_fn(move |req: Request<hyper::body::Incoming>| {
             let response = respond(health.as_ref(), req.uri().path());
             async move { Ok::<_, Infallible>(response) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let watched = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = watched.await {
-                tracing::debug!(%peer, error = %err, "admin connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+        })
+    };
+    let timeouts = Timeouts {
+        header_read: header_read_timeout,
+        drain: DRAIN,
+    };
+    serve::serve("admin", listener, Plain, service_for, timeouts, shutdown).await;
 }
 
 #[cfg(test)]

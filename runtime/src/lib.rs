@@ -7,8 +7,8 @@
 //!   the OTLP layer plugged in when traces are exported;
 //! - [`shutdown`]: the one shutdown mechanism, a [`tokio_util::sync::CancellationToken`]
 //!   cancelled by SIGTERM or ctrl-c (or by the binary itself, e.g. when leadership is lost);
-//! - [`admin`]: the plain-HTTP admin server (`/healthz`, `/livez`, `/readyz`, `/metrics`) and
-//!   its serve/drain loop;
+//! - [`serve`]: the accept/drain loop of every server (plain or TLS, HTTP/1.1 or h2), and
+//!   [`admin`]: the plain-HTTP admin routes (`/healthz`, `/livez`, `/readyz`, `/metrics`);
 //! - [`otel`]: OTLP/HTTP protobuf trace export (configuration from `--otlp-endpoint` and the
 //!   `OTEL_*` variables, head sampling, W3C trace context, the batching exporter) and the
 //!   [`otel::layer`] that exports `tracing` spans marked `otel.kind`.
@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod logging;
 pub mod otel;
+pub mod serve;
 pub mod shutdown;
 
 pub use self::logging::LogFormat;

@@ -4,7 +4,7 @@
 //! Lease) cancels the same token. Owns the signal handling; must not decide how long a binary
 //! drains (each server takes its own drain timeout).
 
-use tokio_util::sync::CancellationToken;
+pub use tokio_util::sync::CancellationToken;
 
 /// A token cancelled on SIGTERM or ctrl-c (the signal task runs on the current runtime).
 pub fn on_signal() -> CancellationToken {

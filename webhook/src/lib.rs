@@ -22,13 +22,8 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// What the OS said.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] agw_runtime::serve::BindError),
 }
 
 /// Result alias for this crate.

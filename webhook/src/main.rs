@@ -113,8 +113,8 @@ async fn run(args: Args) -> agw_webhook::Result<()> {
         key: args.tls_key.clone(),
     })?;
     let tls = cert.server_config()?;
-    let listener = server::bind(args.listen).await?;
-    let admin = server::bind(args.admin).await?;
+    let listener = agw_runtime::serve::bind(args.listen).await?;
+    let admin = agw_runtime::serve::bind(args.admin).await?;
     let metrics = Arc::new(Metrics::new());
     let shutdown = agw_runtime::shutdown::on_signal();
     tokio::spawn(cert.watch(args.tls_reload_interval, metrics.clone()));
@@ -135,12 +135,12 @@ async fn run(args: Args) -> agw_webhook::Result<()> {
         timeout: args.request_timeout,
     };
     let router = server::validate_router(metrics.clone(), limits);
-    let ready = metrics.clone();
-    let stopping = async move {
-        shutdown.cancelled().await;
+    let (ready, stopping) = (metrics.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        stopping.cancelled().await;
         ready.set_ready(false);
-    };
-    server::serve_tls(listener, tls, router, stopping, args.drain_timeout).await;
+    });
+    server::serve_tls(listener, tls, router, shutdown, args.drain_timeout).await;
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())

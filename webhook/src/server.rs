@@ -1,37 +1,35 @@
 //! The HTTPS admission endpoint and the connection loop around it.
 //!
 //! Each TLS connection is served by hyper (HTTP/1.1 or h2, as the apiserver negotiates) with
-//! the axum router; on shutdown the listener closes first, then in-flight reviews get up to
-//! the drain timeout to finish.
+//! the axum router through [`agw_runtime::serve`]; on shutdown the listener closes first, then
+//! in-flight reviews get up to the drain timeout to finish.
 //!
 //! Each review runs in a `tracing` server span marked for export (see
 //! [`agw_runtime::otel::layer`]): kind, `namespace/name`, operation, the verdict and its
 //! number of errors, continuing the apiserver's W3C `traceparent` when it sends a valid one.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agw_runtime::serve::{self, Timeouts, Tls};
+use agw_runtime::shutdown::CancellationToken;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::admission::{self, Answer, Outcome};
 use crate::metrics::Metrics;
-use crate::{Error, Result};
+
+/// Time a client (the apiserver) has for its TLS handshake, and then for a request's headers.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Limits on one admission request.
 #[derive(Clone, Copy, Debug)]
@@ -174,72 +172,28 @@ fn failure(state: &AppState, started: Instant, status: StatusCode, message: &str
     (status, message.to_owned()).into_response()
 }
 
-/// Binds a listener, with the address in the error.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown`, then drains for up to `drain`.
+/// Serves `router` over TLS on `listener` until `shutdown` is cancelled, then drains for up
+/// to `drain`. A client has 10 s for its TLS handshake and 10 s more for its headers.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     router: Router,
-    shutdown: impl Future<Output = ()>,
+    shutdown: CancellationToken,
     drain: Duration,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10));
-    let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let builder = builder.clone();
-        let service = TowerToHyperService::new(router.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
-            let tls = match handshake.await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(err) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!(drain_timeout = ?drain, "draining admission connections");
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("drain timeout reached; closing remaining connections");
-    }
+    let handshake = Tls::new(tls, CLIENT_TIMEOUT);
+    let service_for = move |_peer| TowerToHyperService::new(router.clone());
+    let timeouts = Timeouts {
+        header_read: CLIENT_TIMEOUT,
+        drain,
+    };
+    serve::serve(
+        "admission",
+        listener,
+        handshake,
+        service_for,
+        timeouts,
+        shutdown,
+    )
+    .await;
 }
