@@ -6,6 +6,26 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::body::{ProxyBody, full};
 
+/// Any error, boxed: the sources the proxy keeps come from hyper, http and its body types.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error and its sources on one line. hyper's client errors say only `client error
+/// (Connect)`; the cause (`Connection refused`, a certificate problem) is in the chain, and a
+/// client must see it in the answer's message.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(inner) = source {
+            write!(f, ": {inner}")?;
+            source = inner.source();
+        }
+        Ok(())
+    }
+}
+
 /// Errors answered by the proxy, not the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -35,11 +55,11 @@ pub enum ProxyError {
     #[error("{0}")]
     UnsupportedMedia(String),
     /// The client's body could not be read (closed early, truncated).
-    #[error("could not read the request body: {0}")]
-    BadBody(String),
+    #[error("could not read the request body: {}", Chain(&**.0))]
+    BadBody(#[source] BoxError),
     /// The upstream could not be reached.
-    #[error("upstream connect error: {0}")]
-    Upstream(String),
+    #[error("upstream connect error: {}", Chain(&**.0))]
+    Upstream(#[source] BoxError),
     /// The upstream did not answer in time.
     #[error("upstream did not respond within {0:?}")]
     UpstreamTimeout(std::time::Duration),

@@ -162,7 +162,7 @@ async fn proxy(
     let response = tokio::time::timeout(state.limits.upstream_timeout, client.request(upstream))
         .await
         .map_err(|_| ProxyError::UpstreamTimeout(state.limits.upstream_timeout))?
-        .map_err(|e| ProxyError::Upstream(describe(&e)))?;
+        .map_err(|e| ProxyError::Upstream(Box::new(e)))?;
     state
         .metrics
         .upstream_duration
@@ -196,7 +196,7 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
             Err(ProxyError::TooLarge { limit })
         }
-        Err(err) => Err(ProxyError::BadBody(err.to_string())),
+        Err(err) => Err(ProxyError::BadBody(err)),
     }
 }
 
@@ -351,7 +351,7 @@ fn upstream_request(
         .method(parts.method.clone())
         .uri(uri)
         .body(body)
-        .map_err(|e| ProxyError::Upstream(e.to_string()))?;
+        .map_err(|e| ProxyError::Upstream(Box::new(e)))?;
     let headers = request.headers_mut();
     *headers = parts.headers.clone();
     strip_hop_by_hop(headers);
@@ -474,15 +474,4 @@ async fn guard_response(
             .await
         }
     }
-}
-
-/// An upstream error without internals a client cannot act on.
-fn describe(err: &hyper_util::client::legacy::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        message = format!("{message}: {inner}");
-        source = inner.source();
-    }
-    message
 }

@@ -106,7 +106,9 @@ impl State {
     /// The client for an upstream: it connects to `host:port` and sends and verifies
     /// `policies.tls.sni` when set, the host otherwise.
     pub fn client_for(&self, upstream: &Upstream) -> Result<UpstreamClient, ProxyError> {
-        self.clients.get(upstream).map_err(ProxyError::Upstream)
+        self.clients
+            .get(upstream)
+            .map_err(|e| ProxyError::Upstream(e.into()))
     }
 
     /// Ready once a snapshot is loaded.

@@ -45,8 +45,14 @@ impl Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum MalformedReview {
     /// Not JSON of the AdmissionReview shape.
-    #[error("body is not an AdmissionReview: {0}")]
-    Shape(String),
+    #[error("body is not an AdmissionReview: {}{source}", at(path))]
+    Shape {
+        /// Where in the body (empty or `.` for the top level).
+        path: String,
+        /// What serde found there.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Another `apiVersion`/`kind`.
     #[error(
         "expected apiVersion {REVIEW_API_VERSION}, kind AdmissionReview; got {api_version:?}, {kind:?} (set admissionReviewVersions: [v1] in the ValidatingWebhookConfiguration)"
@@ -111,16 +117,22 @@ fn operation_name(operation: &Operation) -> &'static str {
     }
 }
 
+/// `at <path>: ` for a path inside the body, nothing for the top level.
+fn at(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        format!("at {path}: ")
+    }
+}
+
 fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, MalformedReview> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let review: AdmissionReview<DynamicObject> =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if path == "." || path.is_empty() {
-                MalformedReview::Shape(inner.to_string())
-            } else {
-                MalformedReview::Shape(format!("at {path}: {inner}"))
+            MalformedReview::Shape {
+                path: err.path().to_string(),
+                source: err.into_inner(),
             }
         })?;
     if review.types.api_version != REVIEW_API_VERSION || review.types.kind != "AdmissionReview" {

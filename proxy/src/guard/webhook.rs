@@ -30,6 +30,7 @@ use http_body_util::{BodyExt as _, Limited};
 use serde_json::Value;
 
 use crate::body::full;
+use crate::error::{BoxError, Chain};
 use crate::metrics::{WebhookLabels, WebhookTimeLabels};
 use crate::state::State;
 
@@ -46,8 +47,14 @@ pub enum Failure {
     #[error("is busy ({MAX_CONCURRENT_CALLS} calls in flight)")]
     Busy,
     /// The call could not be made or its answer not read.
-    #[error("could not be reached: {0}")]
-    Unreachable(String),
+    #[error("could not be reached ({step}): {}", Chain(&**.source))]
+    Unreachable {
+        /// What was being done: `encoding the texts`, `connecting`, …
+        step: &'static str,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
     /// An answer other than 2xx.
     #[error("answered HTTP {0}")]
     Status(u16),
@@ -61,7 +68,7 @@ impl Failure {
         match self {
             Self::Timeout(_) => "timeout",
             Self::Busy => "busy",
-            Self::Unreachable(_) | Self::Status(_) | Self::BadVerdict(_) => "error",
+            Self::Unreachable { .. } | Self::Status(_) | Self::BadVerdict(_) => "error",
         }
     }
 }
@@ -158,19 +165,18 @@ impl Checker<'_> {
         );
         let permits = self.state.webhooks.of(key);
         let _permit = permits.try_acquire().map_err(|_| Failure::Busy)?;
-        let body = serde_json::to_vec(payload)
-            .map_err(|e| Failure::Unreachable(format!("cannot encode the texts: {e}")))?;
+        let body = serde_json::to_vec(payload).map_err(|e| unreachable("encoding the texts", e))?;
         let request = self.request(body, forwarded)?;
         let client = self
             .state
             .client_for(&upstream(call))
-            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+            .map_err(|e| unreachable("setting up the client", e))?;
         let timeout = Duration::from_millis(u64::from(call.timeout_ms));
         let answer = tokio::time::timeout(timeout, async {
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| Failure::Unreachable(describe(&e)))?;
+                .map_err(|e| unreachable("connecting", e))?;
             if !response.status().is_success() {
                 return Err(Failure::Status(response.status().as_u16()));
             }
@@ -178,7 +184,10 @@ impl Checker<'_> {
                 .collect()
                 .await
                 .map(http_body_util::Collected::to_bytes)
-                .map_err(|e| Failure::Unreachable(format!("reading the answer: {e}")))
+                .map_err(|e| Failure::Unreachable {
+                    step: "reading the answer",
+                    source: e,
+                })
         })
         .await
         .map_err(|_| Failure::Timeout(timeout))??;
@@ -200,7 +209,7 @@ impl Checker<'_> {
         let uri = format!("{scheme}://{host}:{}{}", call.port, call.path);
         let mut request = Request::post(uri)
             .body(full(body))
-            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+            .map_err(|e| unreachable("building the request", e))?;
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in forwarded {
@@ -208,9 +217,9 @@ impl Checker<'_> {
         }
         for header in &call.headers {
             let name = HeaderName::from_bytes(header.name.as_bytes())
-                .map_err(|e| Failure::Unreachable(e.to_string()))?;
+                .map_err(|e| unreachable("building the request", e))?;
             let value = HeaderValue::from_str(&header.value)
-                .map_err(|e| Failure::Unreachable(e.to_string()))?;
+                .map_err(|e| unreachable("building the request", e))?;
             headers.insert(name, value);
         }
         Ok(request)
@@ -244,14 +253,11 @@ fn upstream(call: &WebhookCall) -> Upstream {
     }
 }
 
-fn describe(err: &hyper_util::client::legacy::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        message = format!("{message}: {inner}");
-        source = inner.source();
+fn unreachable(step: &'static str, source: impl Into<BoxError>) -> Failure {
+    Failure::Unreachable {
+        step,
+        source: source.into(),
     }
-    message
 }
 
 /// Reads `{"action": …}`. Strict where agentgateway's untagged reading is lenient: a

@@ -171,7 +171,7 @@ fn a_backend_without_spec_is_denied() {
 fn malformed_reviews_are_errors_not_verdicts() {
     assert!(matches!(
         review(b"not json"),
-        Err(MalformedReview::Shape(_))
+        Err(MalformedReview::Shape { .. })
     ));
     let v1beta1 =
         br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":null}"#;
