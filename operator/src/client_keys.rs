@@ -3,22 +3,26 @@
 //! compiled Backend reads, where each is mounted (the directories the bundle names), and
 //! which Backends a changed Secret concerns.
 //!
-//! Owns resolving `secretSelector` to Secret names (a list per reconcile) and the watch
-//! mapping. Must not read key values: the proxy reads and validates the entries, and re-reads
+//! Owns resolving `secretSelector` to Secret names (from the metadata-only Secret watch's
+//! cache, never a list per reconcile) and the watch mapping. Must not read key values: the proxy reads and validates the entries, and re-reads
 //! them when kubelet updates a mounted Secret, so a key edit needs no rollout; a change in
 //! which Secrets are selected rolls the pods.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use agw_crds::BackendSpec;
 use agw_policy::Compiled;
 use agw_policy::bundle::{JwksSource, MountedJwks};
 use agw_policy::{client_keys, jwks};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, ListParams};
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 
 use crate::Error;
+use crate::cluster::listed;
 use crate::status::ClientKeys;
 
 /// A key Secret (or a ConfigMap holding a JWT key set) and the directory it is mounted at.
@@ -43,9 +47,11 @@ struct JwksRef {
 }
 
 /// The key Secrets of a compiled Backend: named ones at their directory, selected ones each
-/// in its own directory under the selector's.
+/// in its own directory under the selector's. `secrets` is the cache of the Secret metadata
+/// watch; a selector waits for its first full list, so a starting operator never rolls pods
+/// to a selection it has only half seen.
 pub async fn mounts(
-    client: &Client,
+    secrets: &Store<PartialObjectMeta<Secret>>,
     namespace: &str,
     compiled: &Compiled,
 ) -> Result<Vec<KeyMount>, Error> {
@@ -65,7 +71,10 @@ pub async fn mounts(
                 jwks: false,
             }),
             (None, Some(labels)) => {
-                for secret in selected(client, namespace, labels).await? {
+                listed(secrets)
+                    .await
+                    .map_err(|_| Error::CacheClosed("Secret"))?;
+                for secret in selected(&secrets.state(), namespace, labels) {
                     let path = format!("{}/{secret}", source.dir);
                     out.push(KeyMount {
                         secret,
@@ -184,27 +193,19 @@ async fn read_jwks(
     })
 }
 
-async fn selected(
-    client: &Client,
+/// The names of the Secrets in `namespace` whose labels include all of `labels`, sorted.
+fn selected(
+    secrets: &[Arc<PartialObjectMeta<Secret>>],
     namespace: &str,
     labels: &BTreeMap<String, String>,
-) -> Result<Vec<String>, Error> {
-    let selector = labels
+) -> Vec<String> {
+    let mut names: Vec<String> = secrets
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let list = secrets
-        .list_metadata(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("listing Secrets {namespace}/{selector}"),
-            source,
-        })?;
-    let mut names: Vec<String> = list.items.iter().map(ResourceExt::name_any).collect();
+        .filter(|s| s.namespace().as_deref() == Some(namespace) && has_labels(s.as_ref(), labels))
+        .map(|s| s.name_any())
+        .collect();
     names.sort();
-    Ok(names)
+    names
 }
 
 /// Reads the key Secrets of `mounts` as the proxy will: the identity count, or every reason
@@ -286,17 +287,24 @@ pub fn refers_to<S: kube::Resource>(spec: &BackendSpec, secret: &S) -> bool {
         .secret_ref
         .as_ref()
         .is_some_and(|r| r.name.trim() == secret.name_any());
-    let selected = keys.secret_selector.as_ref().is_some_and(|s| {
-        let labels = secret.labels();
-        s.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-    });
+    let selected = keys
+        .secret_selector
+        .as_ref()
+        .is_some_and(|s| has_labels(secret, &s.match_labels));
     named || selected
+}
+
+/// Whether `object` carries every label of `wanted` (a `matchLabels` selector).
+fn has_labels<R: kube::Resource>(object: &R, wanted: &BTreeMap<String, String>) -> bool {
+    let have = object.labels();
+    wanted.iter().all(|(k, v)| have.get(k) == Some(v))
 }
 
 #[cfg(test)]
 mod tests {
     use agw_crds::{ApiKeyAuthentication, BackendPolicies, LocalSecretRef, SecretSelector};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::core::PartialObjectMetaExt as _;
 
     use super::*;
 
@@ -351,5 +359,24 @@ mod tests {
             &BackendSpec::default(),
             &secret("team-keys", &[])
         ));
+    }
+
+    #[test]
+    fn a_selector_picks_secrets_of_its_namespace_carrying_all_its_labels() {
+        let meta = |namespace: &str, name: &str, labels: &[(&str, &str)]| {
+            let mut meta = secret(name, labels).metadata;
+            meta.namespace = Some(namespace.to_owned());
+            Arc::new(meta.into_request_partial::<Secret>())
+        };
+        let cache = [
+            meta("team", "b-keys", &[("agw.dev/keys", "team"), ("x", "y")]),
+            meta("team", "a-keys", &[("agw.dev/keys", "team")]),
+            meta("team", "other", &[("agw.dev/keys", "other")]),
+            meta("elsewhere", "c-keys", &[("agw.dev/keys", "team")]),
+            meta("team", "unlabelled", &[]),
+        ];
+        let wanted = BTreeMap::from([("agw.dev/keys".to_owned(), "team".to_owned())]);
+        assert_eq!(selected(&cache, "team", &wanted), ["a-keys", "b-keys"]);
+        assert!(selected(&cache, "nobody", &wanted).is_empty());
     }
 }

@@ -63,6 +63,9 @@ pub struct KindContext<K: Kind> {
     pub shared: Arc<Context>,
     /// Objects of the other kind, as the namesake watch last saw them.
     pub namesakes: Store<K::Other>,
+    /// Secret metadata (never data), as the Secret watch last saw it: `secretSelector`s are
+    /// resolved here.
+    pub secrets: Store<PartialObjectMeta<Secret>>,
 }
 
 impl<K: Kind> std::fmt::Debug for KindContext<K> {
@@ -70,6 +73,7 @@ impl<K: Kind> std::fmt::Debug for KindContext<K> {
         f.debug_struct("KindContext")
             .field("shared", &self.shared)
             .field("namesakes", &self.namesakes.len())
+            .field("secrets", &self.secrets.len())
             .finish()
     }
 }
@@ -121,19 +125,26 @@ async fn run_kind<K: Kind>(
     )
     .default_backoff()
     .touched_objects();
+    let (secrets, secrets_writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let secret_changes = reflector::reflector(
+        secrets_writer,
+        // `Api<PartialObjectMeta<_>>` lists and watches metadata only.
+        watcher(
+            scope.api::<PartialObjectMeta<Secret>>(&client),
+            watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
     let ctx = Arc::new(KindContext {
         shared: ctx,
         namesakes,
+        secrets,
     });
     let controller = controller
-        .watches(
-            // `Api<PartialObjectMeta<_>>` lists and watches metadata only.
-            scope.api::<PartialObjectMeta<Secret>>(&client),
-            watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
-            move |secret: PartialObjectMeta<Secret>| {
-                backends_referring_to(&referrers.state(), &secret)
-            },
-        )
+        .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
+            backends_referring_to(&referrers.state(), &secret)
+        })
         // A namesake of the other kind appearing or going away changes who owns the name.
         .watches_stream(namesake_changes, move |other: K::Other| {
             let name = other.name_any();
@@ -190,7 +201,7 @@ pub async fn reconcile<K: Kind>(backend: Arc<K>, kind_ctx: Arc<KindContext<K>>) 
     let started = Instant::now();
     let ctx = &kind_ctx.shared;
     let result = match namesake_owner(backend.as_ref(), &kind_ctx.namesakes).await {
-        Ok(None) => reconcile_inner(backend.as_ref(), ctx).await,
+        Ok(None) => reconcile_inner(backend.as_ref(), ctx, &kind_ctx.secrets).await,
         Ok(Some(winner)) => refuse_name(backend.as_ref(), ctx, winner).await,
         Err(err) => Err(err),
     };
@@ -249,7 +260,11 @@ fn as_backend<K: Kind>(object: &K) -> Backend {
     }
 }
 
-async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> {
+async fn reconcile_inner<K: Kind>(
+    backend: &K,
+    ctx: &Context,
+    secrets: &Store<PartialObjectMeta<Secret>>,
+) -> Result<Action> {
     let namespace = backend
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
@@ -263,7 +278,7 @@ async fn reconcile_inner<K: Kind>(backend: &K, ctx: &Context) -> Result<Action> 
     let (acceptance, programming, auth, clients) = match compile(backend.backend_spec(), &options) {
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
-            let keys = client_keys::mounts(&ctx.client, &namespace, &compiled).await?;
+            let keys = client_keys::mounts(secrets, &namespace, &compiled).await?;
             let clients = if authenticates(&compiled) {
                 let keys = client_keys::check(&ctx.client, &namespace, &keys).await?;
                 client_keys::check_jwks(&ctx.client, &namespace, &compiled, keys).await?
