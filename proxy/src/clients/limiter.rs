@@ -25,7 +25,9 @@
 //! Redis again. Failing open to the per-replica bound rather than refusing everything keeps a
 //! Redis outage from becoming an outage of every developer's Claude Code, and the bound is
 //! the one documented without Redis. Token charges Redis misses are lost to the shared count
-//! (kept in process). Redis keeps counters only; restarting it empties the current windows.
+//! (kept in process); a call that timed out after Redis ran it leaves that request counted
+//! there as well (erring towards refusing). Redis keeps counters only; restarting it empties
+//! the current windows. Windows follow this process's clock, so replicas need synced clocks.
 //!
 //! Owns the counters and the fallback; must not decide who the subject is (that is
 //! `clients::admit`).
