@@ -65,6 +65,9 @@ fi
 step "test clients: Claude Code CLI and the Anthropic Python SDK"
 setup hack/install-test-clients.sh
 
+step "redis-server from Debian (the shared rate-limit budget tests)"
+setup hack/redis/install.sh
+
 step "building agw binaries"
 cargo build --workspace --bins --locked
 AGW_BIN_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug

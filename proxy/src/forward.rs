@@ -106,7 +106,8 @@ async fn proxy(
     let (body, rewrite) = if route.is_guarded() {
         let bytes = read_body(body, &parts.headers, state.limits.max_body_bytes).await?;
         observed.log.request_size(bytes.len());
-        gate.admit(state, Some(&bytes), &Models::of(backend), &mut observed.log)?;
+        gate.admit(state, Some(&bytes), &Models::of(backend), &mut observed.log)
+            .await?;
         guard::check_media(&parts.headers, &bytes)?;
         // agentgateway's order: the guards read the enriched prompt, and defaults and
         // overrides are set after the guards read the client's text.
@@ -141,7 +142,8 @@ async fn proxy(
             }
         }
     } else {
-        gate.admit(state, None, &Models::of(backend), &mut observed.log)?;
+        gate.admit(state, None, &Models::of(backend), &mut observed.log)
+            .await?;
         observed.log.declared_size(&parts.headers);
         (body.map_err(BoxError::new).boxed(), None)
     };

@@ -47,6 +47,8 @@ use crate::access_log::sink::LineSink;
 use crate::access_log::{AccessLog, Peer};
 use crate::audit::AuditLog;
 use crate::audit::rotate::{RotatingFile, StdoutLines};
+use crate::clients::limiter::Limiter;
+use crate::clients::limiter::shared::{SharedStore, StoreError};
 use crate::metrics::Metrics;
 use crate::otel::Tracer;
 use crate::snapshot::Source;
@@ -151,6 +153,22 @@ struct Args {
     /// `agw-proxy`).
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// Redis the replicas share rate-limit budgets in (`spec.policies.rateLimit.local`), as
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]` (no TLS). Without it each replica counts in its
+    /// own memory, so N replicas may admit up to N times a budget; with it every replica
+    /// checks and counts in Redis (one atomic script per request), so together they admit
+    /// exactly the budget. When Redis is unreachable, errs or takes over 200 ms, that request
+    /// is decided by this replica's own count instead (the per-replica bound, never
+    /// unlimited, never waiting longer), counted in agw_rate_limit_store_errors_total and
+    /// logged; the connection is retried on the next request. Prefer the variable when the
+    /// URL holds a password.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AGW_RATE_LIMIT_REDIS",
+        hide_env_values = true
+    )]
+    rate_limit_redis: Option<String>,
 }
 
 /// `500ms`, `30s`, `10m`, or plain seconds.
@@ -214,6 +232,13 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let limiter = match limiter(args.rate_limit_redis.as_deref(), &metrics) {
+        Ok(limiter) => limiter,
+        Err(err) => {
+            eprintln!("agw-proxy: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let state = State::new(
         limits,
         args.connect_timeout,
@@ -222,6 +247,7 @@ async fn run(args: Args) -> ExitCode {
         access_log,
         audit,
         tracer,
+        limiter,
     );
     let loaded = reload::load_once(&state, &source);
     if !loaded && matches!(source, Source::Config { .. }) {
@@ -287,6 +313,32 @@ fn telemetry(
     let (access_log, audit) = logs(args, metrics)?;
     let tracer = tracer(args, tls, metrics).map_err(|err| err.to_string())?;
     Ok((access_log, audit, tracer))
+}
+
+/// The budget counter `--rate-limit-redis` asks for: in process without it, else shared
+/// through Redis (checked in the background: a Redis still starting is not fatal).
+fn limiter(url: Option<&str>, metrics: &Metrics) -> Result<Limiter, StoreError> {
+    let Some(url) = url else {
+        return Ok(Limiter::default());
+    };
+    let store = SharedStore::open(url)?;
+    let probe = store.clone();
+    tokio::spawn(async move {
+        let redis = probe.address();
+        match probe.ping().await {
+            Ok(()) => tracing::info!(redis, "rate-limit budgets shared in Redis"),
+            Err(err) => tracing::warn!(
+                redis,
+                error = %err,
+                "rate-limit store not answering yet: budgets are counted per replica until it does"
+            ),
+        }
+    });
+    Ok(Limiter::shared(
+        store,
+        metrics.store_errors("admit"),
+        metrics.store_errors("charge"),
+    ))
 }
 
 /// The tracer `--otlp-endpoint` and the `OTEL_*` variables ask for (off without an endpoint).

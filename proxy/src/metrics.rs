@@ -81,6 +81,13 @@ pub struct BundleLabels {
     pub source: String,
 }
 
+/// Labels of a rate-limit store failure: `operation` is `admit` (that request was decided by
+/// the in-process count) or `charge` (a response's tokens did not reach the shared count).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub operation: String,
+}
+
 /// Where one backend's counted tokens go.
 #[derive(Clone, Debug)]
 pub struct TokenCounters {
@@ -104,6 +111,7 @@ pub struct Metrics {
     pub trace_spans_dropped: Counter,
     pub webhook_calls: Family<WebhookLabels, Counter>,
     pub webhook_duration: Family<WebhookTimeLabels, Histogram>,
+    pub rate_limit_store_errors: Family<StoreLabels, Counter>,
 }
 
 impl Metrics {
@@ -144,6 +152,12 @@ impl Metrics {
             "guard_webhook_duration_seconds",
             "Time a webhook guard's checker took to answer (or to fail)",
             webhook_duration.clone(),
+        );
+        let rate_limit_store_errors = Family::default();
+        registry.register(
+            "rate_limit_store_errors",
+            "Calls to the shared rate-limit store (--rate-limit-redis) that failed or timed out, by operation (admit: that request was decided by the per-replica count; charge: tokens missing from the shared count)",
+            rate_limit_store_errors.clone(),
         );
         registry.register(
             "requests",
@@ -199,7 +213,17 @@ impl Metrics {
             trace_spans_dropped,
             webhook_calls,
             webhook_duration,
+            rate_limit_store_errors,
         }
+    }
+
+    /// The store-failure counter of one rate-limit store operation (`admit`, `charge`).
+    pub fn store_errors(&self, operation: &str) -> Counter {
+        self.rate_limit_store_errors
+            .get_or_create(&StoreLabels {
+                operation: operation.to_owned(),
+            })
+            .clone()
     }
 
     /// The dropped-record counter of one log stream (`access`, `audit`).

@@ -54,7 +54,9 @@ pub struct State {
 }
 
 impl State {
-    /// `tls` is the configuration every upstream TLS connection starts from (its roots).
+    /// `tls` is the configuration every upstream TLS connection starts from (its roots);
+    /// `limiter` counts the budgets (in process, or shared through Redis).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         limits: Limits,
         connect_timeout: Duration,
@@ -63,6 +65,7 @@ impl State {
         access_log: AccessLog,
         audit: AuditLog,
         tracer: Tracer,
+        limiter: Limiter,
     ) -> Arc<Self> {
         Arc::new(Self {
             current: ArcSwapOption::empty(),
@@ -71,7 +74,7 @@ impl State {
             metrics,
             access_log,
             audit,
-            limiter: Arc::default(),
+            limiter: Arc::new(limiter),
             tracer,
             webhooks: crate::guard::webhook::permits::Permits::default(),
         })

@@ -52,7 +52,7 @@ impl Gate {
     }
 
     /// Admits the request (its Messages `body`, when read) or refuses it with 403 or 429.
-    pub fn admit(
+    pub async fn admit(
         &self,
         state: &State,
         body: Option<&[u8]>,
@@ -75,6 +75,7 @@ impl Gate {
         let backend = &*clients.backend;
         let ticket = clients
             .admit(&state.limiter, self.caller.as_ref(), model.as_deref())
+            .await
             .inspect_err(|err| count(state, backend, name, err))?;
         state
             .metrics

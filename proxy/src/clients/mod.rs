@@ -126,8 +126,9 @@ impl BackendClients {
     }
 
     /// Applies the allow list and the budgets to `identity` calling `model`; on success the
-    /// returned ticket charges the response's tokens.
-    pub fn admit(
+    /// returned ticket charges the response's tokens. Waits only on a shared budget store,
+    /// and at most its call timeout.
+    pub async fn admit(
         &self,
         limiter: &Arc<Limiter>,
         identity: Option<&Arc<Identity>>,
@@ -145,6 +146,7 @@ impl BackendClients {
         let name = identity.map(|id| &id.name);
         let charges = limiter
             .admit(&self.backend, name, &self.limits, unix_now())
+            .await
             .map_err(|exceeded| ProxyError::RateLimited {
                 retry_after: exceeded.retry_after,
                 what: describe(&exceeded.limit),

@@ -109,20 +109,32 @@ fn the_allow_list_names_identities_groups_and_models() {
     assert!(
         clients
             .admit(&limiter, alice.as_ref(), Some("claude-opus-4"))
+            .now_or_never()
+            .unwrap()
             .is_ok()
     );
     assert!(
         clients
             .admit(&limiter, bob.as_ref(), Some("claude-haiku-4-5"))
+            .now_or_never()
+            .unwrap()
             .is_ok()
     );
     let denied = clients
         .admit(&limiter, bob.as_ref(), Some("claude-opus-4"))
+        .now_or_never()
+        .unwrap()
         .unwrap_err();
     assert_eq!(denied.status().0, 403);
     assert!(denied.to_string().contains("\"bob\""), "{denied}");
     // A model-bound rule never matches a request whose model is unknown.
-    assert!(clients.admit(&limiter, bob.as_ref(), None).is_err());
+    assert!(
+        clients
+            .admit(&limiter, bob.as_ref(), None)
+            .now_or_never()
+            .unwrap()
+            .is_err()
+    );
 }
 
 #[test]
@@ -141,7 +153,11 @@ fn a_spent_daily_budget_says_when_and_is_not_retried() {
         .now_or_never()
         .unwrap()
         .unwrap();
-    let ticket = clients.admit(&limiter, bob.as_ref(), None).unwrap();
+    let ticket = clients
+        .admit(&limiter, bob.as_ref(), None)
+        .now_or_never()
+        .unwrap()
+        .unwrap();
     let charged = ticket.settle(&Usage {
         input: Some(5),
         output: Some(4),
@@ -149,7 +165,11 @@ fn a_spent_daily_budget_says_when_and_is_not_retried() {
         cache_creation: None,
     });
     assert_eq!(charged, 10);
-    let refused = clients.admit(&limiter, bob.as_ref(), None).unwrap_err();
+    let refused = clients
+        .admit(&limiter, bob.as_ref(), None)
+        .now_or_never()
+        .unwrap()
+        .unwrap_err();
     let response = refused.into_response();
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["x-should-retry"], "false");
@@ -165,7 +185,11 @@ fn a_spent_daily_budget_says_when_and_is_not_retried() {
         .unwrap()
         .unwrap();
     assert!(
-        clients.admit(&limiter, alice.as_ref(), None).is_ok(),
+        clients
+            .admit(&limiter, alice.as_ref(), None)
+            .now_or_never()
+            .unwrap()
+            .is_ok(),
         "the budget is bob's alone"
     );
 }
