@@ -11,6 +11,7 @@ use agw_operator::controller;
 use agw_operator::gateway::{self, context::GatewayContext};
 use agw_operator::leader::{Elector, LeaseConfig};
 use agw_operator::metrics::Metrics;
+use agw_operator::proxy_errors;
 use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
 use agw_operator::webhook_certs::{self, WebhookCertConfig};
 use agw_runtime::LogFormat;
@@ -131,6 +132,10 @@ struct Args {
     /// (default `agw-operator`).
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// How often each ready proxy pod of a Backend is asked for its recent errors (on its
+    /// admin port), each becoming a Warning Event `ProxyError` on the Backend. `0s`: never.
+    #[arg(long, default_value = proxy_errors::DEFAULT_INTERVAL, value_parser = humantime::parse_duration)]
+    proxy_errors_interval: Duration,
 }
 
 /// Whether the Gateway API controllers run (`--gateway-api`).
@@ -256,6 +261,14 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             shutdown.clone(),
         ))
     });
+    if !args.proxy_errors_interval.is_zero() {
+        tokio::spawn(proxy_errors::run(
+            context.clone(),
+            scope.clone(),
+            args.proxy_errors_interval,
+            shutdown.clone(),
+        ));
+    }
     controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
