@@ -221,12 +221,6 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         });
     }
     metrics.became_leader();
-    if !args.webhook_configuration.is_empty() {
-        tokio::spawn(webhook_certs::maintain(
-            client.clone(),
-            webhook_cert_config(&args),
-        ));
-    }
 
     let context = Arc::new(Context {
         client: client.clone(),
@@ -261,14 +255,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             shutdown.clone(),
         ))
     });
-    if !args.proxy_errors_interval.is_zero() {
-        tokio::spawn(proxy_errors::run(
-            context.clone(),
-            scope.clone(),
-            args.proxy_errors_interval,
-            shutdown.clone(),
-        ));
-    }
+    spawn_leader_tasks(&args, &context, &scope, &shutdown);
     controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
@@ -323,6 +310,30 @@ async fn run_gateways(
         gateway::class::run(ctx.clone(), stop.clone().cancelled_owned()),
         gateway::controller::run(ctx, writers, scope, stop.cancelled_owned()),
     );
+}
+
+/// What the leader does beside reconciling: keep the webhook certificate, and raise the
+/// proxies' errors as Events.
+fn spawn_leader_tasks(
+    args: &Args,
+    context: &Arc<Context>,
+    scope: &Scope,
+    shutdown: &CancellationToken,
+) {
+    if !args.webhook_configuration.is_empty() {
+        tokio::spawn(webhook_certs::maintain(
+            context.client.clone(),
+            webhook_cert_config(args),
+        ));
+    }
+    if !args.proxy_errors_interval.is_zero() {
+        tokio::spawn(proxy_errors::run(
+            context.clone(),
+            scope.clone(),
+            args.proxy_errors_interval,
+            shutdown.clone(),
+        ));
+    }
 }
 
 async fn lost_leadership(lost: &tokio::sync::Notify) -> bool {
