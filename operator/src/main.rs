@@ -230,7 +230,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             client,
             Reporter {
                 controller: FIELD_MANAGER.to_owned(),
-                instance: Some(identity),
+                instance: Some(identity.clone()),
             },
         ),
     });
@@ -255,7 +255,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             shutdown.clone(),
         ))
     });
-    spawn_leader_tasks(&args, &context, &scope, &shutdown);
+    spawn_leader_tasks(&args, &context, &scope, identity, &shutdown);
     controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
@@ -318,6 +318,7 @@ fn spawn_leader_tasks(
     args: &Args,
     context: &Arc<Context>,
     scope: &Scope,
+    identity: String,
     shutdown: &CancellationToken,
 ) {
     if !args.webhook_configuration.is_empty() {
@@ -331,6 +332,7 @@ fn spawn_leader_tasks(
             context.clone(),
             scope.clone(),
             args.proxy_errors_interval,
+            identity,
             shutdown.clone(),
         ));
     }

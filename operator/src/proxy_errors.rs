@@ -30,7 +30,9 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use kube::runtime::events::{Event, EventType};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
 use serde::Deserialize;
@@ -38,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{Context, Scope};
 use crate::kinds::{self, Claim};
-use crate::resources::{ADMIN_PORT, BACKEND_LABEL};
+use crate::resources::{ADMIN_PORT, BACKEND_LABEL, FIELD_MANAGER};
 
 /// The Event reason (next to the condition reasons in `agw_crds::conditions::reasons`).
 pub const PROXY_ERROR: &str = "ProxyError";
@@ -251,8 +253,15 @@ pub fn notes(target: &Target, news: &News) -> Vec<String> {
         .collect()
 }
 
-/// Watches the proxy pods and polls them every `interval` until `stop` is cancelled.
-pub async fn run(ctx: Arc<Context>, scope: Scope, interval: Duration, stop: CancellationToken) {
+/// Watches the proxy pods and polls them every `interval` until `stop` is cancelled;
+/// `instance` (this replica) is the Events' reporting instance.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Scope,
+    interval: Duration,
+    instance: String,
+    stop: CancellationToken,
+) {
     let (pods, writer) = reflector::store::<Pod>();
     let watch = reflector::reflector(
         writer,
@@ -280,7 +289,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, interval: Duration, stop: Canc
                 let cursor = cursors.get(&target.uid);
                 match poll(&http, target.admin, cursor).await {
                     Ok((news, cursor)) => {
-                        publish(&ctx, &target, &news).await;
+                        publish(&ctx, &instance, &target, &news).await;
                         cursors.insert(target.uid.clone(), cursor);
                     }
                     Err(error) => {
@@ -297,7 +306,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, interval: Duration, stop: Canc
     }
 }
 
-async fn publish(ctx: &Context, target: &Target, news: &News) {
+async fn publish(ctx: &Context, instance: &str, target: &Target, news: &News) {
     let notes = notes(target, news);
     if notes.is_empty() {
         return;
@@ -306,18 +315,44 @@ async fn publish(ctx: &Context, target: &Target, news: &News) {
         tracing::debug!(backend = %target.backend, namespace = %target.namespace, "the proxy's Backend is gone; its errors are not reported");
         return;
     };
+    let events: Api<Event> = Api::namespaced(ctx.client.clone(), &target.namespace);
     for note in notes {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: PROXY_ERROR.to_owned(),
-            note: Some(note),
-            action: ACTION.to_owned(),
-            secondary: None,
-        };
+        let event = event(&reference, target, note, instance);
         // An Event is a courtesy; failing to publish one must not stop the polls.
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        if let Err(error) = events.create(&PostParams::default(), &event).await {
             tracing::debug!(%error, "cannot publish an event");
         }
+    }
+}
+
+/// The Warning Event with `note` on the Backend `regarding`, related to the pod. Created as
+/// it is rather than through kube's `Recorder`, which folds every Event with the same object,
+/// reason and action into one series keeping the first note: each fault's note names its own
+/// request id.
+pub fn event(regarding: &ObjectReference, target: &Target, note: String, instance: &str) -> Event {
+    Event {
+        metadata: ObjectMeta {
+            namespace: Some(target.namespace.clone()),
+            generate_name: Some(format!("{}.", target.backend)),
+            ..ObjectMeta::default()
+        },
+        event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+        type_: Some("Warning".to_owned()),
+        reason: Some(PROXY_ERROR.to_owned()),
+        action: Some(ACTION.to_owned()),
+        note: Some(note),
+        regarding: Some(regarding.clone()),
+        related: Some(ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some(target.pod.clone()),
+            namespace: Some(target.namespace.clone()),
+            uid: Some(target.uid.clone()),
+            ..ObjectReference::default()
+        }),
+        reporting_controller: Some(FIELD_MANAGER.to_owned()),
+        reporting_instance: Some(instance.chars().take(128).collect()),
+        ..Event::default()
     }
 }
 

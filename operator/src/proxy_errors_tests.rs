@@ -217,3 +217,45 @@ fn a_note_points_at_the_request_id_in_the_access_log() {
     );
     assert!(super::notes(&target, &News::default()).is_empty());
 }
+
+#[test]
+fn each_fault_is_its_own_event_on_the_backend_related_to_the_pod() {
+    let target = target(&pod("True", Some("10.1.0.7"))).unwrap();
+    let backend = ObjectReference {
+        api_version: Some("agentgateway.dev/v1alpha1".into()),
+        kind: Some("Backend".into()),
+        name: Some("anthropic".into()),
+        namespace: Some("team-a".into()),
+        ..ObjectReference::default()
+    };
+    let first = event(
+        &backend,
+        &target,
+        "request r1 failed".into(),
+        "agw-operator-0",
+    );
+    let second = event(
+        &backend,
+        &target,
+        "request r2 failed".into(),
+        "agw-operator-0",
+    );
+    // The server names each (generateName): no Event replaces or folds into another.
+    assert_eq!(first.metadata.name, None);
+    assert_eq!(first.metadata.generate_name.as_deref(), Some("anthropic."));
+    assert_eq!(
+        (first.note.as_deref(), second.note.as_deref()),
+        (Some("request r1 failed"), Some("request r2 failed"))
+    );
+    assert_eq!(
+        (first.type_.as_deref(), first.reason.as_deref()),
+        (Some("Warning"), Some(PROXY_ERROR))
+    );
+    assert_eq!(first.regarding.as_ref(), Some(&backend));
+    let related = first.related.unwrap();
+    assert_eq!(
+        (related.kind.as_deref(), related.name.as_deref()),
+        (Some("Pod"), Some("anthropic-proxy-7d9f-abcde"))
+    );
+    assert_eq!(first.reporting_controller.as_deref(), Some("agw-operator"));
+}

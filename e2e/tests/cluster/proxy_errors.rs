@@ -40,7 +40,11 @@ async fn an_upstream_failure_becomes_an_event_naming_the_request_id() {
     env.wait_available(ns, "anthropic-proxy").await;
 
     let forward = env.port_forward(ns, "svc/anthropic-proxy", 80).await;
-    let request_id = format!("agw-e2e-proxy-error-{}", std::process::id());
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .subsec_nanos();
+    let request_id = format!("agw-e2e-proxy-error-{}-{nanos}", std::process::id());
     let (status, head) = post_messages(forward.local(), &request_id).await;
     assert_eq!(status, 502, "{head}");
     assert!(
@@ -49,6 +53,42 @@ async fn an_upstream_failure_becomes_an_event_naming_the_request_id() {
         "the client got its request id back: {head}"
     );
 
+    let note = event_naming(&env, ns, &request_id).await;
+    assert!(
+        note.contains("upstream_connect") && note.contains("HTTP 502"),
+        "{note}"
+    );
+    assert!(note.contains("access log"), "{note}");
+
+    // The pod the note names has the request's line in its access log.
+    let pod = note
+        .strip_prefix("proxy pod ")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_default();
+    let logs = env.kubectl(&["logs", "-n", ns, pod]).await;
+    assert!(logs.success(), "{logs}");
+    // The access-log line (top-level `request_id`), not the proxy's own log of the failure.
+    let line = logs
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no access-log line of {request_id} in {pod}: {logs}"));
+    assert_eq!(line["error.type"], "upstream_connect", "{line}");
+    assert_eq!(line["http.response.status_code"], 502, "{line}");
+
+    // A later failure is an Event of its own, with its own request id (not folded into the
+    // first Event's series, which would keep the first note).
+    let second = format!("{request_id}-again");
+    let (status, head) = post_messages(forward.local(), &second).await;
+    assert_eq!(status, 502, "{head}");
+    let note = event_naming(&env, ns, &second).await;
+    assert!(note.contains("upstream_connect"), "{note}");
+}
+
+/// The note of the Warning `ProxyError` Event on backend/anthropic in `ns` naming
+/// `request_id`, waiting up to a minute (the operator polls every 15 s).
+async fn event_naming(env: &Env, ns: &str, request_id: &str) -> String {
     let what = format!("a {PROXY_ERROR} Event on backend/anthropic naming {request_id}");
     let note = eventually(Duration::from_secs(60), &what, async || {
         let events = env
@@ -78,38 +118,16 @@ async fn an_upstream_failure_becomes_an_event_naming_the_request_id() {
                     && e["involvedObject"]["name"] == "anthropic"
                     && e["message"]
                         .as_str()
-                        .is_some_and(|m| m.contains(&request_id))
+                        .is_some_and(|m| m.contains(request_id))
             })
             .and_then(|e| e["message"].as_str().map(str::to_owned))
             .ok_or_else(|| events.stdout.clone())
     })
     .await;
-    let note = match note {
+    match note {
         Ok(note) => note,
         Err(e) => panic!("{e}\n{}", env.cluster.describe(ns).await),
-    };
-    assert!(
-        note.contains("upstream_connect") && note.contains("HTTP 502"),
-        "{note}"
-    );
-    assert!(note.contains("access log"), "{note}");
-
-    // The pod the note names has the request's line in its access log.
-    let pod = note
-        .strip_prefix("proxy pod ")
-        .and_then(|rest| rest.split(':').next())
-        .unwrap_or_default();
-    let logs = env.kubectl(&["logs", "-n", ns, pod]).await;
-    assert!(logs.success(), "{logs}");
-    let line = logs
-        .stdout
-        .lines()
-        .find(|l| l.contains(&format!("\"request_id\":\"{request_id}\"")))
-        .unwrap_or_else(|| panic!("no access-log line of {request_id} in {pod}: {logs}"));
-    assert!(
-        line.contains("\"error.type\":\"upstream_connect\""),
-        "{line}"
-    );
+    }
 }
 
 /// POSTs a small Messages request with `x-request-id: request_id`; returns the status and the
