@@ -318,9 +318,10 @@ async fn publish(ctx: &Context, instance: &str, target: &Target, news: &News) {
     let events: Api<Event> = Api::namespaced(ctx.client.clone(), &target.namespace);
     for note in notes {
         let event = event(&reference, target, note, instance);
-        // An Event is a courtesy; failing to publish one must not stop the polls.
+        // An Event is a courtesy; failing to publish one must not stop the polls, but it is
+        // said (a refused Event is a misconfiguration, e.g. RBAC, not a passing state).
         if let Err(error) = events.create(&PostParams::default(), &event).await {
-            tracing::debug!(%error, "cannot publish an event");
+            tracing::warn!(%error, backend = %target.backend, namespace = %target.namespace, "cannot publish a ProxyError event");
         }
     }
 }
@@ -333,7 +334,12 @@ pub fn event(regarding: &ObjectReference, target: &Target, note: String, instanc
     Event {
         metadata: ObjectMeta {
             namespace: Some(target.namespace.clone()),
-            generate_name: Some(format!("{}.", target.backend)),
+            // `<backend>.proxy-error-<random>`: a generateName must be a valid name up to
+            // a trailing dash (not a dot), and the whole name at most 253 characters.
+            generate_name: Some(format!(
+                "{}.proxy-error-",
+                target.backend.chars().take(200).collect::<String>()
+            )),
             ..ObjectMeta::default()
         },
         event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),

@@ -242,7 +242,10 @@ fn each_fault_is_its_own_event_on_the_backend_related_to_the_pod() {
     );
     // The server names each (generateName): no Event replaces or folds into another.
     assert_eq!(first.metadata.name, None);
-    assert_eq!(first.metadata.generate_name.as_deref(), Some("anthropic."));
+    assert_eq!(
+        first.metadata.generate_name.as_deref(),
+        Some("anthropic.proxy-error-")
+    );
     assert_eq!(
         (first.note.as_deref(), second.note.as_deref()),
         (Some("request r1 failed"), Some("request r2 failed"))
