@@ -90,7 +90,7 @@ async fn an_upstream_failure_becomes_an_event_naming_the_request_id() {
 /// `request_id`, waiting up to a minute (the operator polls every 15 s).
 async fn event_naming(env: &Env, ns: &str, request_id: &str) -> String {
     let what = format!("a {PROXY_ERROR} Event on backend/anthropic naming {request_id}");
-    let note = eventually(Duration::from_secs(60), &what, async || {
+    let note = eventually(Duration::from_mins(1), &what, async || {
         let events = env
             .kubectl(&[
                 "get",
