@@ -5,7 +5,8 @@
 //! Gateway controller ([`cluster`]), the shape of the objects it programs
 //! ([`resources`]), the status it writes ([`status`]), Gateway API support (Gateways of
 //! agw's class and their HTTPRoutes, [`gateway`]), leader election over a Lease
-//! ([`leader`]) and its probes and metrics ([`metrics`]).
+//! ([`leader`]), Events for the errors proxy pods report ([`proxy_errors`]) and its probes
+//! and metrics ([`metrics`]).
 //!
 //! Must not: decide whether a spec is valid (that is [`agw_policy::compile`], shared with the
 //! webhook, so they cannot disagree), program a spec that does not compile, or restart proxies
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod proxy_errors;
 pub mod resources;
 pub mod status;
 pub mod webhook_certs;

@@ -11,6 +11,7 @@ use agw_operator::controller;
 use agw_operator::gateway::{self, context::GatewayContext};
 use agw_operator::leader::{Elector, LeaseConfig};
 use agw_operator::metrics::Metrics;
+use agw_operator::proxy_errors;
 use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
 use agw_operator::webhook_certs::{self, WebhookCertConfig};
 use agw_runtime::LogFormat;
@@ -131,6 +132,10 @@ struct Args {
     /// (default `agw-operator`).
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// How often each ready proxy pod of a Backend is asked for its recent errors (on its
+    /// admin port), each becoming a Warning Event `ProxyError` on the Backend. `0s`: never.
+    #[arg(long, default_value = proxy_errors::DEFAULT_INTERVAL, value_parser = humantime::parse_duration)]
+    proxy_errors_interval: Duration,
 }
 
 /// Whether the Gateway API controllers run (`--gateway-api`).
@@ -216,12 +221,6 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         });
     }
     metrics.became_leader();
-    if !args.webhook_configuration.is_empty() {
-        tokio::spawn(webhook_certs::maintain(
-            client.clone(),
-            webhook_cert_config(&args),
-        ));
-    }
 
     let context = Arc::new(Context {
         client: client.clone(),
@@ -231,7 +230,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             client,
             Reporter {
                 controller: FIELD_MANAGER.to_owned(),
-                instance: Some(identity),
+                instance: Some(identity.clone()),
             },
         ),
     });
@@ -256,6 +255,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             shutdown.clone(),
         ))
     });
+    spawn_leader_tasks(&args, &context, &scope, identity, &shutdown);
     controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
@@ -310,6 +310,32 @@ async fn run_gateways(
         gateway::class::run(ctx.clone(), stop.clone().cancelled_owned()),
         gateway::controller::run(ctx, writers, scope, stop.cancelled_owned()),
     );
+}
+
+/// What the leader does beside reconciling: keep the webhook certificate, and raise the
+/// proxies' errors as Events.
+fn spawn_leader_tasks(
+    args: &Args,
+    context: &Arc<Context>,
+    scope: &Scope,
+    identity: String,
+    shutdown: &CancellationToken,
+) {
+    if !args.webhook_configuration.is_empty() {
+        tokio::spawn(webhook_certs::maintain(
+            context.client.clone(),
+            webhook_cert_config(args),
+        ));
+    }
+    if !args.proxy_errors_interval.is_zero() {
+        tokio::spawn(proxy_errors::run(
+            context.clone(),
+            scope.clone(),
+            args.proxy_errors_interval,
+            identity,
+            shutdown.clone(),
+        ));
+    }
 }
 
 async fn lost_leadership(lost: &tokio::sync::Notify) -> bool {

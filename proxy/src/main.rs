@@ -21,6 +21,7 @@ mod messages;
 mod metrics;
 mod otel;
 mod pinned;
+mod recent_errors;
 mod reload;
 mod response_guard;
 mod rewrite;

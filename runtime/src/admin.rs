@@ -2,8 +2,9 @@
 //! runs), `/readyz` (what "ready" means is the binary's: a bundle loaded, caches synced, the
 //! webhook serving) and `/metrics` (the binary's Prometheus registry, OpenMetrics text).
 //!
-//! Owns the routes, their bodies and content types (the connection loop is [`crate::serve`]). Must not
-//! know what readiness means or which metrics exist ([`Health`] tells it).
+//! Owns the routes, their bodies and content types (the connection loop is [`crate::serve`]).
+//! Must not know what readiness means or which metrics exist ([`Health`] tells it), nor what
+//! a binary's own extra routes ([`Health::route`]) answer.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -30,10 +31,15 @@ pub trait Health: Send + Sync + 'static {
     fn ready(&self) -> Result<(), &'static str>;
     /// The metrics, in OpenMetrics text.
     fn metrics(&self) -> String;
+    /// The binary's answer for a path the shared routes do not serve (`query` is the URL's
+    /// query string), or `None` for 404. Most binaries have none.
+    fn route(&self, _path: &str, _query: Option<&str>) -> Option<Response<Full<Bytes>>> {
+        None
+    }
 }
 
-/// The admin answer for `path`.
-pub fn respond(health: &dyn Health, path: &str) -> Response<Full<Bytes>> {
+/// The admin answer for `path` (with `query`).
+pub fn respond(health: &dyn Health, path: &str, query: Option<&str>) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match path {
         "/healthz" | "/livez" => (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
         "/readyz" => match health.ready() {
@@ -45,11 +51,16 @@ pub fn respond(health: &dyn Health, path: &str) -> Response<Full<Bytes>> {
             ),
         },
         "/metrics" => (StatusCode::OK, OPENMETRICS, Bytes::from(health.metrics())),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            Bytes::from_static(b"not found: try /healthz, /readyz or /metrics\n"),
-        ),
+        _ => {
+            if let Some(response) = health.route(path, query) {
+                return response;
+            }
+            (
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                Bytes::from_static(b"not found: try /healthz, /readyz or /metrics\n"),
+            )
+        }
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
@@ -70,7 +81,7 @@ pub async fn serve(
     let service_for = move |_peer| {
         let health = health.clone();
         service_fn(move |req: Request<hyper::body::Incoming>| {
-            let response = respond(health.as_ref(), req.uri().path());
+            let response = respond(health.as_ref(), req.uri().path(), req.uri().query());
             async move { Ok::<_, Infallible>(response) }
         })
     };
@@ -106,6 +117,9 @@ mod tests {
         fn metrics(&self) -> String {
             "# EOF\n".to_owned()
         }
+        fn route(&self, path: &str, query: Option<&str>) -> Option<Response<Full<Bytes>>> {
+            (path == "/echo").then(|| Response::new(Full::new(Bytes::from(format!("{query:?}")))))
+        }
     }
 
     async fn body(response: Response<Full<Bytes>>) -> (StatusCode, String, String) {
@@ -121,20 +135,33 @@ mod tests {
     #[tokio::test]
     async fn routes_answer_with_the_binarys_readiness_and_metrics() {
         let probe = Probe::default();
-        let (status, _, text) = body(respond(&probe, "/readyz")).await;
+        let (status, _, text) = body(respond(&probe, "/readyz", None)).await;
         assert_eq!(
             (status, text.as_str()),
             (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
         );
         probe.ready.store(true, Ordering::Relaxed);
-        let (status, _, text) = body(respond(&probe, "/readyz")).await;
+        let (status, _, text) = body(respond(&probe, "/readyz", None)).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, "ready\n"));
         for path in ["/healthz", "/livez"] {
-            assert_eq!(body(respond(&probe, path)).await.2, "ok\n");
+            assert_eq!(body(respond(&probe, path, None)).await.2, "ok\n");
         }
-        let (_, kind, text) = body(respond(&probe, "/metrics")).await;
+        let (_, kind, text) = body(respond(&probe, "/metrics", None)).await;
         assert_eq!((kind.as_str(), text.as_str()), (OPENMETRICS, "# EOF\n"));
-        assert_eq!(body(respond(&probe, "/x")).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body(respond(&probe, "/x", None)).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn a_binarys_own_route_gets_the_path_and_query_the_shared_ones_do_not_serve() {
+        let probe = Probe::default();
+        let answer = respond(&probe, "/echo", Some("after=3"));
+        let bytes = answer.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"Some(\"after=3\")");
+        // The shared routes stay the runtime's.
+        assert_eq!(body(respond(&probe, "/healthz", Some("x"))).await.2, "ok\n");
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@
 //! tutorial's steps 3–9 with their manifests as written, the real Claude Code CLI through
 //! `kubectl port-forward`, and what only a node shows: pods under the restricted security
 //! context, Secret volumes updating in running pods, pods replaced after deletion, the
-//! operator's leader election, and the webhook reached through its Service.
+//! operator's leader election, the webhook reached through its Service, and a proxy pod's
+//! upstream failure raised by the operator as an Event on its Backend.
 //!
 //! These tests need root and a started cluster, so they are ignored by a plain `cargo test`;
 //! `hack/test.sh` starts the cluster and runs them with `--ignored --test-threads=1` (they
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 mod env;
 mod gateway;
+mod proxy_errors;
 
 use agw_e2e::agw::get;
 use agw_e2e::clients::Claude;

@@ -7,6 +7,10 @@
 //! The request's trace ([`crate::otel::RequestTrace`]), when tracing is on, rides on the same
 //! [`Entry`]: what the log learns about a request, its spans learn too, and both end with
 //! the response body.
+//!
+//! A request that failed through no fault of its client (see [`crate::recent_errors`]) is
+//! also kept, under the same request id, in the proxy's ring of recent errors, which the
+//! operator turns into Events pointing at the line.
 
 mod ids;
 mod line;
@@ -32,6 +36,7 @@ use crate::body::ProxyBody;
 use crate::guard::Head;
 use crate::metrics::TokenCounters;
 use crate::otel::RequestTrace;
+use crate::recent_errors::{RecentErrors, Watch};
 
 /// `--access-log`: how (and whether) lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +57,7 @@ pub struct Peer(pub SocketAddr);
 #[derive(Debug, Default)]
 pub struct AccessLog {
     emitter: Option<Arc<Emitter>>,
+    errors: Arc<RecentErrors>,
 }
 
 #[derive(Debug)]
@@ -64,7 +70,15 @@ impl AccessLog {
     /// Writes `format` lines to `sink`; `Format::Off` writes nothing.
     pub fn new(format: Format, sink: LineSink) -> Self {
         let emitter = (format != Format::Off).then(|| Arc::new(Emitter { format, sink }));
-        Self { emitter }
+        Self {
+            emitter,
+            errors: Arc::default(),
+        }
+    }
+
+    /// The recent faults, kept whatever the format (also `off`).
+    pub fn recent_errors(&self) -> &RecentErrors {
+        &self.errors
     }
 
     /// Waits (briefly) for every finished line to be written; at shutdown.
@@ -108,6 +122,7 @@ impl AccessLog {
             pending,
             trace,
             settle: None,
+            faults: Watch::new(self.errors.clone()),
         }
     }
 }
@@ -159,6 +174,7 @@ pub struct Entry {
     pending: Option<Box<Pending>>,
     trace: Option<Box<RequestTrace>>,
     settle: Option<Settle>,
+    faults: Watch,
 }
 
 /// Called once with the usage a response reported, when it ends or is dropped (token
@@ -191,6 +207,7 @@ impl Entry {
             trace.set("agw.backend", bounded(backend, cap::BACKEND));
             trace.set("agw.route_type", route.as_str());
         }
+        self.faults.backend(backend);
         if let Some(record) = self.record() {
             record.backend = bounded(backend, cap::BACKEND);
             record.route_type = route.as_str();
@@ -276,6 +293,7 @@ impl Entry {
     /// The request goes upstream to `host:port`: the upstream span starts, and `headers`
     /// get the trace context the upstream continues (tracing on).
     pub fn upstream_request(&mut self, headers: &mut http::HeaderMap, host: &str, port: u16) {
+        self.faults.upstream(host, port);
         if let Some(trace) = &mut self.trace {
             trace.upstream(headers, self.method.as_str(), host, port);
         }
@@ -283,6 +301,7 @@ impl Entry {
 
     /// The upstream's status and the time it took to send its headers.
     pub fn upstream(&mut self, status: u16, ttfb: Duration) {
+        self.faults.upstream_status(status);
         if let Some(trace) = &mut self.trace {
             trace.upstream_status(status);
         }
@@ -294,6 +313,7 @@ impl Entry {
 
     /// Why the request failed, as a stable category.
     pub fn fail(&mut self, kind: &'static str) {
+        self.faults.fail(kind);
         if let Some(trace) = &mut self.trace {
             trace.fail(kind);
         }
@@ -314,6 +334,8 @@ impl Entry {
         if let Some(value) = ids::header_value(&self.request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
+        let status = response.status().as_u16();
+        self.faults.finish(&self.request_id, status);
         let mut observers = Observers {
             pending: self.pending.take(),
             capture,
@@ -324,7 +346,6 @@ impl Entry {
         if observers.is_empty() {
             return response;
         }
-        let status = response.status().as_u16();
         let streaming = response
             .headers()
             .get(header::CONTENT_TYPE)

@@ -157,7 +157,16 @@ pub async fn check(
                 }
             }
             Err(_) if checker.call.fail_open => {}
-            Err(failure) => return Ok(failed(checker.guard, &failure)),
+            Err(failure) => {
+                crate::recent_errors::guard_failed(
+                    state.access_log.recent_errors(),
+                    backend,
+                    headers,
+                    checker.guard,
+                    &failure,
+                );
+                return Ok(failed(checker.guard, &failure));
+            }
         }
     }
     Ok(Outcome::Forward { body, masked })
