@@ -53,7 +53,7 @@ use crate::clients::limiter::shared::{SharedStore, StoreError};
 use crate::metrics::Metrics;
 use crate::otel::Tracer;
 use crate::snapshot::Source;
-use crate::state::{Limits, State};
+use crate::state::{Limits, State, Telemetry};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -226,7 +226,7 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     let metrics = Metrics::new();
-    let (access_log, audit, tracer) = match telemetry(&args, &tls, &metrics) {
+    let telemetry = match telemetry(&args, &tls, &metrics) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("agw-proxy: {err}");
@@ -245,9 +245,7 @@ async fn run(args: Args) -> ExitCode {
         args.connect_timeout,
         tls,
         metrics,
-        access_log,
-        audit,
-        tracer,
+        telemetry,
         limiter,
     );
     let loaded = reload::load_once(&state, &source);
@@ -310,10 +308,14 @@ fn telemetry(
     args: &Args,
     tls: &rustls::ClientConfig,
     metrics: &Metrics,
-) -> Result<(AccessLog, AuditLog, Tracer), String> {
+) -> Result<Telemetry, String> {
     let (access_log, audit) = logs(args, metrics)?;
     let tracer = tracer(args, tls, metrics).map_err(|err| err.to_string())?;
-    Ok((access_log, audit, tracer))
+    Ok(Telemetry {
+        access_log,
+        audit,
+        tracer,
+    })
 }
 
 /// The budget counter `--rate-limit-redis` asks for: in process without it, else shared

@@ -53,20 +53,31 @@ pub struct State {
     pub webhooks: crate::guard::webhook::permits::Permits,
 }
 
+/// Where the proxy reports what it did: the per-request access log, the opt-in audit log and
+/// the tracer (each possibly off).
+#[derive(Debug)]
+pub struct Telemetry {
+    pub access_log: AccessLog,
+    pub audit: AuditLog,
+    pub tracer: Tracer,
+}
+
 impl State {
     /// `tls` is the configuration every upstream TLS connection starts from (its roots);
     /// `limiter` counts the budgets (in process, or shared through Redis).
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         limits: Limits,
         connect_timeout: Duration,
         tls: ClientConfig,
         metrics: Metrics,
-        access_log: AccessLog,
-        audit: AuditLog,
-        tracer: Tracer,
+        telemetry: Telemetry,
         limiter: Limiter,
     ) -> Arc<Self> {
+        let Telemetry {
+            access_log,
+            audit,
+            tracer,
+        } = telemetry;
         Arc::new(Self {
             current: ArcSwapOption::empty(),
             clients: Clients::new(tls, connect_timeout),
