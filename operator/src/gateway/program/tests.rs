@@ -295,3 +295,57 @@ fn replace_prefix_match_is_carried_and_other_filters_are_refused() {
     );
     assert!(refused.rules.is_empty() && refused.backends.is_empty() && refused.auth.is_empty());
 }
+
+/// A compiled Backend with the tutorial's auth Secret and the client authentication of
+/// `policies`.
+fn authenticating(name: &str, mut policies: serde_json::Value) -> FoundBackend {
+    policies["auth"] = serde_json::json!({"secretRef": {"name": "anthropic-secret"}});
+    let spec = serde_json::json!({"ai": {"provider": {"anthropic": {}}}, "policies": policies});
+    let spec: agw_crds::BackendSpec = serde_json::from_value(spec).unwrap();
+    let opts = CompileOptions::new(NS, name);
+    let mut compiled = compile(&spec, &opts).unwrap();
+    FoundBackend::Compiled {
+        kind: "Backend",
+        backend: Box::new(
+            compiled
+                .bundle
+                .backends
+                .remove(&opts.backend_key())
+                .unwrap(),
+        ),
+        auth: Some(("anthropic-secret".to_owned(), "Authorization".to_owned())),
+    }
+}
+
+#[test]
+fn a_backend_reading_client_secrets_is_refused_through_a_gateway_saying_why() {
+    let keys = serde_json::json!({"apiKeyAuthentication": {"secretRef": {"name": "team-keys"}}});
+    let mounted_jwks = serde_json::json!({"jwtAuthentication": {"providers": [{
+        "issuer": "https://ci.example.com", "audiences": ["agw"],
+        "jwks": {"secretRef": {"name": "ci-jwks"}}}]}});
+    let remote_jwks = serde_json::json!({"jwtAuthentication": {"providers": [{
+        "issuer": "https://idp.example.com", "audiences": ["agw"],
+        "jwks": {"remote": {"uri": "https://idp.example.com/jwks.json"}}}]}});
+    for (policies, refused) in [(keys, true), (mounted_jwks, true), (remote_jwks, false)] {
+        let routes = [route(
+            "claude",
+            NS,
+            vec![rule(vec![prefix("/")], backend_ref("team", None))],
+        )];
+        let backends = BTreeMap::from([(format!("{NS}/team"), authenticating("team", policies))]);
+        let p = run(&routes, &backends, &[]);
+        let resolved = &p.routes[0].parents[0].resolved;
+        assert_eq!(resolved.ok, !refused, "{resolved:?}");
+        // A refused backend leaves its rule answering 500, as Gateway API asks.
+        assert_eq!(p.rules[0].backend.is_none(), refused);
+        assert_eq!(p.backends.is_empty(), refused);
+        if refused {
+            assert_eq!(resolved.reason, reasons::INVALID_BACKEND);
+            assert!(
+                resolved.message.contains("Gateway proxies do not mount"),
+                "{}",
+                resolved.message
+            );
+        }
+    }
+}
