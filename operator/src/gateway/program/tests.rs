@@ -77,6 +77,11 @@ fn compiled(namespace: &str, name: &str, auth: bool) -> FoundBackend {
     if auth {
         spec["policies"] = serde_json::json!({"auth": {"secretRef": {"name": "anthropic-secret"}}});
     }
+    compile_spec(namespace, name, spec, auth)
+}
+
+/// `spec` compiled as Backend `namespace/name`; `auth` says it names the tutorial's Secret.
+fn compile_spec(namespace: &str, name: &str, spec: serde_json::Value, auth: bool) -> FoundBackend {
     let spec: agw_crds::BackendSpec = serde_json::from_value(spec).unwrap();
     let opts = CompileOptions::new(namespace, name);
     let mut compiled = compile(&spec, &opts).unwrap();
@@ -301,20 +306,7 @@ fn replace_prefix_match_is_carried_and_other_filters_are_refused() {
 fn authenticating(name: &str, mut policies: serde_json::Value) -> FoundBackend {
     policies["auth"] = serde_json::json!({"secretRef": {"name": "anthropic-secret"}});
     let spec = serde_json::json!({"ai": {"provider": {"anthropic": {}}}, "policies": policies});
-    let spec: agw_crds::BackendSpec = serde_json::from_value(spec).unwrap();
-    let opts = CompileOptions::new(NS, name);
-    let mut compiled = compile(&spec, &opts).unwrap();
-    FoundBackend::Compiled {
-        kind: "Backend",
-        backend: Box::new(
-            compiled
-                .bundle
-                .backends
-                .remove(&opts.backend_key())
-                .unwrap(),
-        ),
-        auth: Some(("anthropic-secret".to_owned(), "Authorization".to_owned())),
-    }
+    compile_spec(NS, name, spec, true)
 }
 
 #[test]
