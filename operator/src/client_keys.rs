@@ -22,8 +22,8 @@ use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 
 use crate::Error;
-use crate::cluster::listed;
 use crate::status::ClientKeys;
+use crate::stores::listed;
 
 /// A key Secret (or a ConfigMap holding a JWT key set) and the directory it is mounted at.
 #[derive(Clone, Debug, PartialEq, Eq)]

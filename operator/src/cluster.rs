@@ -7,12 +7,10 @@
 //! what to write; this module only writes it, one way.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{Store, store::WriterDropped};
 use kube::{Api, Client, Resource};
 use serde_json::json;
 
@@ -159,21 +157,4 @@ where
         }
     })?;
     Ok(())
-}
-
-/// Waits for `store`'s first full list, polling again now and then. A reflector store's
-/// readiness future keeps one waker, so with several waiters (the controller's runner,
-/// concurrent reconciles, a metrics task) a wake-up can go to another one and leave this one
-/// asleep for good; every waiter of a store must wait through here.
-pub async fn listed<K>(store: &Store<K>) -> Result<(), WriterDropped>
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: std::hash::Hash + Eq + Clone,
-{
-    loop {
-        let waited = tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready());
-        if let Ok(listed) = waited.await {
-            return listed;
-        }
-    }
 }

@@ -25,12 +25,13 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::client_keys;
-use crate::cluster::{Context, Scope, apply, apply_status, deployment_availability, listed};
+use crate::cluster::{Context, Scope, apply, apply_status, deployment_availability};
 use crate::kinds;
 use crate::resources::{self, AuthMount, FIELD_MANAGER};
 use crate::status::{
     self, Acceptance, Availability, ClientKeys, Observed, Programming, References,
 };
+use crate::stores::listed;
 use crate::{Error, Result};
 
 /// What a Backend controller needs of its kind (`Backend` or `AgentgatewayBackend`).

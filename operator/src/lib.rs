@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod proxy_errors;
 pub mod resources;
 pub mod status;
+pub mod stores;
 pub mod webhook_certs;
 
 /// Everything a reconcile can fail with.

@@ -2,7 +2,7 @@
 //! of the last [`CAPACITY`] requests that failed through no fault of the client — the
 //! upstream could not be reached or did not answer in time, answered 5xx, the provider key
 //! was missing, the route's backend was unavailable, a request webhook guard's checker failed
-//! and the guard failed closed ([`guard_failed`]) — each with a sequence number that only
+//! and the guard failed closed (`guard::webhook::record_failure`) — each with a sequence number that only
 //! grows, the time, the backend, the request id the access log writes, a stable kind, the
 //! status the client got and a short fixed message. Served on the admin port as
 //! `GET /errors?after=<seq>` ([`crate::admin`]).
@@ -22,13 +22,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use agw_policy::bundle::Guard;
-use http::HeaderMap;
 use serde::Serialize;
 
-use crate::access_log::REQUEST_ID;
 use crate::access_log::record::Timestamp;
-use crate::guard::webhook::Failure;
 
 /// Faults kept; older ones are dropped (a poller sees the gap in the sequence numbers).
 pub const CAPACITY: usize = 64;
@@ -217,40 +213,6 @@ impl Watch {
             _ => None,
         }
     }
-}
-
-/// Keeps a request refused because `guard`'s checker failed: agw did not decide, so it is a
-/// fault even though the client got the guard's refusal (`guard_rejected` in the access log).
-/// `headers` are the request's, which carry the access log's request id. The message names
-/// the guard and what went wrong, never the checker's answer (it could echo the prompt).
-pub fn guard_failed(
-    errors: &RecentErrors,
-    backend: &str,
-    headers: &HeaderMap,
-    guard: &Guard,
-    failure: &Failure,
-) {
-    let what = match failure {
-        Failure::Timeout(after) => format!("did not answer within {after:?}"),
-        Failure::Busy => "was busy".to_owned(),
-        Failure::Unreachable { step, .. } => format!("could not be reached ({step})"),
-        Failure::Status(status) => format!("answered HTTP {status}"),
-        Failure::BadVerdict(_) => "gave no valid verdict".to_owned(),
-    };
-    errors.push(Fault {
-        backend: backend.to_owned(),
-        request_id: headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        kind: GUARD_WEBHOOK_FAILED,
-        status: guard.reject.status,
-        message: format!(
-            "the checker of webhook guard {} {what}; the guard failed closed",
-            guard.id
-        ),
-    });
 }
 
 fn fault_message(kind: &str, upstream: &str) -> String {

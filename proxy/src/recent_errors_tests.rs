@@ -116,35 +116,6 @@ fn the_access_log_keeps_a_failed_request_under_the_id_the_client_got() {
 }
 
 #[test]
-fn a_failed_webhook_checker_is_kept_without_its_answer() {
-    let errors = RecentErrors::default();
-    let guard = Guard {
-        id: "request[1]".into(),
-        action: agw_policy::bundle::GuardAction::Reject,
-        reject: agw_policy::bundle::Rejection {
-            status: 403,
-            message: "refused".into(),
-        },
-        scope: agw_policy::bundle::GuardScope::default(),
-        detectors: Vec::new(),
-        webhook: None,
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(REQUEST_ID, http::HeaderValue::from_static("req-7"));
-    let echoed = Failure::BadVerdict("the prompt was: my credit card".into());
-    guard_failed(&errors, "team-a/anthropic", &headers, &guard, &echoed);
-    let fault = &errors.after(0).errors[0];
-    assert_eq!(
-        (fault.request_id.as_str(), fault.kind, fault.status),
-        ("req-7", GUARD_WEBHOOK_FAILED, 403)
-    );
-    assert_eq!(
-        fault.message,
-        "the checker of webhook guard request[1] gave no valid verdict; the guard failed closed"
-    );
-}
-
-#[test]
 fn the_ring_keeps_the_last_faults_and_numbers_on() {
     let errors = RecentErrors::default();
     for n in 0..CAPACITY + 5 {

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::api::{BackendRef, Gateway, HTTPRoute, ReferenceGrant};
 use super::attach;
-use crate::cluster::listed;
+use crate::stores::listed;
 
 /// Readers of the stores; cheap to clone.
 #[derive(Clone, Debug)]

@@ -29,9 +29,11 @@ use http::{HeaderMap, Request};
 use http_body_util::{BodyExt as _, Limited};
 use serde_json::Value;
 
+use crate::access_log::REQUEST_ID;
 use crate::body::full;
 use crate::error::{BoxError, Chain};
 use crate::metrics::{WebhookLabels, WebhookTimeLabels};
+use crate::recent_errors::{Fault, GUARD_WEBHOOK_FAILED, RecentErrors};
 use crate::state::State;
 
 /// Largest checker answer read.
@@ -251,6 +253,40 @@ fn upstream(call: &WebhookCall) -> Upstream {
         path_prefix: String::new(),
         model: None,
     }
+}
+
+/// Keeps a request refused because `guard`'s checker failed: agw did not decide, so it is a
+/// fault even though the client got the guard's refusal (`guard_rejected` in the access log).
+/// `headers` are the request's, which carry the access log's request id. The message names
+/// the guard and what went wrong, never the checker's answer (it could echo the prompt).
+pub fn record_failure(
+    errors: &RecentErrors,
+    backend: &str,
+    headers: &HeaderMap,
+    guard: &Guard,
+    failure: &Failure,
+) {
+    let what = match failure {
+        Failure::Timeout(after) => format!("did not answer within {after:?}"),
+        Failure::Busy => "was busy".to_owned(),
+        Failure::Unreachable { step, .. } => format!("could not be reached ({step})"),
+        Failure::Status(status) => format!("answered HTTP {status}"),
+        Failure::BadVerdict(_) => "gave no valid verdict".to_owned(),
+    };
+    errors.push(Fault {
+        backend: backend.to_owned(),
+        request_id: headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        kind: GUARD_WEBHOOK_FAILED,
+        status: guard.reject.status,
+        message: format!(
+            "the checker of webhook guard {} {what}; the guard failed closed",
+            guard.id
+        ),
+    });
 }
 
 fn unreachable(step: &'static str, source: impl Into<BoxError>) -> Failure {

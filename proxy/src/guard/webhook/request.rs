@@ -158,7 +158,7 @@ pub async fn check(
             }
             Err(_) if checker.call.fail_open => {}
             Err(failure) => {
-                crate::recent_errors::guard_failed(
+                super::record_failure(
                     state.access_log.recent_errors(),
                     backend,
                     headers,

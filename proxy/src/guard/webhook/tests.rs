@@ -1,7 +1,11 @@
 use super::request::{role_of, roles};
 use super::response::texts;
-use super::{Failure, Verdict, parse_verdict};
+use super::{Failure, Verdict, parse_verdict, record_failure};
+use crate::access_log::REQUEST_ID;
 use crate::messages;
+use crate::recent_errors::{GUARD_WEBHOOK_FAILED, RecentErrors};
+use agw_policy::bundle::Guard;
+use http::HeaderMap;
 
 fn verdict(answer: &str, expected: usize) -> Result<Verdict, Failure> {
     parse_verdict(answer.as_bytes(), expected)
@@ -97,4 +101,33 @@ fn reply_texts_are_found_by_span() {
         .map(|t| (t.text.as_str(), &body[t.span.0..t.span.1]))
         .collect();
     assert_eq!(spans, [("aA", r#""a\u0041""#), ("b", r#""b""#)]);
+}
+
+#[test]
+fn a_failed_webhook_checker_is_kept_without_its_answer() {
+    let errors = RecentErrors::default();
+    let guard = Guard {
+        id: "request[1]".into(),
+        action: agw_policy::bundle::GuardAction::Reject,
+        reject: agw_policy::bundle::Rejection {
+            status: 403,
+            message: "refused".into(),
+        },
+        scope: agw_policy::bundle::GuardScope::default(),
+        detectors: Vec::new(),
+        webhook: None,
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(REQUEST_ID, http::HeaderValue::from_static("req-7"));
+    let echoed = Failure::BadVerdict("the prompt was: my credit card".into());
+    record_failure(&errors, "team-a/anthropic", &headers, &guard, &echoed);
+    let fault = &errors.after(0).errors[0];
+    assert_eq!(
+        (fault.request_id.as_str(), fault.kind, fault.status),
+        ("req-7", GUARD_WEBHOOK_FAILED, 403)
+    );
+    assert_eq!(
+        fault.message,
+        "the checker of webhook guard request[1] gave no valid verdict; the guard failed closed"
+    );
 }
