@@ -292,7 +292,7 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         stop.cancel();
-        tokio::time::timeout(Duration::from_millis(1000), server)
+        tokio::time::timeout(Duration::from_secs(1), server)
             .await
             .expect("the drain ended at its timeout, before the slow request")
             .unwrap();
