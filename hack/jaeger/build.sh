@@ -29,28 +29,13 @@ root=$cache/jaeger/$JAEGER_VERSION
 bin=$root/bin
 out=$bin/jaeger
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s; }
-since() { local s=$(($(now) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+# shellcheck source=../lib/go-build.sh
+source "$here/../lib/go-build.sh"
 
 # --- go -----------------------------------------------------------------------
-GO=${GO:-}
-if [[ -z $GO ]]; then
-  if command -v go >/dev/null 2>&1; then GO=go
-  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
-  else
-    die "'go' not found on PATH (and not at /usr/local/go/bin/go).
-Install Go >= 1.24.6 from https://go.dev/dl/ (or your package manager), or set GO=/path/to/go."
-  fi
-fi
-go_version=$("$GO" env GOVERSION 2>/dev/null) || die "'$GO env GOVERSION' failed; is $GO a working Go toolchain?"
+find_go 1.24.6
 
 # --- stamp --------------------------------------------------------------------
-hash_files() {
-  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"
-  else shasum -a 256 "$@"; fi
-}
 stamp_key=$(cd "$here" && hash_files go.mod go.sum build.sh | hash_files - | cut -c1-64)
 stamp=$bin/.stamp
 
