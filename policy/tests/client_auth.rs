@@ -5,16 +5,11 @@
 
 use std::path::Path;
 
-use agw_policy::manifest::{self, Unset};
 use agw_policy::{CompileOptions, compile};
 
-fn backend(path: &Path) -> manifest::BackendDoc {
-    let bytes = std::fs::read(path).expect("readable");
-    manifest::parse_bytes(&bytes, |_| None, Unset::KeepAsWritten)
-        .expect("parses")
-        .backends
-        .remove(0)
-}
+use crate::common::backend_file as backend;
+
+mod common;
 
 #[test]
 fn the_team_sample_compiles_to_its_golden_bundle() {

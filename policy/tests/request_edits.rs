@@ -5,16 +5,14 @@
 
 use std::path::Path;
 
-use agw_policy::manifest::{self, Unset};
+use agw_policy::manifest;
 use agw_policy::{CompileOptions, compile};
+
+mod common;
 
 fn corpus(name: &str) -> manifest::BackendDoc {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.yaml"));
-    let bytes = std::fs::read(path).expect("readable");
-    manifest::parse_bytes(&bytes, |_| None, Unset::KeepAsWritten)
-        .expect("parses")
-        .backends
-        .remove(0)
+    common::backend_file(&path)
 }
 
 #[test]

@@ -5,18 +5,11 @@
 
 use std::path::Path;
 
-use agw_policy::manifest::{self, Unset};
 use agw_policy::{CompileOptions, compile};
 
-fn backend(yaml: &str) -> agw_crds::BackendSpec {
-    manifest::parse_bytes(yaml.as_bytes(), |_| None, Unset::KeepAsWritten)
-        .expect("parses")
-        .backends
-        .remove(0)
-        .spec
-        .typed()
-        .clone()
-}
+use crate::common::spec as backend;
+
+mod common;
 
 #[test]
 fn the_webhook_guards_sample_compiles_to_its_golden_bundle() {
