@@ -55,17 +55,11 @@ fi
 
 mkdir -p "$bin"
 # Serialise concurrent callers (e.g. hack/test.sh and a developer's shell).
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$root/.build.lock"
-  if ! flock -n 9; then
-    log "another build.sh is running; waiting for $root/.build.lock"
-    flock 9
-  fi
-  if up_to_date; then
-    log "helm $HELM_VERSION up to date in $bin (built by another process)"
-    echo "AGW_HELM=$helm"
-    exit 0
-  fi
+serialise "$root/.build.lock"
+if up_to_date; then
+  log "helm $HELM_VERSION up to date in $bin (built by another process)"
+  echo "AGW_HELM=$helm"
+  exit 0
 fi
 
 t_all=$(now)
@@ -76,14 +70,7 @@ export CGO_ENABLED=0 # as upstream's Makefile: a static binary
 export GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 
 # --- modules ------------------------------------------------------------------
-t=$(now)
-log "downloading modules (GOMODCACHE=$("$GO" env GOMODCACHE))"
-if ! dl_err=$("$GO" list -deps ./cmd/helm 2>&1 >/dev/null); then
-  printf '%s\n' "$dl_err" >&2
-  die "module download failed (GOPROXY=$("$GO" env GOPROXY)). Check network access to the Go module proxy;
-if go.mod/go.sum were edited, run 'go mod tidy' in $here."
-fi
-log "modules ready ($(since "$t"))"
+download_modules ./cmd/helm
 
 # --- build --------------------------------------------------------------------
 # The version stamp upstream's Makefile sets for a tagged release; without it
