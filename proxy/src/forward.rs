@@ -16,7 +16,7 @@ use crate::body::{BoxError, ProxyBody, full};
 use crate::clients::Gate;
 use crate::error::{ProxyError, Result, error_response};
 use crate::guard::{self, Inspected, ModelRewrite, Models};
-use crate::metrics::{GuardLabels, RequestLabels, TokenCounters, UpstreamLabels};
+use crate::metrics::{RequestLabels, TokenCounters, UpstreamLabels};
 use crate::response_guard;
 use crate::rewrite;
 use crate::router;
@@ -224,7 +224,9 @@ fn guard(
     match inspected {
         Inspected::Reject(rejected) => {
             log.guard_ended("reject", Some(&rejected.guard_id), 1);
-            count_guard(state, key, &rejected.guard_id, "reject", 1);
+            state
+                .metrics
+                .count_guard(key, &rejected.guard_id, "reject", 1);
             log.guard(&rejected.guard_id, "reject", 1);
             log.fail("guard_rejected");
             tracing::info!(backend = key, guard = %rejected.guard_id, status = rejected.status, request_id = log.request_id(), "request rejected by guard");
@@ -243,7 +245,9 @@ fn guard(
             let spans = masked.iter().map(|hit| hit.count as u64).sum();
             log.guard_ended(if first.is_some() { "mask" } else { "allow" }, first, spans);
             for hit in &masked {
-                count_guard(state, key, &hit.guard_id, "mask", hit.count as u64);
+                state
+                    .metrics
+                    .count_guard(key, &hit.guard_id, "mask", hit.count as u64);
                 log.guard(&hit.guard_id, "mask", hit.count as u64);
                 tracing::info!(backend = key, guard = %hit.guard_id, spans = hit.count, request_id = log.request_id(), "request masked by guard");
             }
@@ -261,19 +265,6 @@ enum Guarded {
         body: Bytes,
         rewrite: Option<ModelRewrite>,
     },
-}
-
-fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64) {
-    let labels = GuardLabels {
-        backend: backend.to_owned(),
-        guard: guard.to_owned(),
-        action: action.to_owned(),
-    };
-    state
-        .metrics
-        .guard_decisions
-        .get_or_create(&labels)
-        .inc_by(by);
 }
 
 /// The guard's rejection, in Anthropic's error format, marked as not worth retrying.

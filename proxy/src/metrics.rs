@@ -235,6 +235,16 @@ impl Metrics {
             .clone()
     }
 
+    /// Counts `by` decisions of `guard` on `backend` with `action` (`agw_guard_decisions_total`).
+    pub fn count_guard(&self, backend: &str, guard: &str, action: &str, by: u64) {
+        let labels = GuardLabels {
+            backend: backend.to_owned(),
+            guard: guard.to_owned(),
+            action: action.to_owned(),
+        };
+        self.guard_decisions.get_or_create(&labels).inc_by(by);
+    }
+
     /// The token counters of `backend`.
     pub fn tokens_for(&self, backend: &str) -> TokenCounters {
         // One family lookup per statement: a lookup holds the family's read lock until the

@@ -18,7 +18,6 @@ use crate::access_log::Entry;
 use crate::body::ProxyBody;
 use crate::error::{ProxyError, Result};
 use crate::messages;
-use crate::metrics::GuardLabels;
 use crate::state::State;
 
 /// What the request webhook guards decided.
@@ -76,7 +75,7 @@ pub async fn apply(
     match check(state, key, &backend.guards.request, body, headers).await? {
         Outcome::Forward { body, masked } => {
             for (guard, texts) in masked {
-                count_guard(state, key, &guard, "mask", texts as u64);
+                state.metrics.count_guard(key, &guard, "mask", texts as u64);
                 log.guard(&guard, "mask", texts as u64);
                 tracing::info!(backend = key, guard = %guard, texts, request_id = log.request_id(), "request masked by webhook guard");
             }
@@ -87,26 +86,13 @@ pub async fn apply(
             status,
             message,
         } => {
-            count_guard(state, key, &guard_id, "reject", 1);
+            state.metrics.count_guard(key, &guard_id, "reject", 1);
             log.guard(&guard_id, "reject", 1);
             log.fail("guard_rejected");
             tracing::info!(backend = key, guard = %guard_id, status, request_id = log.request_id(), "request rejected by webhook guard");
             Ok(Err(reject(status, &message, &guard_id)))
         }
     }
-}
-
-fn count_guard(state: &State, backend: &str, guard: &str, action: &str, by: u64) {
-    let labels = GuardLabels {
-        backend: backend.to_owned(),
-        guard: guard.to_owned(),
-        action: action.to_owned(),
-    };
-    state
-        .metrics
-        .guard_decisions
-        .get_or_create(&labels)
-        .inc_by(by);
 }
 
 /// Runs the webhook guards among `guards` over `body`, in order.
