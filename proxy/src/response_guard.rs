@@ -88,39 +88,24 @@ pub async fn guard_json(
         .get(&counting.backend)
         .map(|b| b.guards.response.as_slice())
         .filter(|guards| guards.iter().any(|g| g.webhook.is_some()));
-    match guard_response(guards, text) {
-        Ok(JsonOutcome::Allow) if webhooks.is_none() => Response::from_parts(parts, full(bytes)),
-        Ok(JsonOutcome::Allow) => {
-            let body = text.to_owned();
-            checked(
-                state,
-                counting,
-                parts,
-                body,
-                webhooks.unwrap_or_default(),
-                reject,
-            )
-            .await
+    let body = match guard_response(guards, text) {
+        Ok(JsonOutcome::Allow) if webhooks.is_none() => {
+            return Response::from_parts(parts, full(bytes));
         }
+        Ok(JsonOutcome::Allow) => text.to_owned(),
         Ok(JsonOutcome::Mask { body, hits }) => {
             counting.masked(&hits);
-            checked(
-                state,
-                counting,
-                parts,
-                body,
-                webhooks.unwrap_or_default(),
-                reject,
-            )
-            .await
+            body
         }
         Ok(JsonOutcome::Reject(rejected)) => {
             counting.count(&rejected.guard_id, "reject", 1);
             tracing::info!(backend = %counting.backend, guard = %rejected.guard_id, status = rejected.status, "response rejected by guard");
-            reject(rejected.status, &rejected.message, &rejected.guard_id)
+            return reject(rejected.status, &rejected.message, &rejected.guard_id);
         }
-        Err(err) => cannot_inspect(&err.to_string()),
-    }
+        Err(err) => return cannot_inspect(&err.to_string()),
+    };
+    let webhooks = webhooks.unwrap_or_default();
+    checked(state, counting, parts, body, webhooks, reject).await
 }
 
 /// Runs the response webhook guards (none: nothing to do) on a reply the regex guards let
