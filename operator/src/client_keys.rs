@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agw_crds::BackendSpec;
-use agw_policy::Compiled;
-use agw_policy::bundle::{JwksSource, MountedJwks};
+use agw_policy::bundle::{BundleBackend, JwksSource, MountedJwks};
 use agw_policy::{client_keys, jwks};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
@@ -46,66 +45,78 @@ struct JwksRef {
     key: String,
 }
 
-/// The key Secrets of a compiled Backend: named ones at their directory, selected ones each
-/// in its own directory under the selector's. `secrets` is the cache of the Secret metadata
-/// watch; a selector waits for its first full list, so a starting operator never rolls pods
-/// to a selection it has only half seen.
+/// The compiled backends of one bundle (a Backend's own, or a Gateway's), by bundle key.
+pub type Backends = BTreeMap<String, BundleBackend>;
+
+/// The key Secrets of compiled backends in `namespace`: named ones at their directory,
+/// selected ones each in its own directory under the selector's, each object once (two
+/// backends may share a key Secret). `secrets` is the cache of the Secret metadata watch; a
+/// selector waits for its first full list, so a starting operator never rolls pods to a
+/// selection it has only half seen.
 pub async fn mounts(
     secrets: &Store<PartialObjectMeta<Secret>>,
     namespace: &str,
-    compiled: &Compiled,
+    backends: &Backends,
 ) -> Result<Vec<KeyMount>, Error> {
-    let mut out = Vec::new();
-    let sources = compiled
-        .bundle
-        .backends
+    let mut out: Vec<KeyMount> = Vec::new();
+    let sources = backends
         .values()
         .filter_map(|b| b.clients.as_ref())
         .flat_map(|c| c.key_sources.iter());
     for source in sources {
         match (&source.secret, &source.match_labels) {
-            (Some(secret), _) => out.push(KeyMount {
-                secret: secret.clone(),
-                path: source.dir.clone(),
-                config_map: false,
-                jwks: false,
-            }),
+            (Some(secret), _) => push_once(
+                &mut out,
+                KeyMount {
+                    secret: secret.clone(),
+                    path: source.dir.clone(),
+                    config_map: false,
+                    jwks: false,
+                },
+            ),
             (None, Some(labels)) => {
                 listed(secrets)
                     .await
                     .map_err(|_| Error::CacheClosed("Secret"))?;
                 for secret in selected(&secrets.state(), namespace, labels) {
                     let path = format!("{}/{secret}", source.dir);
-                    out.push(KeyMount {
-                        secret,
-                        path,
-                        config_map: false,
-                        jwks: false,
-                    });
+                    push_once(
+                        &mut out,
+                        KeyMount {
+                            secret,
+                            path,
+                            config_map: false,
+                            jwks: false,
+                        },
+                    );
                 }
             }
             (None, None) => {}
         }
     }
-    for mounted in jwks_refs(compiled) {
-        let mount = KeyMount {
-            secret: mounted.name.clone(),
-            path: mounted.dir.clone(),
-            config_map: mounted.kind == "ConfigMap",
-            jwks: true,
-        };
+    for mounted in jwks_refs(backends) {
         // One Secret may hold keys for two providers: one volume.
-        if !out.contains(&mount) {
-            out.push(mount);
-        }
+        push_once(
+            &mut out,
+            KeyMount {
+                secret: mounted.name.clone(),
+                path: mounted.dir.clone(),
+                config_map: mounted.kind == "ConfigMap",
+                jwks: true,
+            },
+        );
     }
     Ok(out)
 }
 
-fn jwks_refs(compiled: &Compiled) -> impl Iterator<Item = &MountedJwks> {
-    compiled
-        .bundle
-        .backends
+fn push_once(mounts: &mut Vec<KeyMount>, mount: KeyMount) {
+    if !mounts.contains(&mount) {
+        mounts.push(mount);
+    }
+}
+
+fn jwks_refs(backends: &Backends) -> impl Iterator<Item = &MountedJwks> {
+    backends
         .values()
         .filter_map(|b| b.clients.as_ref())
         .flat_map(|c| c.jwt_providers.iter())
@@ -120,18 +131,16 @@ fn jwks_refs(compiled: &Compiled) -> impl Iterator<Item = &MountedJwks> {
 pub async fn check_jwks(
     client: &Client,
     namespace: &str,
-    compiled: &Compiled,
+    backends: &Backends,
     keys: ClientKeys,
 ) -> Result<ClientKeys, Error> {
-    let providers: usize = compiled
-        .bundle
-        .backends
+    let providers: usize = backends
         .values()
         .filter_map(|b| b.clients.as_ref())
         .map(|c| c.jwt_providers.len())
         .sum();
     let mut problems = Vec::new();
-    for mounted in jwks_refs(compiled) {
+    for mounted in jwks_refs(backends) {
         let wanted = JwksRef {
             kind: mounted.kind.clone(),
             name: mounted.name.clone(),

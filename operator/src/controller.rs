@@ -279,10 +279,11 @@ async fn reconcile_inner<K: Kind>(
     let (acceptance, programming, auth, clients) = match compile(backend.backend_spec(), &options) {
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
-            let keys = client_keys::mounts(secrets, &namespace, &compiled).await?;
+            let keys = client_keys::mounts(secrets, &namespace, &compiled.bundle.backends).await?;
             let clients = if authenticates(&compiled) {
                 let keys = client_keys::check(&ctx.client, &namespace, &keys).await?;
-                client_keys::check_jwks(&ctx.client, &namespace, &compiled, keys).await?
+                client_keys::check_jwks(&ctx.client, &namespace, &compiled.bundle.backends, keys)
+                    .await?
             } else {
                 ClientKeys::NotConfigured
             };

@@ -191,17 +191,9 @@ pub fn proxy_deployment(
             )
         })
         .unwrap_or_default();
-    // Client key Secrets land whole: every entry is an identity the proxy reads. JWT key
-    // sets held in ConfigMaps land the same way.
-    for (index, key) in keys.iter().enumerate() {
-        let volume = format!("client-keys-{index}");
-        volumes.push(if key.config_map {
-            config_map_volume(&volume, &key.secret)
-        } else {
-            secret_volume(&volume, &key.secret, None, 0o440)
-        });
-        mounts.push(read_only_mount(&volume, &key.path));
-    }
+    let (key_volumes, key_mounts) = client_key_volumes(keys);
+    volumes.extend(key_volumes);
+    mounts.extend(key_mounts);
     proxy_pod_deployment(
         ProxyPod {
             metadata: owned_meta(backend, proxy_name(&name), owner),
@@ -217,6 +209,24 @@ pub fn proxy_deployment(
         },
         settings,
     )
+}
+
+/// The volumes and mounts of client key Secrets and JWT key sets, for a Backend's proxy and a
+/// Gateway's alike. Key Secrets land whole: every entry is an identity the proxy reads. JWT
+/// key sets held in ConfigMaps land the same way.
+pub(crate) fn client_key_volumes(keys: &[KeyMount]) -> (Vec<Volume>, Vec<VolumeMount>) {
+    keys.iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let volume = format!("client-keys-{index}");
+            let source = if key.config_map {
+                config_map_volume(&volume, &key.secret)
+            } else {
+                secret_volume(&volume, &key.secret, None, 0o440)
+            };
+            (source, read_only_mount(&volume, &key.path))
+        })
+        .unzip()
 }
 
 /// What differs between the proxy pods of a Backend and of a Gateway.

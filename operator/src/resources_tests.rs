@@ -163,9 +163,16 @@ fn a_gateway_is_programmed_into_a_secret_a_deployment_and_a_service() {
         &bundle,
     );
     insta::assert_yaml_snapshot!("gateway_bundle_secret", secret);
+    // A Backend behind the Gateway reads gateway keys: its pods mount them as a Backend's do.
+    let keys = [crate::client_keys::KeyMount {
+        secret: "team-keys".to_owned(),
+        path: "/var/run/agw/auth/agentgateway-system/team-keys".to_owned(),
+        config_map: false,
+        jwks: false,
+    }];
     insta::assert_yaml_snapshot!(
         "gateway_proxy_deployment",
-        gateway_resources::deployment(&gateway, &owner, 80, &auth, &settings())
+        gateway_resources::deployment(&gateway, &owner, 80, &auth, &keys, &settings())
     );
     insta::assert_yaml_snapshot!(
         "gateway_proxy_service",
@@ -178,8 +185,14 @@ fn only_a_gateway_listening_below_1024_lowers_the_unprivileged_port_start() {
     let gateway = gateway();
     let owner = gateway.controller_owner_ref(&()).unwrap();
     let sysctls = |port| {
-        let deployment =
-            gateway_resources::deployment(&gateway, &owner, port, &BTreeMap::new(), &settings());
+        let deployment = gateway_resources::deployment(
+            &gateway,
+            &owner,
+            port,
+            &BTreeMap::new(),
+            &[],
+            &settings(),
+        );
         let pod = deployment.spec.unwrap().template.spec.unwrap();
         pod.security_context.unwrap().sysctls
     };

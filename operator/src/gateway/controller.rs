@@ -17,6 +17,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -30,6 +31,7 @@ use super::lookup::{found_backends, grants_for, namespace_labels};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
 use super::{attach, resources as gw_resources};
+use crate::client_keys;
 use crate::cluster::{Scope, apply, apply_status, deployment_availability, kube_err};
 use crate::resources::FIELD_MANAGER;
 use crate::{Error, Result};
@@ -54,6 +56,7 @@ pub async fn run(
     let gateways = controller.store();
     let feeds = index::feeds(client, writers);
     let (by_backend, by_agbe, by_grant) = (ctx.index.clone(), ctx.index.clone(), ctx.index.clone());
+    let by_secret = ctx.index.clone();
     let controller = controller
         .watches_stream(feeds.routes, |route: HTTPRoute| parent_gateways(&route))
         // A Backend change reprograms only the Gateways whose routes refer to it.
@@ -71,6 +74,11 @@ pub async fn run(
         // A grant matters only to Gateways whose routes cross into its namespace.
         .watches_stream(feeds.grants, move |grant: ReferenceGrant| {
             by_grant.gateways_crossing_into(&grant.namespace().unwrap_or_default())
+        })
+        // A key Secret appearing, or a selector gaining or losing one, changes the pods'
+        // volumes; a key edit does not (kubelet updates the mount, the proxy re-reads it).
+        .watches_stream(feeds.secrets, move |secret: PartialObjectMeta<Secret>| {
+            by_secret.gateways_using_secret(&secret)
         })
         .watches(
             Api::<GatewayClass>::all(client.clone()),
@@ -216,8 +224,15 @@ async fn apply_program(
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let secret = gw_resources::bundle_secret(gateway, &owner, &bundle);
     apply(client, &namespace, &secret, &params).await?;
-    let deployment =
-        gw_resources::deployment(gateway, &owner, port, &program.auth, &ctx.base.settings);
+    let keys = client_keys::mounts(ctx.index.secrets(), &namespace, &program.backends).await?;
+    let deployment = gw_resources::deployment(
+        gateway,
+        &owner,
+        port,
+        &program.auth,
+        &keys,
+        &ctx.base.settings,
+    );
     apply(client, &namespace, &deployment, &params).await?;
     let service = apply(
         client,

@@ -1,5 +1,6 @@
 //! The Gateway controller's watch-fed view of what Gateways are programmed from: HTTPRoutes,
-//! Backends of both kinds and ReferenceGrants, held in kube-runtime reflector stores (one
+//! Backends of both kinds, ReferenceGrants and Secret metadata (which key Secrets a selector
+//! picks), held in kube-runtime reflector stores (one
 //! watch each, as linkerd's policy controller feeds its index), so a reconcile reads memory
 //! instead of listing routes and getting Backends from the apiserver, and a change requeues
 //! only the Gateways it can affect.
@@ -10,9 +11,11 @@
 
 use std::collections::HashSet;
 
-use agw_crds::{AgentgatewayBackend, Backend};
+use agw_crds::{AgentgatewayBackend, Backend, BackendObject as _, BackendSpec};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -21,6 +24,7 @@ use tokio::sync::watch;
 
 use super::api::{BackendRef, Gateway, HTTPRoute, ReferenceGrant};
 use super::attach;
+use crate::client_keys;
 use crate::stores::listed;
 
 /// Readers of the stores; cheap to clone.
@@ -30,6 +34,7 @@ pub struct Index {
     backends: Store<Backend>,
     agentgateway_backends: Store<AgentgatewayBackend>,
     grants: Store<ReferenceGrant>,
+    secrets: Store<PartialObjectMeta<Secret>>,
     /// True once every store holds its first full list. A watch channel, because a store's
     /// own readiness future wakes only its latest waiter, and many reconciles wait at once.
     ready: watch::Receiver<bool>,
@@ -42,6 +47,7 @@ pub struct Writers {
     backends: Writer<Backend>,
     agentgateway_backends: Writer<AgentgatewayBackend>,
     grants: Writer<ReferenceGrant>,
+    secrets: Writer<PartialObjectMeta<Secret>>,
     ready: watch::Sender<bool>,
 }
 
@@ -51,12 +57,14 @@ pub fn new() -> (Index, Writers) {
     let (backends, backends_writer) = reflector::store();
     let (agentgateway_backends, agbe_writer) = reflector::store();
     let (grants, grants_writer) = reflector::store();
+    let (secrets, secrets_writer) = reflector::store();
     let (ready_tx, ready) = watch::channel(false);
     let index = Index {
         routes,
         backends,
         agentgateway_backends,
         grants,
+        secrets,
         ready,
     };
     let writers = Writers {
@@ -64,6 +72,7 @@ pub fn new() -> (Index, Writers) {
         backends: backends_writer,
         agentgateway_backends: agbe_writer,
         grants: grants_writer,
+        secrets: secrets_writer,
         ready: ready_tx,
     };
     (index, writers)
@@ -78,7 +87,15 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
     K: 'static,
 {
-    let watch = watcher(Api::<K>::all(client.clone()), watcher::Config::default());
+    feed_with(client, writer, watcher::Config::default())
+}
+
+fn feed_with<K>(client: &Client, writer: Writer<K>, config: watcher::Config) -> Feed<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+    K: 'static,
+{
+    let watch = watcher(Api::<K>::all(client.clone()), config);
     reflector::reflector(writer, watch)
         .default_backoff()
         .touched_objects()
@@ -95,6 +112,8 @@ pub struct Feeds {
     pub agentgateway_backends: Feed<AgentgatewayBackend>,
     /// ReferenceGrants.
     pub grants: Feed<ReferenceGrant>,
+    /// Secret metadata (never values).
+    pub secrets: Feed<PartialObjectMeta<Secret>>,
 }
 
 impl std::fmt::Debug for Feeds {
@@ -112,6 +131,13 @@ pub fn feeds(client: &Client, writers: Writers) -> Feeds {
         backends: feed(client, writers.backends),
         agentgateway_backends: feed(client, writers.agentgateway_backends),
         grants: feed(client, writers.grants),
+        // `Api<PartialObjectMeta<_>>` lists and watches metadata only; service-account
+        // tokens are never key Secrets.
+        secrets: feed_with(
+            client,
+            writers.secrets,
+            watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
+        ),
     }
 }
 
@@ -122,6 +148,7 @@ fn signal_ready(writers: &Writers) {
         writers.backends.as_reader(),
         writers.agentgateway_backends.as_reader(),
         writers.grants.as_reader(),
+        writers.secrets.as_reader(),
     );
     let ready = writers.ready.clone();
     tokio::spawn(async move {
@@ -129,7 +156,8 @@ fn signal_ready(writers: &Writers) {
             listed(&stores.0).await?;
             listed(&stores.1).await?;
             listed(&stores.2).await?;
-            listed(&stores.3).await
+            listed(&stores.3).await?;
+            listed(&stores.4).await
         };
         if listed.await.is_ok() {
             // Nobody listening means the controller stopped; nothing to tell.
@@ -193,6 +221,45 @@ impl Index {
             .filter(|g| g.namespace().as_deref() == Some(namespace))
             .map(|g| g.as_ref().clone())
             .collect()
+    }
+
+    /// The Secret metadata cache, for resolving key Secret selectors.
+    pub fn secrets(&self) -> &Store<PartialObjectMeta<Secret>> {
+        &self.secrets
+    }
+
+    /// Gateways whose routes refer to a Backend (of either kind) reading `secret` (its
+    /// namespace's) as client keys or a JWT key set: a selector may have gained or lost it,
+    /// or a named one appeared.
+    pub fn gateways_using_secret(
+        &self,
+        secret: &PartialObjectMeta<Secret>,
+    ) -> Vec<ObjectRef<Gateway>> {
+        let namespace = secret.namespace().unwrap_or_default();
+        let reads = |spec: &BackendSpec| client_keys::refers_to(spec, secret);
+        let mut names: Vec<String> = self
+            .backends
+            .state()
+            .iter()
+            .filter(|b| b.namespace().as_deref() == Some(&*namespace) && reads(b.backend_spec()))
+            .map(|b| b.name_any())
+            .collect();
+        names.extend(
+            self.agentgateway_backends
+                .state()
+                .iter()
+                .filter(|b| {
+                    b.namespace().as_deref() == Some(&*namespace) && reads(b.backend_spec())
+                })
+                .map(|b| b.name_any()),
+        );
+        let mut gateways: Vec<ObjectRef<Gateway>> = names
+            .iter()
+            .flat_map(|name| self.gateways_using_backend(&namespace, name))
+            .collect();
+        gateways.sort_by_key(ToString::to_string);
+        gateways.dedup();
+        gateways
     }
 
     /// Gateways whose routes refer to the Backend (of either kind) `namespace/name`: the only

@@ -83,6 +83,62 @@ fn a_grant_requeues_only_gateways_whose_routes_cross_into_its_namespace() {
 }
 
 #[test]
+fn a_key_secret_requeues_only_gateways_routing_to_backends_that_read_it() {
+    let (index, mut writers) = new();
+    for route in [
+        route("team-a", "named", "gw-named", &agw_ref("named", None)),
+        route(
+            "team-a",
+            "selected",
+            "gw-selected",
+            &agw_ref("selected", None),
+        ),
+        route("team-a", "plain", "gw-plain", &agw_ref("plain", None)),
+    ] {
+        writers.routes.apply_watcher_event(&Event::Apply(route));
+    }
+    let backend = |name: &str, keys: serde_json::Value| -> Backend {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "agentgateway.dev/v1alpha1", "kind": "Backend",
+            "metadata": {"name": name, "namespace": "team-a"},
+            "spec": {"ai": {"provider": {"anthropic": {}}},
+                     "policies": {"apiKeyAuthentication": keys}}
+        }))
+        .unwrap()
+    };
+    for b in [
+        backend(
+            "named",
+            serde_json::json!({"secretRef": {"name": "team-keys"}}),
+        ),
+        backend(
+            "selected",
+            serde_json::json!({"secretSelector": {"matchLabels": {"keys": "team"}}}),
+        ),
+        backend("plain", serde_json::json!({"secretRef": {"name": "other"}})),
+    ] {
+        writers.backends.apply_watcher_event(&Event::Apply(b));
+    }
+    let secret = |namespace: &str, name: &str, labels: serde_json::Value| {
+        serde_json::from_value::<PartialObjectMeta<Secret>>(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels}
+        }))
+        .unwrap()
+    };
+    let named = secret("team-a", "team-keys", serde_json::json!({}));
+    assert_eq!(names(index.gateways_using_secret(&named)), ["gw-named"]);
+    let labelled = secret("team-a", "bob", serde_json::json!({"keys": "team"}));
+    assert_eq!(
+        names(index.gateways_using_secret(&labelled)),
+        ["gw-selected"]
+    );
+    // The same names in another namespace concern nobody.
+    let elsewhere = secret("team-b", "team-keys", serde_json::json!({"keys": "team"}));
+    assert!(index.gateways_using_secret(&elsewhere).is_empty());
+}
+
+#[test]
 fn routes_of_a_gateway_are_its_children_in_a_stable_order() {
     let gateway: Gateway = serde_json::from_value(serde_json::json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -132,6 +188,12 @@ async fn every_waiting_reconcile_wakes_once_all_stores_are_listed() {
         "ready with grants unlisted"
     );
     writers.grants.apply_watcher_event(&Event::InitDone);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        reconciles.iter().all(|w| !w.is_finished()),
+        "ready with Secrets unlisted"
+    );
+    writers.secrets.apply_watcher_event(&Event::InitDone);
     for reconcile in reconciles {
         tokio::time::timeout(std::time::Duration::from_secs(5), reconcile)
             .await

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use agw_policy::bundle::{BundleBackend, JwksSource, Rule, RuleMatch};
+use agw_policy::bundle::{BundleBackend, Rule, RuleMatch};
 
 use self::matches::{rewrite_of, rule_matches};
 use kube::ResourceExt;
@@ -391,19 +391,9 @@ fn resolve_backend(
             Err(refused(
                 reasons::REF_NOT_PERMITTED,
                 format!(
-                    "{kind} {key} has an auth Secret, and a pod can mount Secrets only from its \
-                     own namespace ({gateway_ns}); put the Backend and its Secret there"
-                ),
-            ))
-        }
-        Some(FoundBackend::Compiled { backend, .. }) if reads_client_secrets(backend) => {
-            Err(refused(
-                reasons::INVALID_BACKEND,
-                format!(
-                    "{kind} {key} authenticates clients with gateway keys or a JWT key set \
-                     held in a Secret or ConfigMap, which Gateway proxies do not mount yet; \
-                     send its clients to the Backend's own Service, or give its JWT provider \
-                     an inline or URL key set"
+                    "{kind} {key} has an auth Secret (and any client key Secrets), and a pod can \
+                     mount Secrets only from its own namespace ({gateway_ns}); put the Backend \
+                     and its Secrets there"
                 ),
             ))
         }
@@ -421,19 +411,6 @@ fn resolve_backend(
             Ok(Some(key))
         }
     }
-}
-
-/// Whether the backend's client authentication reads mounted Secrets or ConfigMaps (gateway
-/// keys, a mounted JWT key set). A Gateway proxy does not mount them, so its proxy could
-/// only refuse every client: the route is refused instead, saying why.
-fn reads_client_secrets(backend: &BundleBackend) -> bool {
-    backend.clients.as_ref().is_some_and(|clients| {
-        !clients.key_sources.is_empty()
-            || clients
-                .jwt_providers
-                .iter()
-                .any(|p| matches!(p.jwks, JwksSource::Mounted(_)))
-    })
 }
 
 /// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to the `kind` object

@@ -19,9 +19,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::api::Gateway;
+use crate::client_keys::KeyMount;
 use crate::resources::{
-    BUNDLE_KEY, ProxyPod, ProxySettings, bundle_secret_name, owner_labels, owner_selector,
-    proxy_pod_deployment, read_only_mount, restricted_pod, secret_volume,
+    BUNDLE_KEY, ProxyPod, ProxySettings, bundle_secret_name, client_key_volumes, owner_labels,
+    owner_selector, proxy_pod_deployment, read_only_mount, restricted_pod, secret_volume,
 };
 
 /// The label implementations put on a Gateway's objects (Gateway API convention).
@@ -80,12 +81,13 @@ pub fn service(gateway: &Gateway, owner: &OwnerReference, listen: i32) -> Servic
 }
 
 /// The proxy Deployment; `auth` maps each auth Secret (in the Gateway's namespace) to the keys
-/// the bundle reads.
+/// the bundle reads, and `keys` are the client key Secrets and JWT key sets its backends read.
 pub fn deployment(
     gateway: &Gateway,
     owner: &OwnerReference,
     listen: i32,
     auth: &BTreeMap<String, Vec<String>>,
+    keys: &[KeyMount],
     settings: &ProxySettings,
 ) -> Deployment {
     let name = gateway.name_any();
@@ -98,6 +100,9 @@ pub fn deployment(
         let path = format!("{}/{namespace}/{secret}", settings.auth_mount_root());
         mounts.push(read_only_mount(&volume, &path));
     }
+    let (key_volumes, key_mounts) = client_key_volumes(keys);
+    volumes.extend(key_volumes);
+    mounts.extend(key_mounts);
     let mut security = restricted_pod();
     if listen < 1024 {
         security.sysctls = Some(vec![Sysctl {
