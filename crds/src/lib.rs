@@ -15,6 +15,7 @@
 
 pub mod client_auth;
 pub mod conditions;
+pub mod policy;
 mod schema;
 pub mod spec;
 #[cfg(feature = "kube")]
@@ -44,6 +45,9 @@ pub use client_auth::{
     ApiKeyAuthentication, Authorization, AuthorizationRule, Jwks, JwtAuthentication, JwtProvider,
     LocalKeyRef, LocalRateLimit, LocalSecretRef, RateLimit, RemoteJwks, SecretSelector,
 };
+#[cfg(feature = "kube")]
+pub use policy::{AgentgatewayPolicy, PolicyAncestorRef, PolicyAncestorStatus, PolicyStatus};
+pub use policy::{AgentgatewayPolicySpec, POLICY_KIND, PolicyTargetRef, TrafficPolicy};
 pub use spec::*;
 #[cfg(feature = "kube")]
 pub use status::BackendStatus;
@@ -72,6 +76,13 @@ pub fn backend_crd_yaml() -> Result<String, serde_norway::Error> {
 pub fn agentgateway_backend_crd_yaml() -> Result<String, serde_norway::Error> {
     use kube::CustomResourceExt as _;
     crd_yaml(&AgentgatewayBackend::crd(), " agentgatewaybackend")
+}
+
+/// Renders the AgentgatewayPolicy CRD as `crds/agentgatewaypolicy.yaml` holds it.
+#[cfg(feature = "kube")]
+pub fn agentgateway_policy_crd_yaml() -> Result<String, serde_norway::Error> {
+    use kube::CustomResourceExt as _;
+    crd_yaml(&AgentgatewayPolicy::crd(), " agentgatewaypolicy")
 }
 
 #[cfg(feature = "kube")]

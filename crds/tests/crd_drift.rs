@@ -46,6 +46,23 @@ fn checked_in_agentgateway_backend_crds_match() {
     }
 }
 
+#[test]
+fn checked_in_agentgateway_policy_crds_match() {
+    let generated = agw_crds::agentgateway_policy_crd_yaml().expect("CRD renders");
+    for path in [
+        "agentgatewaypolicy.yaml",
+        "../config/crd/agentgatewaypolicy.yaml",
+        "../charts/agw-crds/files/agentgatewaypolicy.yaml",
+    ] {
+        let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let checked_in = std::fs::read_to_string(&full).expect("the CRD file is readable");
+        assert!(
+            generated == checked_in,
+            "{path} is stale; run `cargo run -p agw-crds --bin crdgen agentgatewaypolicy > {path}`"
+        );
+    }
+}
+
 /// Two CRDs sharing a short name make `kubectl get agbe` ambiguous: agentgateway's kind owns it.
 #[test]
 fn agbe_names_the_agentgateway_kind_only_and_both_schemas_are_one() {

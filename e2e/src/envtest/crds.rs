@@ -217,7 +217,7 @@ mod tests {
             .flat_map(|f| read_crds(f).unwrap())
             .map(|c| c.spec.names.plural)
             .collect();
-        for plural in ["agentgatewaybackends", "backends"] {
+        for plural in ["agentgatewaybackends", "agentgatewaypolicies", "backends"] {
             assert!(
                 plurals.iter().any(|p| p == plural),
                 "{plural} in {plurals:?}"
