@@ -84,6 +84,7 @@ impl Breaker {
     }
 
     /// The current state.
+    #[cfg(test)]
     pub fn state(&self) -> State {
         *self.lock()
     }
@@ -174,6 +175,7 @@ pub struct Permit {
 
 impl Permit {
     /// Whether this call is the probe of an open breaker.
+    #[cfg(test)]
     pub fn is_probe(&self) -> bool {
         self.probe
     }
