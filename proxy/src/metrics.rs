@@ -94,6 +94,25 @@ pub struct StoreUpLabels {
     pub redis: String,
 }
 
+/// The shared rate-limit store's failure counters and state gauge, registered.
+fn store_metrics(
+    registry: &mut Registry,
+) -> (Family<StoreLabels, Counter>, Family<StoreUpLabels, Gauge>) {
+    let rate_limit_store_errors = Family::default();
+    registry.register(
+        "rate_limit_store_errors",
+        "Calls to the shared rate-limit store (--rate-limit-redis) that failed or timed out, by operation (admit: that request was decided by the per-replica count; charge: tokens missing from the shared count)",
+        rate_limit_store_errors.clone(),
+    );
+    let rate_limit_store_up = Family::default();
+    registry.register(
+        "rate_limit_store_up",
+        "Whether the shared rate-limit store (--rate-limit-redis) is asked: 1 while it answers, 0 while its breaker is open after a failure (budgets decided by the per-replica count without waiting on it)",
+        rate_limit_store_up.clone(),
+    );
+    (rate_limit_store_errors, rate_limit_store_up)
+}
+
 /// Where one backend's counted tokens go.
 #[derive(Clone, Debug)]
 pub struct TokenCounters {
@@ -160,18 +179,7 @@ impl Metrics {
             "Time a webhook guard's checker took to answer (or to fail)",
             webhook_duration.clone(),
         );
-        let rate_limit_store_errors = Family::default();
-        registry.register(
-            "rate_limit_store_errors",
-            "Calls to the shared rate-limit store (--rate-limit-redis) that failed or timed out, by operation (admit: that request was decided by the per-replica count; charge: tokens missing from the shared count)",
-            rate_limit_store_errors.clone(),
-        );
-        let rate_limit_store_up = Family::default();
-        registry.register(
-            "rate_limit_store_up",
-            "Whether the shared rate-limit store (--rate-limit-redis) is asked: 1 while it answers, 0 while its breaker is open after a failure (budgets decided by the per-replica count without waiting on it)",
-            rate_limit_store_up.clone(),
-        );
+        let (rate_limit_store_errors, rate_limit_store_up) = store_metrics(&mut registry);
         registry.register(
             "requests",
             "Requests by backend, route and status class",
