@@ -164,13 +164,13 @@ impl Limiter {
         if budgets.is_empty() {
             return Ok(Charges::default());
         }
+        let Some(permit) = shared.breaker.permit(Instant::now()) else {
+            return self.local.admit(backend, identity, limits, now);
+        };
         let counters: Vec<shared::Counter> = budgets
             .iter()
             .map(|(key, limit)| key.counter(limit.amount, now))
             .collect();
-        let Some(permit) = shared.breaker.permit(Instant::now()) else {
-            return self.local.admit(backend, identity, limits, now);
-        };
         match shared.store.admit(&counters).await {
             Ok(None) => {
                 permit.succeeded();
