@@ -1,7 +1,8 @@
 """Budgets shared by two real agw-proxy replicas through a real redis-server
 (`--rate-limit-redis`): a request budget admits exactly its amount across both, a token budget
 spent through one refuses on the other, and a Redis that dies leaves requests answered by each
-replica's own count (never unlimited) with the failures in a metric.
+replica's own count (never unlimited) with the failures in a metric; a Redis that hangs opens
+the replica's breaker (agw_rate_limit_store_up 0) until a probe finds it answering again.
 
 redis-server comes from hack/redis/install.sh (hack/test.sh exports AGW_REDIS_SERVER); each
 test starts its own on a free loopback port without persistence and kills it at the end."""
@@ -62,6 +63,29 @@ class Redis:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self, *args: str, timeout: float = 10) -> bytes | None:
+        """One command over a raw socket (RESP): a status or error line, a number's digits,
+        a bulk string, or None."""
+        request = b"*%d\r\n" % len(args) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as connection:
+            connection.sendall(request)
+            reply = b""
+            while True:
+                chunk = connection.recv(4096)
+                assert chunk, f"Redis closed the connection after {reply!r}"
+                reply += chunk
+                head, _, rest = reply.partition(b"\r\n")
+                if not _:
+                    continue
+                if not head.startswith(b"$"):
+                    return head
+                size = int(head[1:])
+                if size < 0:
+                    return None
+                if len(rest) >= size + 2:
+                    return rest[:size]
 
     def stop(self):
         if self.process.poll() is None:
@@ -176,8 +200,44 @@ def test_a_dead_redis_leaves_each_replica_its_own_bound_and_counts_the_failures(
         assert time.time() - started < 2, "a request waited on the dead Redis"
     assert answered == [200, 200, 200, 429], answered
     assert post(b)[0] == 200, "B decides by its own count as well"
+    # The first failure opens A's breaker: the next requests do not ask Redis for a second
+    # (one more failure per probe if this loop was slower than that).
     errors = metric(a, "agw_rate_limit_store_errors_total", 'operation="admit"')
-    assert errors == 4, a.admin("/metrics")[1]
+    assert 1 <= errors < 4, a.admin("/metrics")[1]
     assert metric(b, "agw_rate_limit_store_errors_total", 'operation="admit"') == 1
-    assert "rate-limit store failed" in a.logs(), a.logs()
+    assert metric(a, "agw_rate_limit_store_up", f'redis="127.0.0.1:{redis.port}"') == 0
+    assert a.logs().count("rate-limit store failed") == 1, a.logs()
     assert len(mock.messages_requests()) == 6
+
+
+def test_a_hanging_redis_opens_the_breaker_until_it_answers_again(replicas, mock, redis):
+    a, _ = replicas("      - {requests: 100, unit: Minutes}")
+    up = f'redis="127.0.0.1:{redis.port}"'
+    early_in_a_minute()
+    assert post(a)[0] == 200
+    assert metric(a, "agw_rate_limit_store_up", up) == 1
+    # Redis accepts and reads but answers nobody for 3 s.
+    assert redis.command("CLIENT", "PAUSE", "3000", "ALL") == b"+OK"
+    answered = [post(a)[0] for _ in range(10)]
+    assert answered == [200] * 10, answered
+    assert metric(a, "agw_rate_limit_store_up", up) == 0
+    # The first request waited for the timeout; the others were decided without asking Redis
+    # (each would have timed out too), but for a probe if this loop outlasted the cool-down.
+    errors = metric(a, "agw_rate_limit_store_errors_total", 'operation="admit"')
+    assert 1 <= errors <= 3, a.admin("/metrics")[1]
+    # CLIENT UNPAUSE is held by the pause itself: it answers once the pause is over.
+    assert redis.command("CLIENT", "UNPAUSE") == b"+OK"
+    deadline = time.time() + 10
+    while metric(a, "agw_rate_limit_store_up", up) != 1:
+        assert time.time() < deadline, a.logs()
+        assert post(a)[0] == 200
+        time.sleep(0.2)
+    assert metric(a, "agw_rate_limit_store_errors_total", 'operation="admit"') == errors
+    # Redis counts again: the next request adds to the backend's counter of this minute.
+    backend = "default/anthropic"
+    key = f"agw:rl:v1:requests:60s:{int(time.time()) // 60}:{len(backend)}:{backend}:backend"
+    before = int(redis.command("GET", key) or 0)
+    assert post(a)[0] == 200
+    assert int(redis.command("GET", key) or 0) == before + 1
+    assert a.logs().count("rate-limit store failed") == 1, a.logs()
+    assert "rate-limit store answers again" in a.logs(), a.logs()

@@ -141,7 +141,7 @@ async fn default_values_render_what_config_default_renders() {
 #[tokio::test]
 async fn bad_values_are_refused_at_render_time_with_their_path() {
     let (helm, _home) = helm();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--set", "logFormat=xml"],
             "at '/logFormat': value must be one of 'json', 'text'",
@@ -153,6 +153,10 @@ async fn bad_values_are_refused_at_render_time_with_their_path() {
         (
             &["--set", "proxy.resources.limits.cpu=1"],
             "at '/proxy/resources/limits': additional properties 'cpu' not allowed",
+        ),
+        (
+            &["--set", "proxy.rateLimitRedis=http://redis:6379"],
+            "at '/proxy/rateLimitRedis': 'http://redis:6379' does not match pattern",
         ),
         (
             &["--set", "metrics.serviceMonitor.enabled=true"],

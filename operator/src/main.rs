@@ -69,6 +69,17 @@ struct Args {
     /// Extra argument for every proxy (repeatable), e.g. --proxy-arg=--max-body-bytes=8388608.
     #[arg(long = "proxy-arg", value_name = "ARG", allow_hyphen_values = true)]
     proxy_extra: Vec<String>,
+    /// Redis every proxy shares its rate-limit budgets in (redis://[:PASSWORD@]HOST:PORT[/DB]),
+    /// handed to the proxies as their AGW_RATE_LIMIT_REDIS (not an argument `ps` shows; still
+    /// readable in the Deployments). Without it each proxy replica counts on its own.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AGW_PROXY_RATE_LIMIT_REDIS",
+        hide_env_values = true,
+        value_parser = redis_url
+    )]
+    proxy_rate_limit_redis: Option<String>,
     /// Address for /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:9093", env = "AGW_OPERATOR_ADMIN")]
     admin: SocketAddr,
@@ -367,6 +378,16 @@ fn settings(args: &Args) -> ProxySettings {
         memory_limit: args.proxy_memory_limit.clone(),
         mount_root: args.proxy_mount_root.clone(),
         extra_args: args.proxy_extra.clone(),
+        rate_limit_redis: args.proxy_rate_limit_redis.clone(),
+    }
+}
+
+/// A URL the proxy accepts for `--rate-limit-redis`, refused here rather than in every pod.
+fn redis_url(url: &str) -> Result<String, String> {
+    if url.starts_with("redis://") && url.len() > "redis://".len() {
+        Ok(url.to_owned())
+    } else {
+        Err("not a Redis URL: expected redis://[:PASSWORD@]HOST:PORT[/DB] (no TLS)".to_owned())
     }
 }
 
@@ -375,4 +396,28 @@ fn host_name() -> String {
         |_| format!("agw-operator-{}", std::process::id()),
         |name| name.trim().to_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxies_redis_is_a_redis_url_handed_to_every_proxy() {
+        let args = Args::try_parse_from([
+            "agw-operator",
+            "--proxy-rate-limit-redis=redis://redis.agw-system:6379/0",
+        ])
+        .unwrap();
+        assert_eq!(
+            settings(&args).rate_limit_redis.as_deref(),
+            Some("redis://redis.agw-system:6379/0")
+        );
+        let refused =
+            Args::try_parse_from(["agw-operator", "--proxy-rate-limit-redis=http://redis:6379"])
+                .unwrap_err();
+        assert!(refused.to_string().contains("not a Redis URL"), "{refused}");
+        let unset = Args::try_parse_from(["agw-operator"]).unwrap();
+        assert_eq!(settings(&unset).rate_limit_redis, None);
+    }
 }

@@ -40,6 +40,9 @@ pub const ADMIN_PORT: i32 = 9091;
 pub const SERVICE_PORT: i32 = 80;
 /// Label naming the Backend an object belongs to.
 pub const BACKEND_LABEL: &str = "agentgateway.dev/backend";
+/// The proxy's variable for `--rate-limit-redis`: the URL may hold a password, and a
+/// variable keeps it off the command line `ps` shows.
+pub const RATE_LIMIT_REDIS_ENV: &str = "AGW_RATE_LIMIT_REDIS";
 
 /// How proxy pods are run; from the operator's flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +62,8 @@ pub struct ProxySettings {
     pub mount_root: String,
     /// Extra arguments for the proxy, e.g. `--max-body-bytes=…`.
     pub extra_args: Vec<String>,
+    /// Redis every proxy shares its rate-limit budgets in (`redis://…`), if any.
+    pub rate_limit_redis: Option<String>,
 }
 
 impl ProxySettings {
@@ -269,6 +274,9 @@ pub(crate) fn proxy_pod_deployment(pod: ProxyPod<'_>, settings: &ProxySettings) 
         env_var("AGW_ADMIN", &format!("0.0.0.0:{ADMIN_PORT}")),
     ];
     env.extend(pod.env.into_iter().flatten());
+    if let Some(url) = &settings.rate_limit_redis {
+        env.push(env_var(RATE_LIMIT_REDIS_ENV, url));
+    }
     let mut args = vec![
         format!("--bundle={}/{BUNDLE_KEY}", pod.bundle_dir),
         "--log-format=json".to_owned(),

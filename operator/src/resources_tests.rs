@@ -23,6 +23,7 @@ fn settings() -> ProxySettings {
         memory_limit: "256Mi".to_owned(),
         mount_root: "/var/run/agw".to_owned(),
         extra_args: vec![],
+        rate_limit_redis: None,
     }
 }
 
@@ -178,6 +179,54 @@ fn a_gateway_is_programmed_into_a_secret_a_deployment_and_a_service() {
         "gateway_proxy_service",
         gateway_resources::service(&gateway, &owner, 80)
     );
+}
+
+/// `--proxy-rate-limit-redis` reaches every proxy, Backend's and Gateway's, as the proxy's
+/// variable (not an argument `ps` would show); without it no proxy gets the variable.
+#[test]
+fn the_rate_limit_redis_reaches_every_proxy_pod_as_its_variable() {
+    let url = "redis://:s3cret@redis.agw-system:6379/0";
+    let shared = ProxySettings {
+        rate_limit_redis: Some(url.to_owned()),
+        ..settings()
+    };
+    let (backend, gateway) = (backend(), gateway());
+    let container = |deployment: Deployment| {
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        pod.containers.into_iter().next().unwrap()
+    };
+    let redis = |container: &Container| {
+        let env = container.env.iter().flatten();
+        env.filter(|e| e.name == RATE_LIMIT_REDIS_ENV)
+            .map(|e| e.value.clone())
+            .collect::<Vec<_>>()
+    };
+    let (backend_owner, gateway_owner) = (
+        backend.controller_owner_ref(&()).unwrap(),
+        gateway.controller_owner_ref(&()).unwrap(),
+    );
+    for (proxies, expected) in [(&shared, vec![Some(url.to_owned())]), (&settings(), vec![])] {
+        let pods = [
+            container(proxy_deployment(
+                &backend,
+                &backend_owner,
+                None,
+                &[],
+                proxies,
+            )),
+            container(gateway_resources::deployment(
+                &gateway,
+                &gateway_owner,
+                80,
+                &BTreeMap::new(),
+                proxies,
+            )),
+        ];
+        for pod in pods {
+            assert_eq!(redis(&pod), expected);
+            assert!(!pod.args.iter().flatten().any(|a| a.contains("redis")));
+        }
+    }
 }
 
 #[test]

@@ -161,8 +161,9 @@ struct Args {
     /// exactly the budget. When Redis is unreachable, errs or takes over 200 ms, that request
     /// is decided by this replica's own count instead (the per-replica bound, never
     /// unlimited, never waiting longer), counted in agw_rate_limit_store_errors_total and
-    /// logged; the connection is retried on the next request. Prefer the variable when the
-    /// URL holds a password.
+    /// logged; then requests skip Redis for a cool-down (1 s, doubling up to 30 s, while
+    /// agw_rate_limit_store_up is 0) until one probe finds it answering. Prefer the variable
+    /// when the URL holds a password.
     #[arg(
         long,
         value_name = "URL",
@@ -337,10 +338,12 @@ fn limiter(url: Option<&str>, metrics: &Metrics) -> Result<Limiter, StoreError> 
             ),
         }
     });
+    let up = metrics.store_up(store.address());
     Ok(Limiter::shared(
         store,
         metrics.store_errors("admit"),
         metrics.store_errors("charge"),
+        up,
     ))
 }
 

@@ -88,6 +88,31 @@ pub struct StoreLabels {
     pub operation: String,
 }
 
+/// Labels of the rate-limit store's state: its `host:port` (never the password).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreUpLabels {
+    pub redis: String,
+}
+
+/// The shared rate-limit store's failure counters and state gauge, registered.
+fn store_metrics(
+    registry: &mut Registry,
+) -> (Family<StoreLabels, Counter>, Family<StoreUpLabels, Gauge>) {
+    let rate_limit_store_errors = Family::default();
+    registry.register(
+        "rate_limit_store_errors",
+        "Calls to the shared rate-limit store (--rate-limit-redis) that failed or timed out, by operation (admit: that request was decided by the per-replica count; charge: tokens missing from the shared count)",
+        rate_limit_store_errors.clone(),
+    );
+    let rate_limit_store_up = Family::default();
+    registry.register(
+        "rate_limit_store_up",
+        "Whether the shared rate-limit store (--rate-limit-redis) is asked: 1 while it answers, 0 while its breaker is open after a failure (budgets decided by the per-replica count without waiting on it)",
+        rate_limit_store_up.clone(),
+    );
+    (rate_limit_store_errors, rate_limit_store_up)
+}
+
 /// Where one backend's counted tokens go.
 #[derive(Clone, Debug)]
 pub struct TokenCounters {
@@ -112,6 +137,7 @@ pub struct Metrics {
     pub webhook_calls: Family<WebhookLabels, Counter>,
     pub webhook_duration: Family<WebhookTimeLabels, Histogram>,
     pub rate_limit_store_errors: Family<StoreLabels, Counter>,
+    pub rate_limit_store_up: Family<StoreUpLabels, Gauge>,
 }
 
 impl Metrics {
@@ -153,12 +179,7 @@ impl Metrics {
             "Time a webhook guard's checker took to answer (or to fail)",
             webhook_duration.clone(),
         );
-        let rate_limit_store_errors = Family::default();
-        registry.register(
-            "rate_limit_store_errors",
-            "Calls to the shared rate-limit store (--rate-limit-redis) that failed or timed out, by operation (admit: that request was decided by the per-replica count; charge: tokens missing from the shared count)",
-            rate_limit_store_errors.clone(),
-        );
+        let (rate_limit_store_errors, rate_limit_store_up) = store_metrics(&mut registry);
         registry.register(
             "requests",
             "Requests by backend, route and status class",
@@ -214,6 +235,7 @@ impl Metrics {
             webhook_calls,
             webhook_duration,
             rate_limit_store_errors,
+            rate_limit_store_up,
         }
     }
 
@@ -222,6 +244,15 @@ impl Metrics {
         self.rate_limit_store_errors
             .get_or_create(&StoreLabels {
                 operation: operation.to_owned(),
+            })
+            .clone()
+    }
+
+    /// The state gauge of the rate-limit store at `redis` (`host:port`).
+    pub fn store_up(&self, redis: &str) -> Gauge {
+        self.rate_limit_store_up
+            .get_or_create(&StoreUpLabels {
+                redis: redis.to_owned(),
             })
             .clone()
     }

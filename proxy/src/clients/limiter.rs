@@ -19,33 +19,36 @@
 //! When Redis fails — unreachable, erroring, or slower than [`shared::CALL_TIMEOUT`] — that
 //! request is decided by the in-process count instead: a per-replica bound that already
 //! includes what this replica admitted through Redis in the window, never an unlimited
-//! request, and never a request hanging on Redis. Each failure is counted in
-//! `agw_rate_limit_store_errors_total` and logged (at most once per
-//! [`WARN_EVERY_SECONDS`]); the connection reconnects by itself and the next request tries
-//! Redis again. Failing open to the per-replica bound rather than refusing everything keeps a
-//! Redis outage from becoming an outage of every developer's Claude Code, and the bound is
-//! the one documented without Redis. Token charges Redis misses are lost to the shared count
-//! (kept in process); a call that timed out after Redis ran it leaves that request counted
-//! there as well (erring towards refusing). Redis keeps counters only; restarting it empties
-//! the current windows. Windows follow this process's clock, so replicas need synced clocks.
+//! request, and never a request hanging on Redis. The failure is counted in
+//! `agw_rate_limit_store_errors_total` and opens the [`breaker`]: for a cool-down (1 s,
+//! doubling per failed probe up to 30 s) requests are decided in process without asking
+//! Redis, so a Redis that hangs costs one request the timeout, not every request; then one
+//! request probes it, and an answer shares the budgets again. Opening and closing are logged
+//! once each; `agw_rate_limit_store_up` is 0 while open. Failing open to the per-replica
+//! bound rather than refusing everything keeps a Redis outage from becoming an outage of
+//! every developer's Claude Code, and the bound is the one documented without Redis. Token
+//! charges Redis misses (failed, or skipped while the breaker is open) are lost to the shared
+//! count (kept in process); a call that timed out after Redis ran it leaves that request
+//! counted there as well (erring towards refusing). Redis keeps counters only; restarting it
+//! empties the current windows. Windows follow this process's clock, so replicas need synced
+//! clocks.
 //!
 //! Owns the counters and the fallback; must not decide who the subject is (that is
 //! `clients::admit`).
 
+pub mod breaker;
 pub mod shared;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use agw_policy::bundle::{Limit, LimitKind, LimitSubject};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
-use self::shared::{SharedStore, StoreError};
-
-/// Least time between two warnings about the shared store, so an outage logs a line every
-/// few seconds rather than one per request.
-pub const WARN_EVERY_SECONDS: u64 = 10;
+use self::breaker::Breaker;
+use self::shared::SharedStore;
 
 /// A budget's identity: the counter a limit reads and adds to.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -107,14 +110,13 @@ pub struct Limiter {
     shared: Option<Shared>,
 }
 
-/// The shared store and what its failures are counted in.
+/// The shared store, the breaker in front of it and what its failures are counted in.
 #[derive(Debug)]
 struct Shared {
     store: SharedStore,
+    breaker: Breaker,
     admit_errors: Counter,
     charge_errors: Counter,
-    /// Unix second of the last warning (0: none yet).
-    warned: Arc<AtomicU64>,
 }
 
 /// The budgets one request counts against, kept to charge its tokens at the end.
@@ -126,15 +128,22 @@ pub struct Charges {
 
 impl Limiter {
     /// Counts in `store` as well, deciding there while it answers; its failures add to
-    /// `admit_errors` (a request decided in process) and `charge_errors` (tokens not shared).
-    pub fn shared(store: SharedStore, admit_errors: Counter, charge_errors: Counter) -> Self {
+    /// `admit_errors` (a request decided in process) and `charge_errors` (tokens not shared),
+    /// and `up` says whether the breaker lets calls through (1) or not (0).
+    pub fn shared(
+        store: SharedStore,
+        admit_errors: Counter,
+        charge_errors: Counter,
+        up: Gauge,
+    ) -> Self {
+        let breaker = Breaker::new(up, store.address());
         Self {
             local: Local::default(),
             shared: Some(Shared {
                 store,
+                breaker,
                 admit_errors,
                 charge_errors,
-                warned: Arc::default(),
             }),
         }
     }
@@ -155,19 +164,26 @@ impl Limiter {
         if budgets.is_empty() {
             return Ok(Charges::default());
         }
+        let Some(permit) = shared.breaker.permit(Instant::now()) else {
+            return self.local.admit(backend, identity, limits, now);
+        };
         let counters: Vec<shared::Counter> = budgets
             .iter()
             .map(|(key, limit)| key.counter(limit.amount, now))
             .collect();
         match shared.store.admit(&counters).await {
             Ok(None) => {
+                permit.succeeded();
                 self.local.count(&budgets, now);
                 Ok(charges(budgets))
             }
-            Ok(Some(spent)) => Err(exceeded(budgets[spent].1, now)),
+            Ok(Some(spent)) => {
+                permit.succeeded();
+                Err(exceeded(budgets[spent].1, now))
+            }
             Err(err) => {
                 shared.admit_errors.inc();
-                warn(&shared.warned, &shared.store, "admit", &err, now);
+                permit.failed(&err, Instant::now());
                 self.local.admit(backend, identity, limits, now)
             }
         }
@@ -189,41 +205,26 @@ impl Limiter {
             .iter()
             .map(|(key, amount)| key.counter(*amount, now))
             .collect();
-        let (store, errors, warned) = (
-            shared.store.clone(),
-            shared.charge_errors.clone(),
-            shared.warned.clone(),
-        );
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Only outside the runtime (never on the request path): kept in process.
             shared.charge_errors.inc();
             return;
         };
+        // While the breaker is open the tokens stay in process only, like a failed charge.
+        let Some(permit) = shared.breaker.permit(Instant::now()) else {
+            return;
+        };
+        let (store, errors) = (shared.store.clone(), shared.charge_errors.clone());
         runtime.spawn(async move {
-            if let Err(err) = store.charge(&counters, tokens).await {
-                errors.inc();
-                warn(&warned, &store, "charge", &err, now);
+            match store.charge(&counters, tokens).await {
+                Ok(()) => permit.succeeded(),
+                Err(err) => {
+                    errors.inc();
+                    permit.failed(&err, Instant::now());
+                }
             }
         });
     }
-}
-
-/// Logs a store failure unless one was logged in the last [`WARN_EVERY_SECONDS`].
-fn warn(warned: &AtomicU64, store: &SharedStore, operation: &str, err: &StoreError, now: u64) {
-    let last = warned.load(Ordering::Relaxed);
-    if (last != 0 && now.saturating_sub(last) < WARN_EVERY_SECONDS)
-        || warned
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
-    }
-    tracing::warn!(
-        redis = store.address(),
-        operation,
-        error = %err,
-        "rate-limit store failed: budgets are counted per replica until it answers (agw_rate_limit_store_errors_total counts every failure)"
-    );
 }
 
 /// The budgets of `limits` that apply to `identity`, each with its limit.

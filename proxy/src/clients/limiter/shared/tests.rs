@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use agw_policy::bundle::{Limit, LimitKind, LimitSubject};
 use prometheus_client::metrics::counter::Counter as Metric;
+use prometheus_client::metrics::gauge::Gauge;
 
 use super::super::Limiter;
+use super::super::breaker::State;
 use super::*;
 
 /// A `redis-server` of this test alone on a free loopback port, without persistence;
@@ -215,7 +217,8 @@ async fn a_stopped_redis_fails_fast_and_a_restarted_one_is_used_again() {
     }
 }
 
-/// Nothing listens on the port: every request is decided in process, at once, and counted.
+/// Nothing listens on the port: every request is decided in process, at once; the first
+/// failure is counted and opens the breaker, so the others do not ask Redis.
 #[tokio::test]
 async fn without_redis_the_limiter_falls_back_to_the_per_replica_count() {
     let port = TcpListener::bind("127.0.0.1:0")
@@ -225,7 +228,13 @@ async fn without_redis_the_limiter_falls_back_to_the_per_replica_count() {
         .port();
     let store = SharedStore::open(&format!("redis://127.0.0.1:{port}")).unwrap();
     let (admit_errors, charge_errors) = (Metric::default(), Metric::default());
-    let limiter = Limiter::shared(store, admit_errors.clone(), charge_errors.clone());
+    let up = Gauge::default();
+    let limiter = Limiter::shared(
+        store,
+        admit_errors.clone(),
+        charge_errors.clone(),
+        up.clone(),
+    );
     let backend: Arc<str> = Arc::from("ns/b");
     let limits = [Limit {
         kind: LimitKind::Requests,
@@ -244,11 +253,16 @@ async fn without_redis_the_limiter_falls_back_to_the_per_replica_count() {
         .await
         .unwrap_err();
     assert_eq!(refused.retry_after, 60 - now % 60);
-    assert_eq!(admit_errors.get(), 4);
+    assert_eq!(
+        admit_errors.get(),
+        1,
+        "one call failed, the breaker held the rest"
+    );
+    assert_eq!(up.get(), 0);
     assert!(started.elapsed() < 4 * (CALL_TIMEOUT + Duration::from_millis(100)));
     // No budget applies: Redis is not asked, nothing fails.
     assert!(limiter.admit(&backend, None, &[], now).await.is_ok());
-    assert_eq!(admit_errors.get(), 4);
+    assert_eq!(admit_errors.get(), 1);
 }
 
 /// With Redis deciding, the in-process count still counts, so a later outage in the same
@@ -260,7 +274,7 @@ async fn the_fallback_continues_from_what_this_replica_admitted_through_redis() 
     };
     let store = SharedStore::open(&server.url()).unwrap();
     let errors = Metric::default();
-    let limiter = Limiter::shared(store, errors.clone(), Metric::default());
+    let limiter = Limiter::shared(store, errors.clone(), Metric::default(), Gauge::default());
     let backend: Arc<str> = Arc::from("ns/shadow");
     let limits = [Limit {
         kind: LimitKind::Requests,
@@ -277,5 +291,107 @@ async fn the_fallback_continues_from_what_this_replica_admitted_through_redis() 
     server.stop();
     assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
     assert!(limiter.admit(&backend, None, &limits, now).await.is_err());
-    assert_eq!(errors.get(), 2);
+    assert_eq!(
+        errors.get(),
+        1,
+        "the second was decided with the breaker open"
+    );
+}
+
+/// How long the hanging-Redis test pauses every client of its server.
+const PAUSE: Duration = Duration::from_secs(3);
+
+/// Budgets the hanging-Redis test never spends, so every decision is an admission.
+fn roomy() -> [Limit; 1] {
+    [Limit {
+        kind: LimitKind::Requests,
+        amount: 1000,
+        window_seconds: 3600,
+        per: LimitSubject::Backend,
+        identities: Vec::new(),
+    }]
+}
+
+async fn used(url: &str, key: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+/// Redis accepts but does not answer (`CLIENT PAUSE … ALL`): the first request waits the
+/// timeout and opens the breaker; the next ones are decided in process without calling Redis
+/// (no further failure, nothing counted there); once the pause is over and the cool-down has
+/// passed, one probe closes the breaker and Redis counts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_redis_opens_the_breaker_and_a_probe_closes_it_once_it_answers() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (errors, up) = (Metric::default(), Gauge::default());
+    let store = SharedStore::open(&server.url()).unwrap();
+    let limiter = Limiter::shared(store, errors.clone(), Metric::default(), up.clone());
+    let breaker = &limiter.shared.as_ref().unwrap().breaker;
+    let (backend, limits, now): (Arc<str>, _, _) = (Arc::from("ns/hang"), roomy(), unix_now());
+    let key = super::super::key(&backend, None, &limits[0])
+        .counter(1000, now)
+        .key;
+    assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
+    assert_eq!((errors.get(), up.get()), (0, 1));
+
+    let pauser = redis::Client::open(server.url()).unwrap();
+    let mut pauser = pauser.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(PAUSE.as_millis().to_string())
+        .arg("ALL")
+        .query_async::<()>(&mut pauser)
+        .await
+        .unwrap();
+    assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
+    assert_eq!((errors.get(), up.get()), (1, 0), "the first call timed out");
+    assert!(matches!(breaker.state(), State::Open { failures: 1, .. }));
+    for _ in 0..20 {
+        assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
+    }
+    // Any call to the paused Redis would have timed out and counted a failure.
+    assert_eq!(errors.get(), 1, "a request asked the paused Redis");
+    assert!(matches!(breaker.state(), State::Open { failures: 1, .. }));
+    assert_eq!(up.get(), 0);
+
+    // The pause is over once a bounded PING answers (Redis lifts it on its own timer).
+    let watcher = SharedStore::open(&server.url()).unwrap();
+    let deadline = Instant::now() + PAUSE + Duration::from_secs(5);
+    while watcher.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the pause never ended");
+    }
+    // The cool-down (1 s) ended during the pause: the next request probes, and it answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while breaker.state() != State::Closed {
+        assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
+        assert!(
+            Instant::now() < deadline,
+            "never closed: {:?}",
+            breaker.state()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up.get(), 1);
+    let probes = errors.get();
+    let before = used(&server.url(), &key).await;
+    assert!(limiter.admit(&backend, None, &limits, now).await.is_ok());
+    assert_eq!(
+        used(&server.url(), &key).await,
+        before + 1,
+        "Redis counts again"
+    );
+    // Before the pause 1, the probe 1, and the call that timed out if Redis ran it once
+    // the pause ended: none of the requests decided in process.
+    assert!(
+        (2..=3).contains(&before) && probes == 1,
+        "Redis counted {before} with {probes} failures"
+    );
 }
