@@ -219,6 +219,7 @@ fn the_rate_limit_redis_reaches_every_proxy_pod_as_its_variable() {
                 &gateway_owner,
                 80,
                 &BTreeMap::new(),
+                &[],
                 proxies,
             )),
         ];

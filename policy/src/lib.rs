@@ -27,5 +27,8 @@ pub mod manifest;
 pub mod response;
 
 pub use bundle::Bundle;
-pub use compile::{CompileOptions, Compiled, Limits, SpecSource, WrittenSpec, compile};
+pub use compile::{
+    CompileOptions, Compiled, CompiledPolicy, Limits, PolicyTarget, SpecSource, WrittenSpec,
+    compile, compile_policy,
+};
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};

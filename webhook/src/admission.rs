@@ -7,8 +7,8 @@
 //! only show the message. Compiler warnings go to `response.warnings`, which kubectl prints as
 //! `Warning: …`.
 
-use agw_crds::{BACKEND_KINDS, GROUP, is_backend_kind};
-use agw_policy::{CompileOptions, Diagnostic, WrittenSpec, compile};
+use agw_crds::{AgentgatewayPolicySpec, BACKEND_KINDS, GROUP, POLICY_KIND, is_backend_kind};
+use agw_policy::{CompileOptions, Diagnostic, Diagnostics, WrittenSpec, compile, compile_policy};
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
 use kube::core::{DynamicObject, Status};
@@ -150,10 +150,11 @@ pub fn decide(request: &AdmissionRequest<DynamicObject>) -> (AdmissionResponse, 
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return (response, Outcome::Skipped);
     }
-    if request.kind.group != GROUP || !is_backend_kind(&request.kind.kind) {
+    let policy = request.kind.kind == POLICY_KIND;
+    if request.kind.group != GROUP || !(is_backend_kind(&request.kind.kind) || policy) {
         let warning = format!(
-            "agw-webhook validates {GROUP} {} objects only; this {} was admitted unchecked (check the rules of the ValidatingWebhookConfiguration)",
-            BACKEND_KINDS.join(" and "),
+            "agw-webhook validates {GROUP} {}, {POLICY_KIND} objects only; this {} was admitted unchecked (check the rules of the ValidatingWebhookConfiguration)",
+            BACKEND_KINDS.join(", "),
             describe_kind(request)
         );
         return (with_warnings(response, vec![warning]), Outcome::Skipped);
@@ -162,19 +163,6 @@ pub fn decide(request: &AdmissionRequest<DynamicObject>) -> (AdmissionResponse, 
         let cause = cause("", "the request carries no object to validate");
         return (deny(response, request, vec![cause]), Outcome::Denied);
     };
-    let spec = match parse_spec(object) {
-        Ok(spec) => spec,
-        Err(cause) => return (deny(response, request, vec![cause]), Outcome::Denied),
-    };
-    judge(response, request, object, &spec)
-}
-
-fn judge(
-    response: AdmissionResponse,
-    request: &AdmissionRequest<DynamicObject>,
-    object: &DynamicObject,
-    spec: &WrittenSpec,
-) -> (AdmissionResponse, Outcome) {
     let namespace = request
         .namespace
         .clone()
@@ -182,10 +170,29 @@ fn judge(
         .unwrap_or_default();
     let options = CompileOptions::new(namespace, object_name(request, object))
         .with_generation(object.metadata.generation);
-    match compile(spec, &options) {
-        Ok(compiled) if compiled.warnings.is_empty() => (response, Outcome::Allowed),
-        Ok(compiled) => {
-            let warnings = compiled.warnings.iter().map(ToString::to_string).collect();
+    let verdict = if policy {
+        parse_policy(object)
+            .map(|spec| compile_policy(&spec, &options).map(|compiled| compiled.warnings))
+    } else {
+        parse_spec(object).map(|spec| compile(&spec, &options).map(|compiled| compiled.warnings))
+    };
+    match verdict {
+        Ok(verdict) => judge(response, request, object, verdict),
+        Err(cause) => (deny(response, request, vec![cause]), Outcome::Denied),
+    }
+}
+
+/// Answers the compiler's verdict on the object: its warnings, or its diagnostics.
+fn judge(
+    response: AdmissionResponse,
+    request: &AdmissionRequest<DynamicObject>,
+    object: &DynamicObject,
+    verdict: Result<Vec<Diagnostic>, Diagnostics>,
+) -> (AdmissionResponse, Outcome) {
+    match verdict {
+        Ok(warnings) if warnings.is_empty() => (response, Outcome::Allowed),
+        Ok(warnings) => {
+            let warnings = warnings.iter().map(ToString::to_string).collect();
             (with_warnings(response, warnings), Outcome::Warned)
         }
         Err(diagnostics) if spec_unchanged(request, object) => {
@@ -219,6 +226,17 @@ fn parse_spec(object: &DynamicObject) -> Result<WrittenSpec, StatusCause> {
     };
     WrittenSpec::from_json(spec.clone())
         .map_err(|d| cause(&d.path, &format!("Invalid value: {}", d.message)))
+}
+
+/// Reads an AgentgatewayPolicy's `.spec`, naming the field that does not fit the API type.
+fn parse_policy(object: &DynamicObject) -> Result<AgentgatewayPolicySpec, StatusCause> {
+    let Some(spec) = object.data.get("spec") else {
+        return Err(cause("spec", "Required value: a policy needs a spec"));
+    };
+    serde_path_to_error::deserialize(spec.clone()).map_err(|err| {
+        let path = format!("spec.{}", err.path()).replace("spec..", "spec");
+        cause(&path, &format!("Invalid value: {}", err.into_inner()))
+    })
 }
 
 fn spec_unchanged(request: &AdmissionRequest<DynamicObject>, object: &DynamicObject) -> bool {

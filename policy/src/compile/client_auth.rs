@@ -9,7 +9,9 @@
 //! identities. Must not read a Secret (the webhook sees none; the proxy and the operator read
 //! entries through [`crate::client_keys`]).
 
-use agw_crds::{ApiKeyAuthentication, Authorization, BackendPolicies};
+use agw_crds::{
+    ApiKeyAuthentication, Authorization, BackendPolicies, JwtAuthentication, RateLimit,
+};
 
 use super::names::is_secret_name;
 use super::{CompileOptions, UNSUPPORTED_FIELD, client_jwt, rate_limit};
@@ -21,7 +23,33 @@ use crate::diagnostics::{Diagnostic, FieldPath};
 /// a dot, so it never collides with a named Secret's mount.
 pub const SELECTED_DIR: &str = ".selected";
 
-/// Compiles the client policy; `None` when the Backend has none (anyone, unlimited).
+/// The governance fields a Backend's `spec.policies` and an `AgentgatewayPolicy`'s
+/// `spec.traffic` share, compiled alike.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Governance<'a> {
+    pub api_keys: Option<&'a ApiKeyAuthentication>,
+    pub jwt: Option<&'a JwtAuthentication>,
+    pub authorization: Option<&'a Authorization>,
+    pub rate_limit: Option<&'a RateLimit>,
+}
+
+impl<'a> Governance<'a> {
+    /// A Backend's.
+    pub fn of_backend(policies: &'a BackendPolicies) -> Self {
+        Self {
+            api_keys: policies.api_key_authentication.as_ref(),
+            jwt: policies.jwt_authentication.as_ref(),
+            authorization: policies.authorization.as_ref(),
+            rate_limit: policies.rate_limit.as_ref(),
+        }
+    }
+
+    fn authenticates(&self) -> bool {
+        self.api_keys.is_some() || self.jwt.is_some()
+    }
+}
+
+/// Compiles a Backend's client policy; `None` when the Backend has none (anyone, unlimited).
 pub(super) fn compile(
     policies: Option<&BackendPolicies>,
     opts: &CompileOptions,
@@ -29,9 +57,8 @@ pub(super) fn compile(
     findings: &mut Vec<Diagnostic>,
 ) -> Option<ClientPolicy> {
     let policies = policies?;
-    let authenticated =
-        policies.api_key_authentication.is_some() || policies.jwt_authentication.is_some();
-    if authenticated && policies.auth.is_none() {
+    let governance = Governance::of_backend(policies);
+    if governance.authenticates() && policies.auth.is_none() {
         let field = if policies.api_key_authentication.is_some() {
             "apiKeyAuthentication"
         } else {
@@ -42,32 +69,51 @@ pub(super) fn compile(
                 .with_hint("set `policies.auth.secretRef` to the Secret holding the Anthropic API key; the client's credential is never forwarded"),
         );
     }
-    let key_sources = policies
-        .api_key_authentication
-        .as_ref()
-        .map(|keys| {
-            let provider = policies.auth.as_ref().map(|a| a.secret_ref.name.trim());
+    let keys = KeyPlace {
+        provider_secret: policies.auth.as_ref().map(|a| a.secret_ref.name.trim()),
+        selected_dir: format!("{SELECTED_DIR}/{}", opts.name),
+    };
+    compile_governance(governance, &keys, opts, path, findings)
+}
+
+/// Where a governance block's key Secrets go, and which Secret they must not be.
+pub(super) struct KeyPlace<'a> {
+    /// The provider key's Secret, which must not double as a key Secret.
+    pub provider_secret: Option<&'a str>,
+    /// The directory, under the namespace's auth mount, of label-selected key Secrets.
+    pub selected_dir: String,
+}
+
+/// Compiles the governance fields into a client policy; `None` when there are none.
+pub(super) fn compile_governance(
+    governance: Governance<'_>,
+    keys: &KeyPlace<'_>,
+    opts: &CompileOptions,
+    path: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> Option<ClientPolicy> {
+    let authenticated = governance.authenticates();
+    let key_sources = governance
+        .api_keys
+        .map(|api_keys| {
             key_sources(
+                api_keys,
                 keys,
-                provider,
                 opts,
                 &path.field("apiKeyAuthentication"),
                 findings,
             )
         })
         .unwrap_or_default();
-    let jwt_providers = policies
-        .jwt_authentication
-        .as_ref()
+    let jwt_providers = governance
+        .jwt
         .map(|jwt| client_jwt::compile(jwt, opts, &path.field("jwtAuthentication"), findings))
         .unwrap_or_default();
-    let allow = policies
+    let allow = governance
         .authorization
-        .as_ref()
         .map(|authz| authorization(authz, authenticated, &path.field("authorization"), findings));
-    let limits = policies
+    let limits = governance
         .rate_limit
-        .as_ref()
         .map(|limits| {
             rate_limit::compile(limits, authenticated, &path.field("rateLimit"), findings)
         })
@@ -83,7 +129,7 @@ pub(super) fn compile(
 
 fn key_sources(
     keys: &ApiKeyAuthentication,
-    provider_secret: Option<&str>,
+    place: &KeyPlace<'_>,
     opts: &CompileOptions,
     path: &FieldPath,
     findings: &mut Vec<Diagnostic>,
@@ -122,7 +168,7 @@ fn key_sources(
                     "invalid-secret-ref",
                     format!("{name:?} is not a valid Secret name"),
                 ));
-            } else if provider_secret == Some(name) {
+            } else if place.provider_secret == Some(name) {
                 findings.push(
                     Diagnostic::error(
                         path.field("secretRef").field("name"),
@@ -156,7 +202,7 @@ fn key_sources(
                 namespace: namespace.clone(),
                 secret: None,
                 match_labels: Some(selector.match_labels.clone()),
-                dir: format!("{root}/{namespace}/{SELECTED_DIR}/{}", opts.name),
+                dir: format!("{root}/{namespace}/{}", place.selected_dir),
             }]
         }
         (secret, selector) => {

@@ -18,6 +18,7 @@ mod guard_rule;
 mod guards;
 mod names;
 mod nfa_bound;
+mod policy;
 mod rate_limit;
 pub mod regex_safety;
 mod response_guards;
@@ -35,6 +36,9 @@ use agw_crds::{AiPolicies, BackendSpec};
 
 pub use self::client_auth::SELECTED_DIR;
 pub use self::client_jwt::{CONFIG_MAP_DIR, DEFAULT_JWKS_KEY};
+pub use self::policy::{
+    CompiledPolicy, POLICY_SELECTED_DIR, PolicyTarget, beneath_listener, compile_policy,
+};
 pub use self::response_guards::{MAX_STREAM_MATCH_BYTES, STREAM_WINDOW_BYTES};
 pub use self::shape::UNKNOWN_FIELD;
 pub use self::source::{SpecSource, WrittenSpec};

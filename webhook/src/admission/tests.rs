@@ -10,7 +10,8 @@ fn review_of(operation: &str, object: Option<Value>, old: Option<Value>) -> Vec<
         .as_ref()
         .and_then(|o| o.get("kind").cloned())
         .unwrap_or(json!("Backend"));
-    let group = if is_backend_kind(kind.as_str().unwrap_or_default()) {
+    let kind_name = kind.as_str().unwrap_or_default();
+    let group = if is_backend_kind(kind_name) || kind_name == POLICY_KIND {
         GROUP
     } else {
         ""
@@ -119,6 +120,45 @@ fn an_agentgateway_backend_gets_the_backend_verdict() {
         "{}",
         bad.result.message
     );
+}
+
+fn policy(spec: Value) -> Value {
+    json!({
+        "apiVersion": "agentgateway.dev/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": {"name": "listener-keys", "namespace": "agentgateway-system", "generation": 1},
+        "spec": spec
+    })
+}
+
+/// A listener policy is judged by the same compiler, with field paths and hints.
+#[test]
+fn an_agentgateway_policy_is_judged_by_the_policy_compiler() {
+    let target = json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                         "name": "agentgateway-proxy", "sectionName": "http"}]);
+    let good = json!({"targetRefs": target,
+                      "traffic": {"apiKeyAuthentication": {"secretRef": {"name": "team-keys"}}}});
+    let (allowed, outcome) = response(&review_of("CREATE", Some(policy(good)), None));
+    assert!(allowed.allowed, "{:?}", allowed.result);
+    assert_eq!(outcome, Outcome::Allowed);
+    let bad = json!({"targetRefs": target,
+                     "traffic": {"jwtAuthentication": {"providers": [{"issuer": "https://idp",
+                        "audiences": [], "jwks": {"inline": "{\"keys\": []}"}}]}, "cors": {}}});
+    let (denied, outcome) = response(&review_of("CREATE", Some(policy(bad)), None));
+    assert_eq!(outcome, Outcome::Denied);
+    let details = denied.result.details.unwrap();
+    assert_eq!(details.kind, "AgentgatewayPolicy");
+    let fields: Vec<&str> = details.causes.iter().map(|c| c.field.as_str()).collect();
+    assert!(
+        fields.contains(&"spec.traffic.cors")
+            && fields.contains(&"spec.traffic.jwtAuthentication.providers[0].audiences"),
+        "{fields:?}"
+    );
+    let shape = json!({"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway"}]});
+    let (denied, _) = response(&review_of("CREATE", Some(policy(shape)), None));
+    let causes = denied.result.details.unwrap().causes;
+    assert_eq!(causes[0].field, "spec.targetRefs[0]", "{causes:?}");
+    assert!(causes[0].message.contains("name"), "{causes:?}");
 }
 
 #[test]

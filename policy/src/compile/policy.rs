@@ -1,0 +1,184 @@
+//! `AgentgatewayPolicy.spec` → [`CompiledPolicy`]: the Gateways (or listeners) it targets
+//! and the client policy their traffic gets, or every diagnostic at once.
+//!
+//! The governance fields compile exactly as a Backend's do ([`super::client_auth`]); what a
+//! policy adds is its targets and the rule for combining it with a Backend's own settings
+//! ([`beneath_listener`]). Must not decide which policy wins a listener (the operator's
+//! Gateway program does, by age) or read a Secret.
+
+use agw_crds::policy::{GATEWAY_API_GROUP, TARGET_KIND};
+use agw_crds::{AgentgatewayPolicySpec, TrafficPolicy};
+
+use super::client_auth::{self, Governance, KeyPlace};
+use super::{CompileOptions, UNSUPPORTED_FIELD};
+use crate::bundle::ClientPolicy;
+use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
+
+/// Directory, under a namespace's auth mount, where a policy's label-selected key Secrets
+/// are mounted (`<root>/<ns>/.policies/<policy>/<secret>`): apart from any Backend's.
+pub const POLICY_SELECTED_DIR: &str = ".policies";
+
+/// What a policy targets: a Gateway in its namespace, and maybe one listener.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PolicyTarget {
+    /// The Gateway's name.
+    pub gateway: String,
+    /// The listener's name; the whole Gateway when `None`.
+    pub listener: Option<String>,
+}
+
+/// A policy that compiles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledPolicy {
+    /// Its targets, each once.
+    pub targets: Vec<PolicyTarget>,
+    /// The client policy the targeted traffic gets (see [`beneath_listener`]).
+    pub clients: ClientPolicy,
+    /// Findings that did not reject it.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Compiles a policy; `opts` names it (namespace, name) and the auth mount root.
+pub fn compile_policy(
+    spec: &AgentgatewayPolicySpec,
+    opts: &CompileOptions,
+) -> Result<CompiledPolicy, Diagnostics> {
+    let mut findings = Vec::new();
+    let root = FieldPath::spec();
+    let targets = targets(spec, &root, &mut findings);
+    for (name, present) in [
+        ("targetSelectors", spec.target_selectors.is_some()),
+        ("frontend", spec.frontend.is_some()),
+        ("backend", spec.backend.is_some()),
+    ] {
+        if present {
+            findings.push(
+                Diagnostic::error(root.field(name), UNSUPPORTED_FIELD, format!("not supported by agw: `{name}`"))
+                    .with_hint("agw's AgentgatewayPolicy governs clients: `targetRefs` to Gateways or listeners, and `traffic` (apiKeyAuthentication, jwtAuthentication, authorization, rateLimit)"),
+            );
+        }
+    }
+    let clients = match &spec.traffic {
+        Some(traffic) => traffic_policy(traffic, opts, &root.field("traffic"), &mut findings),
+        None => None,
+    };
+    if clients.is_none() && !findings.iter().any(Diagnostic::is_error) {
+        findings.push(
+            Diagnostic::error(root.field("traffic"), "policy-empty", "the policy sets nothing agw enforces")
+                .with_hint("set `traffic.apiKeyAuthentication`, `jwtAuthentication`, `authorization` or `rateLimit`"),
+        );
+    }
+    let diagnostics = Diagnostics::from_findings(findings);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    Ok(CompiledPolicy {
+        targets,
+        clients: clients.unwrap_or_default(),
+        warnings: diagnostics.warnings,
+    })
+}
+
+fn targets(
+    spec: &AgentgatewayPolicySpec,
+    root: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> Vec<PolicyTarget> {
+    let path = root.field("targetRefs");
+    if spec.target_refs.is_empty() {
+        findings.push(
+            Diagnostic::error(&path, "policy-without-targets", "the policy targets nothing")
+                .with_hint("name a Gateway: `{group: gateway.networking.k8s.io, kind: Gateway, name: agentgateway-proxy}`, with `sectionName` for one listener"),
+        );
+    }
+    let mut out: Vec<PolicyTarget> = Vec::new();
+    for (i, target) in spec.target_refs.iter().enumerate() {
+        let at = path.index(i);
+        if target.group != GATEWAY_API_GROUP || target.kind != TARGET_KIND {
+            findings.push(
+                Diagnostic::error(
+                    at.field("kind"),
+                    "unsupported-policy-target",
+                    format!(
+                        "agw attaches policies to Gateways and their listeners, not to {}/{}",
+                        target.group, target.kind
+                    ),
+                )
+                .with_hint("for one Backend's clients, set its `spec.policies`; here use `group: gateway.networking.k8s.io, kind: Gateway`"),
+            );
+            continue;
+        }
+        let one = PolicyTarget {
+            gateway: target.name.trim().to_owned(),
+            listener: target.section_name.as_ref().map(|s| s.trim().to_owned()),
+        };
+        if out.contains(&one) {
+            findings.push(Diagnostic::error(
+                &at,
+                "duplicate-policy-target",
+                "this target is listed twice",
+            ));
+            continue;
+        }
+        out.push(one);
+    }
+    out
+}
+
+fn traffic_policy(
+    traffic: &TrafficPolicy,
+    opts: &CompileOptions,
+    path: &FieldPath,
+    findings: &mut Vec<Diagnostic>,
+) -> Option<ClientPolicy> {
+    for name in traffic.unsupported.keys() {
+        findings.push(
+            Diagnostic::error(path.field(name), UNSUPPORTED_FIELD, format!("not supported by agw: `{name}`"))
+                .with_hint("agw's traffic policy has apiKeyAuthentication, jwtAuthentication, authorization and rateLimit"),
+        );
+    }
+    let governance = Governance {
+        api_keys: traffic.api_key_authentication.as_ref(),
+        jwt: traffic.jwt_authentication.as_ref(),
+        authorization: traffic.authorization.as_ref(),
+        rate_limit: traffic.rate_limit.as_ref(),
+    };
+    // The provider key is each Backend's: the Gateway program checks that every Backend
+    // behind an authenticating policy injects one.
+    let keys = KeyPlace {
+        provider_secret: None,
+        selected_dir: format!("{POLICY_SELECTED_DIR}/{}", opts.name),
+    };
+    client_auth::compile_governance(governance, &keys, opts, path, findings)
+}
+
+/// The client policy of a Backend's traffic through a listener governed by `listener`: each
+/// part the Backend sets itself wins (the more specific attachment, as in Gateway API policy
+/// attachment), each part it leaves unset comes from the listener's policy. Authentication
+/// (gateway keys and JWT providers) is one part, so a Backend never mixes its identities
+/// with the listener's; an allow list or limits the Backend lacks still apply to whoever
+/// authenticated.
+pub fn beneath_listener(own: Option<&ClientPolicy>, listener: &ClientPolicy) -> ClientPolicy {
+    let Some(own) = own else {
+        return listener.clone();
+    };
+    let authenticates = |p: &ClientPolicy| !p.key_sources.is_empty() || !p.jwt_providers.is_empty();
+    let (key_sources, jwt_providers) = if authenticates(own) {
+        (own.key_sources.clone(), own.jwt_providers.clone())
+    } else {
+        (listener.key_sources.clone(), listener.jwt_providers.clone())
+    };
+    ClientPolicy {
+        key_sources,
+        jwt_providers,
+        allow: own.allow.clone().or_else(|| listener.allow.clone()),
+        limits: if own.limits.is_empty() {
+            listener.limits.clone()
+        } else {
+            own.limits.clone()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
