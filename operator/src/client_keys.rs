@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use agw_crds::BackendSpec;
+use agw_crds::{ApiKeyAuthentication, BackendSpec, JwtAuthentication};
 use agw_policy::bundle::{BundleBackend, JwksSource, MountedJwks};
 use agw_policy::{client_keys, jwks};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -270,26 +270,33 @@ pub async fn check(
 
 /// Whether `secret` (in the Backend's namespace) holds, or may now hold, its client keys.
 pub fn refers_to<S: kube::Resource>(spec: &BackendSpec, secret: &S) -> bool {
-    let jwks = spec
-        .policies
-        .as_ref()
-        .and_then(|p| p.jwt_authentication.as_ref())
-        .is_some_and(|jwt| {
-            jwt.providers.iter().any(|p| {
-                p.jwks
-                    .secret_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name.trim() == secret.name_any())
-            })
-        });
+    let policies = spec.policies.as_ref();
+    keys_refer_to(
+        policies.and_then(|p| p.api_key_authentication.as_ref()),
+        policies.and_then(|p| p.jwt_authentication.as_ref()),
+        secret,
+    )
+}
+
+/// Whether `secret` (in the namespace of whoever configured them) holds, or may now hold,
+/// the gateway keys or a JWT key set of these settings — a Backend's or a policy's.
+pub fn keys_refer_to<S: kube::Resource>(
+    api_keys: Option<&ApiKeyAuthentication>,
+    jwt: Option<&JwtAuthentication>,
+    secret: &S,
+) -> bool {
+    let jwks = jwt.is_some_and(|jwt| {
+        jwt.providers.iter().any(|p| {
+            p.jwks
+                .secret_ref
+                .as_ref()
+                .is_some_and(|r| r.name.trim() == secret.name_any())
+        })
+    });
     if jwks {
         return true;
     }
-    let Some(keys) = spec
-        .policies
-        .as_ref()
-        .and_then(|p| p.api_key_authentication.as_ref())
-    else {
+    let Some(keys) = api_keys else {
         return false;
     };
     let named = keys

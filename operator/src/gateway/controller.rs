@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agw_crds::{AgentgatewayBackend, Backend};
+use agw_crds::{AgentgatewayBackend, AgentgatewayPolicy, Backend};
 use agw_policy::Bundle;
 use agw_policy::bundle::{BundleSource, SourceKind};
 use futures_util::StreamExt as _;
@@ -26,8 +26,8 @@ use serde_json::{Value, json};
 
 use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
-use super::index::{self, Writers, parent_gateways};
-use super::lookup::{found_backends, grants_for, namespace_labels};
+use super::index::{self, Writers, parent_gateways, targeted_gateways};
+use super::lookup::{attached_policies, found_backends, grants_for, namespace_labels};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
 use super::{attach, resources as gw_resources};
@@ -79,6 +79,9 @@ pub async fn run(
         // volumes; a key edit does not (kubelet updates the mount, the proxy re-reads it).
         .watches_stream(feeds.secrets, move |secret: PartialObjectMeta<Secret>| {
             by_secret.gateways_using_secret(&secret)
+        })
+        .watches_stream(feeds.policies, |policy: AgentgatewayPolicy| {
+            targeted_gateways(&policy)
         })
         .watches(
             Api::<GatewayClass>::all(client.clone()),
@@ -144,6 +147,7 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     let routes = ctx.index.routes_of(gateway);
     let backends = found_backends(ctx, &routes);
     let grants = grants_for(ctx, &routes);
+    let policies = attached_policies(ctx, gateway);
     let namespace_labels = namespace_labels(ctx, gateway, &routes).await?;
     let program = super::program::program(&Inputs {
         gateway,
@@ -151,6 +155,7 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
         namespace_labels: &namespace_labels,
         backends: &backends,
         grants: &grants,
+        policies: &policies,
     });
     let mut apply_error = None;
     let (rollout, address) = match attach::served_port(gateway) {
@@ -179,6 +184,9 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     }
     for (route, outcome) in routes.iter().zip(&program.routes) {
         write_route_status(ctx, route, outcome, &now).await?;
+    }
+    for policy in ctx.index.policies_of(gateway) {
+        write_policy_status(ctx, gateway, &policy, &program, &now).await?;
     }
     if let Some(err) = apply_error {
         return Err(err);
@@ -302,6 +310,48 @@ async fn write_route_status(
         "writing the status of HTTPRoute {}/{}",
         outcome.namespace, outcome.name
     )))?;
+    ctx.base.metrics.status_written();
+    Ok(())
+}
+
+/// Replaces agw's entries for this Gateway in the policy's `status.ancestors`, guarded by
+/// `resourceVersion` (a conflict retries), so entries for other Gateways survive.
+async fn write_policy_status(
+    ctx: &GatewayContext,
+    gateway: &Gateway,
+    policy: &AgentgatewayPolicy,
+    program: &Program,
+    now: &Time,
+) -> Result<()> {
+    let name = policy.name_any();
+    let previous = policy.status.as_ref().map_or(&[][..], |s| &s.ancestors[..]);
+    let outcomes: Vec<_> = program
+        .policies
+        .iter()
+        .filter(|o| o.policy == name)
+        .collect();
+    let ancestors = status::policy_ancestors(
+        previous,
+        gateway,
+        &outcomes,
+        &ctx.controller_name,
+        policy.metadata.generation,
+        now,
+    );
+    if ancestors == previous {
+        return Ok(());
+    }
+    let namespace = policy.namespace().unwrap_or_default();
+    let api: Api<AgentgatewayPolicy> = Api::namespaced(ctx.base.client.clone(), &namespace);
+    let patch = json!({
+        "metadata": {"resourceVersion": policy.resource_version()},
+        "status": {"ancestors": ancestors},
+    });
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!(
+            "writing the status of AgentgatewayPolicy {namespace}/{name}"
+        )))?;
     ctx.base.metrics.status_written();
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The Gateway controller's watch-fed view of what Gateways are programmed from: HTTPRoutes,
-//! Backends of both kinds, ReferenceGrants and Secret metadata (which key Secrets a selector
-//! picks), held in kube-runtime reflector stores (one
+//! Backends of both kinds, ReferenceGrants, AgentgatewayPolicies and Secret metadata (which
+//! key Secrets a selector picks), held in kube-runtime reflector stores (one
 //! watch each, as linkerd's policy controller feeds its index), so a reconcile reads memory
 //! instead of listing routes and getting Backends from the apiserver, and a change requeues
 //! only the Gateways it can affect.
@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use agw_crds::{AgentgatewayBackend, Backend, BackendObject as _, BackendSpec};
+use agw_crds::{AgentgatewayBackend, AgentgatewayPolicy, Backend, BackendObject as _, BackendSpec};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
@@ -35,6 +35,7 @@ pub struct Index {
     agentgateway_backends: Store<AgentgatewayBackend>,
     grants: Store<ReferenceGrant>,
     secrets: Store<PartialObjectMeta<Secret>>,
+    policies: Store<AgentgatewayPolicy>,
     /// True once every store holds its first full list. A watch channel, because a store's
     /// own readiness future wakes only its latest waiter, and many reconciles wait at once.
     ready: watch::Receiver<bool>,
@@ -48,6 +49,7 @@ pub struct Writers {
     agentgateway_backends: Writer<AgentgatewayBackend>,
     grants: Writer<ReferenceGrant>,
     secrets: Writer<PartialObjectMeta<Secret>>,
+    policies: Writer<AgentgatewayPolicy>,
     ready: watch::Sender<bool>,
 }
 
@@ -58,6 +60,7 @@ pub fn new() -> (Index, Writers) {
     let (agentgateway_backends, agbe_writer) = reflector::store();
     let (grants, grants_writer) = reflector::store();
     let (secrets, secrets_writer) = reflector::store();
+    let (policies, policies_writer) = reflector::store();
     let (ready_tx, ready) = watch::channel(false);
     let index = Index {
         routes,
@@ -65,6 +68,7 @@ pub fn new() -> (Index, Writers) {
         agentgateway_backends,
         grants,
         secrets,
+        policies,
         ready,
     };
     let writers = Writers {
@@ -73,6 +77,7 @@ pub fn new() -> (Index, Writers) {
         agentgateway_backends: agbe_writer,
         grants: grants_writer,
         secrets: secrets_writer,
+        policies: policies_writer,
         ready: ready_tx,
     };
     (index, writers)
@@ -114,6 +119,8 @@ pub struct Feeds {
     pub grants: Feed<ReferenceGrant>,
     /// Secret metadata (never values).
     pub secrets: Feed<PartialObjectMeta<Secret>>,
+    /// AgentgatewayPolicies.
+    pub policies: Feed<AgentgatewayPolicy>,
 }
 
 impl std::fmt::Debug for Feeds {
@@ -138,6 +145,7 @@ pub fn feeds(client: &Client, writers: Writers) -> Feeds {
             writers.secrets,
             watcher::Config::default().fields("type!=kubernetes.io/service-account-token"),
         ),
+        policies: feed(client, writers.policies),
     }
 }
 
@@ -149,6 +157,7 @@ fn signal_ready(writers: &Writers) {
         writers.agentgateway_backends.as_reader(),
         writers.grants.as_reader(),
         writers.secrets.as_reader(),
+        writers.policies.as_reader(),
     );
     let ready = writers.ready.clone();
     tokio::spawn(async move {
@@ -157,7 +166,8 @@ fn signal_ready(writers: &Writers) {
             listed(&stores.1).await?;
             listed(&stores.2).await?;
             listed(&stores.3).await?;
-            listed(&stores.4).await
+            listed(&stores.4).await?;
+            listed(&stores.5).await
         };
         if listed.await.is_ok() {
             // Nobody listening means the controller stopped; nothing to tell.
@@ -223,6 +233,21 @@ impl Index {
             .collect()
     }
 
+    /// The AgentgatewayPolicies naming `gateway` in a targetRef (its namespace's), by name.
+    pub fn policies_of(&self, gateway: &Gateway) -> Vec<AgentgatewayPolicy> {
+        let namespace = gateway.namespace();
+        let name = gateway.name_any();
+        let mut policies: Vec<AgentgatewayPolicy> = self
+            .policies
+            .state()
+            .iter()
+            .filter(|p| p.namespace() == namespace && !policy_targets(p, &name).is_empty())
+            .map(|p| p.as_ref().clone())
+            .collect();
+        policies.sort_by_key(ResourceExt::name_any);
+        policies
+    }
+
     /// The Secret metadata cache, for resolving key Secret selectors.
     pub fn secrets(&self) -> &Store<PartialObjectMeta<Secret>> {
         &self.secrets
@@ -257,6 +282,17 @@ impl Index {
             .iter()
             .flat_map(|name| self.gateways_using_backend(&namespace, name))
             .collect();
+        for policy in self.policies.state() {
+            let traffic = policy.spec.traffic.as_ref();
+            let reads = client_keys::keys_refer_to(
+                traffic.and_then(|t| t.api_key_authentication.as_ref()),
+                traffic.and_then(|t| t.jwt_authentication.as_ref()),
+                secret,
+            );
+            if reads && policy.namespace().as_deref() == Some(&*namespace) {
+                gateways.extend(targeted_gateways(&policy));
+            }
+        }
         gateways.sort_by_key(ToString::to_string);
         gateways.dedup();
         gateways
@@ -309,6 +345,34 @@ fn is_backend_ref(reference: &BackendRef) -> bool {
             .kind
             .as_deref()
             .is_some_and(agw_crds::is_backend_kind)
+}
+
+/// The listeners of Gateway `gateway` (its namespace's) that `policy` names; `None` is the
+/// whole Gateway. Empty when it names another Gateway only.
+pub fn policy_targets(policy: &AgentgatewayPolicy, gateway: &str) -> Vec<Option<String>> {
+    policy
+        .spec
+        .target_refs
+        .iter()
+        .filter(|t| t.kind == agw_crds::policy::TARGET_KIND && t.name.trim() == gateway)
+        .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
+        .map(|t| t.section_name.as_ref().map(|s| s.trim().to_owned()))
+        .collect()
+}
+
+/// The Gateways `policy` targets (in its own namespace).
+pub fn targeted_gateways(policy: &AgentgatewayPolicy) -> Vec<ObjectRef<Gateway>> {
+    let namespace = policy.namespace().unwrap_or_default();
+    let mut gateways: Vec<ObjectRef<Gateway>> = policy
+        .spec
+        .target_refs
+        .iter()
+        .filter(|t| t.kind == agw_crds::policy::TARGET_KIND)
+        .map(|t| ObjectRef::new(t.name.trim()).within(&namespace))
+        .collect();
+    gateways.sort_by_key(ToString::to_string);
+    gateways.dedup();
+    gateways
 }
 
 /// The Gateways `route` names as parents.

@@ -194,6 +194,12 @@ async fn every_waiting_reconcile_wakes_once_all_stores_are_listed() {
         "ready with Secrets unlisted"
     );
     writers.secrets.apply_watcher_event(&Event::InitDone);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        reconciles.iter().all(|w| !w.is_finished()),
+        "ready with policies unlisted"
+    );
+    writers.policies.apply_watcher_event(&Event::InitDone);
     for reconcile in reconciles {
         tokio::time::timeout(std::time::Duration::from_secs(5), reconcile)
             .await
@@ -201,4 +207,39 @@ async fn every_waiting_reconcile_wakes_once_all_stores_are_listed() {
             .unwrap()
             .unwrap();
     }
+}
+
+#[test]
+fn a_policy_requeues_the_gateways_it_targets_and_a_key_secret_the_gateways_of_its_policies() {
+    let (index, mut writers) = new();
+    let policy: AgentgatewayPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayPolicy",
+        "metadata": {"name": "keys", "namespace": "gateways"},
+        "spec": {
+            "targetRefs": [
+                {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw-a",
+                 "sectionName": "http"},
+                {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw-b"}
+            ],
+            "traffic": {"apiKeyAuthentication": {"secretSelector": {"matchLabels": {"k": "v"}}}}
+        }
+    }))
+    .unwrap();
+    assert_eq!(names(targeted_gateways(&policy)), ["gw-a", "gw-b"]);
+    assert_eq!(policy_targets(&policy, "gw-a"), [Some("http".to_owned())]);
+    assert_eq!(policy_targets(&policy, "gw-b"), [None]);
+    assert!(policy_targets(&policy, "gw-c").is_empty());
+    writers.policies.apply_watcher_event(&Event::Apply(policy));
+    let secret = |namespace: &str| {
+        serde_json::from_value::<PartialObjectMeta<Secret>>(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "dev", "namespace": namespace, "labels": {"k": "v"}}
+        }))
+        .unwrap()
+    };
+    assert_eq!(
+        names(index.gateways_using_secret(&secret("gateways"))),
+        ["gw-a", "gw-b"]
+    );
+    assert!(index.gateways_using_secret(&secret("elsewhere")).is_empty());
 }

@@ -1,17 +1,20 @@
 //! What a Gateway reconcile reads besides the Gateway: the Backends its routes refer to
-//! (compiled by the one compiler, as for a Backend's own proxy) and the ReferenceGrants in
-//! their namespaces, both from the watch-fed [`super::index`], and namespace labels (read from
-//! the apiserver, only when a listener selects route namespaces by label).
+//! (compiled by the one compiler, as for a Backend's own proxy), the ReferenceGrants in
+//! their namespaces and the AgentgatewayPolicies targeting it (compiled by the same
+//! compiler), all from the watch-fed [`super::index`], and namespace labels (read from the
+//! apiserver, only when a listener selects route namespaces by label).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use agw_crds::BACKEND_KIND;
-use agw_policy::{CompileOptions, compile};
+use agw_policy::{CompileOptions, compile, compile_policy};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, ResourceExt};
 
 use super::api::{Gateway, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
+use super::index::policy_targets;
+use super::policies::AttachedPolicy;
 use super::program::FoundBackend;
 use crate::Result;
 use crate::cluster::kube_err;
@@ -83,15 +86,42 @@ fn compiled(ctx: &GatewayContext, backend: &Either, namespace: &str, name: &str)
             }
             None => invalid("the compiler produced no backend".to_owned()),
         },
-        Err(diagnostics) => invalid(
-            diagnostics
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        ),
+        Err(diagnostics) => invalid(first_line(&diagnostics.to_string())),
     }
+}
+
+/// The policies targeting `gateway` or its listeners, compiled.
+pub(super) fn attached_policies(ctx: &GatewayContext, gateway: &Gateway) -> Vec<AttachedPolicy> {
+    let name = gateway.name_any();
+    ctx.index
+        .policies_of(gateway)
+        .iter()
+        .map(|policy| {
+            let options = CompileOptions {
+                auth_mount_root: ctx.base.settings.auth_mount_root(),
+                ..CompileOptions::new(policy.namespace().unwrap_or_default(), policy.name_any())
+                    .with_generation(policy.metadata.generation)
+            };
+            let compiled = compile_policy(&policy.spec, &options)
+                .map(|compiled| compiled.clients)
+                .map_err(|diagnostics| first_line(&diagnostics.to_string()));
+            AttachedPolicy {
+                name: policy.name_any(),
+                created: policy
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .unwrap_or_default(),
+                targets: policy_targets(policy, &name),
+                compiled,
+            }
+        })
+        .collect()
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
 }
 
 pub(super) fn grants_for(ctx: &GatewayContext, routes: &[HTTPRoute]) -> Vec<ReferenceGrant> {

@@ -17,6 +17,7 @@ pub mod context;
 pub mod controller;
 pub mod index;
 mod lookup;
+pub mod policies;
 pub mod program;
 pub mod resources;
 pub mod status;

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use agw_policy::bundle::{BundleBackend, Rule, RuleMatch};
+use agw_policy::bundle::{BundleBackend, ClientPolicy, Rule, RuleMatch};
 
 use self::matches::{rewrite_of, rule_matches};
 use kube::ResourceExt;
 
+use super::api::Listener;
 use super::api::{BackendRef, Gateway, HTTPRoute, ParentReference, ReferenceGrant, RouteRule};
 use super::attach::{self, ListenerVerdict};
+use super::policies::{self, AttachedPolicy, PolicyOutcome};
 use super::reasons;
 
 /// A Backend as the caller found it. `kind` is the kind owning the name (`Backend` or
@@ -58,6 +60,8 @@ pub struct Inputs<'a> {
     pub backends: &'a BTreeMap<String, FoundBackend>,
     /// ReferenceGrants in the namespaces of referenced Backends.
     pub grants: &'a [ReferenceGrant],
+    /// AgentgatewayPolicies targeting the Gateway or its listeners.
+    pub policies: &'a [AttachedPolicy],
 }
 
 /// A condition a route earns for one parentRef.
@@ -108,13 +112,17 @@ pub struct Program {
     pub attached: BTreeMap<String, i32>,
     /// Route statuses.
     pub routes: Vec<RouteOutcome>,
+    /// The verdict of each policy at each of its targets on this Gateway.
+    pub policies: Vec<PolicyOutcome>,
 }
 
 /// Computes the program.
 pub fn program(inputs: &Inputs<'_>) -> Program {
     let gateway = inputs.gateway;
+    let (governed, policy_outcomes) = policies::govern(gateway, inputs.policies);
     let mut out = Program {
         listeners: attach::judge_listeners(gateway),
+        policies: policy_outcomes,
         ..Program::default()
     };
     let mut ordered: Vec<(SortKey, Rule)> = Vec::new();
@@ -142,8 +150,8 @@ pub fn program(inputs: &Inputs<'_>) -> Program {
                 Err(refused) => parents.push((parent.clone(), Some(refused))),
             }
         }
-        let translated =
-            (!attached_listeners.is_empty()).then(|| translate(inputs, route, &attached_listeners));
+        let translated = (!attached_listeners.is_empty())
+            .then(|| translate_governed(inputs, route, &attached_listeners, &governed));
         let outcome = RouteOutcome {
             namespace,
             name: route.name_any(),
@@ -241,11 +249,61 @@ type SortKey = (
     usize,
 );
 
-/// The rules of an attached route, or the `Accepted=False` verdict for a feature agw lacks.
+/// The rules of an attached route, translated once per group of its listeners that share a
+/// governing policy (listeners differ by hostname, so each group's rules match only its own
+/// hostnames); the whole route's `Accepted=False` verdict for a feature agw lacks.
+fn translate_governed(
+    inputs: &Inputs<'_>,
+    route: &HTTPRoute,
+    listeners: &[&Listener],
+    governed: &BTreeMap<String, usize>,
+) -> Translated {
+    let mut groups: BTreeMap<Option<usize>, Vec<&Listener>> = BTreeMap::new();
+    for listener in listeners {
+        let group = groups
+            .entry(governed.get(&listener.name).copied())
+            .or_default();
+        if !group.iter().any(|l| l.name == listener.name) {
+            group.push(listener);
+        }
+    }
+    let mut whole: Option<Contribution> = None;
+    for (policy, group) in groups {
+        let part = translate(inputs, route, &group, policy.map(|i| &inputs.policies[i]))?;
+        whole = Some(match whole {
+            None => part,
+            Some(mut so_far) => {
+                if so_far.resolved.ok {
+                    so_far.resolved = part.resolved;
+                }
+                so_far.rules.extend(part.rules);
+                so_far.backends.extend(part.backends);
+                for (secret, keys) in part.auth {
+                    let known = so_far.auth.entry(secret).or_default();
+                    known.extend(
+                        keys.into_iter()
+                            .filter(|k| !known.contains(k))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                so_far
+            }
+        });
+    }
+    whole.ok_or_else(|| Verdict {
+        ok: false,
+        reason: reasons::NO_MATCHING_PARENT,
+        message: "attached to no listener".to_owned(),
+    })
+}
+
+/// The rules of an attached route through `listeners`, governed by `policy` (if any), or
+/// the `Accepted=False` verdict for a feature agw lacks.
 fn translate(
     inputs: &Inputs<'_>,
     route: &HTTPRoute,
-    listeners: &[&super::api::Listener],
+    listeners: &[&Listener],
+    policy: Option<&AttachedPolicy>,
 ) -> Translated {
     let mut scratch = Program::default();
     let hostnames = attach::effective_hostnames(route, listeners);
@@ -270,7 +328,7 @@ fn translate(
     let mut produced = Vec::new();
     for (rule_index, rule) in rules.iter().enumerate() {
         let replace_prefix = rewrite_of(rule, rule_index)?;
-        let backend = match resolve_backend(inputs, route, rule, rule_index, &mut scratch) {
+        let backend = match resolve_backend(inputs, route, rule, rule_index, policy, &mut scratch) {
             Ok(key) => key,
             Err(problem) => {
                 problems.push(problem);
@@ -316,13 +374,15 @@ fn path_len(m: &RuleMatch) -> usize {
         .map_or(0, str::len)
 }
 
-/// The backend key of a rule, registering the compiled backend and its auth Secret; `None`
-/// (requests get a 500) with the `ResolvedRefs=False` verdict when it cannot be used.
+/// The backend key of a rule, registering the compiled backend (governed by the listener's
+/// `policy`, if any) and its auth Secret; `None` (requests get a 500) with the
+/// `ResolvedRefs=False` verdict when it cannot be used.
 fn resolve_backend(
     inputs: &Inputs<'_>,
     route: &HTTPRoute,
     rule: &RouteRule,
     rule_index: usize,
+    policy: Option<&AttachedPolicy>,
     out: &mut Program,
 ) -> Result<Option<String>, Verdict> {
     let refs: Vec<&BackendRef> = rule
@@ -398,19 +458,58 @@ fn resolve_backend(
             ))
         }
         Some(FoundBackend::Compiled { backend, auth, .. }) => {
+            let (key, backend) = match policy {
+                None => (key, backend.as_ref().clone()),
+                Some(policy) => governed_backend(&key, kind, backend, policy)
+                    .map_err(|message| refused(reasons::INVALID_BACKEND, message))?,
+            };
             if let Some((secret, secret_key)) = auth {
                 let keys = out.auth.entry(secret.clone()).or_default();
                 if !keys.contains(secret_key) {
                     keys.push(secret_key.clone());
                 }
             }
-            out.backends.insert(key.clone(), backend.as_ref().clone());
+            out.backends.insert(key.clone(), backend);
             if refs.len() > 1 {
                 tracing::debug!(route = %route.name_any(), "only the first backendRef of a rule is used");
             }
             Ok(Some(key))
         }
     }
+}
+
+/// A Backend as served through a listener that `policy` governs: its own client settings
+/// combined with the policy's ([`agw_policy::compile::beneath_listener`]), under a bundle key
+/// of its own (`<ns>/<name>@<policy>`: `@` is in no object name), so its budgets are its own
+/// too. The reason it cannot be served, otherwise.
+fn governed_backend(
+    key: &str,
+    kind: &str,
+    backend: &BundleBackend,
+    policy: &AttachedPolicy,
+) -> Result<(String, BundleBackend), String> {
+    let name = &policy.name;
+    let listener_policy = policy.compiled.as_ref().map_err(|problem| {
+        format!(
+            "AgentgatewayPolicy {name} governs this route's listener and is invalid ({problem}); \
+             the listener serves nothing until it is fixed"
+        )
+    })?;
+    let clients = agw_policy::compile::beneath_listener(backend.clients.as_ref(), listener_policy);
+    if authenticates(&clients) && backend.auth.is_none() {
+        return Err(format!(
+            "AgentgatewayPolicy {name} authenticates this listener's clients, so their \
+             credentials are never forwarded, and {kind} {key} has no `policies.auth` to send \
+             the provider key instead; add one"
+        ));
+    }
+    let mut governed = backend.clone();
+    governed.clients = (clients != ClientPolicy::default()).then_some(clients);
+    Ok((format!("{key}@{name}"), governed))
+}
+
+fn authenticates(clients: &ClientPolicy) -> bool {
+    !clients.key_sources.is_empty() || !clients.jwt_providers.is_empty()
 }
 
 /// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to the `kind` object

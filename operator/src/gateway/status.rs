@@ -1,14 +1,18 @@
 //! Gateway API statuses, computed purely from what a reconcile observed: GatewayClass
 //! `Accepted`; Gateway `Accepted`/`Programmed` with one status per listener (supported kinds,
 //! attached routes, `Accepted`/`ResolvedRefs`/`Programmed`); HTTPRoute `Accepted` and
-//! `ResolvedRefs` per parentRef. `lastTransitionTime` is carried over while a condition's
+//! `ResolvedRefs` per parentRef; AgentgatewayPolicy `Accepted` per ancestor. `lastTransitionTime` is carried over while a condition's
 //! status holds, so an unchanged world computes an unchanged status and nothing is written.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::{Value, json};
 
-use super::api::{GROUP, GatewayAddress, GatewayStatus, ListenerStatus, RouteGroupKind};
+use agw_crds::{PolicyAncestorRef, PolicyAncestorStatus};
+use kube::ResourceExt;
+
+use super::api::{GROUP, Gateway, GatewayAddress, GatewayStatus, ListenerStatus, RouteGroupKind};
 use super::attach::ListenerVerdict;
+use super::policies::PolicyOutcome;
 use super::program::{ParentOutcome, Program, Verdict};
 use super::reasons;
 use crate::status::{carry_transition_time, truncate};
@@ -230,6 +234,54 @@ pub fn route_parents(
     parents
 }
 
+/// A policy's `status.ancestors`: its entries for other Gateways or controllers as they
+/// were, and agw's entries for `gateway`, one per target, from `outcomes`.
+pub fn policy_ancestors(
+    previous: &[PolicyAncestorStatus],
+    gateway: &Gateway,
+    outcomes: &[&PolicyOutcome],
+    controller: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<PolicyAncestorStatus> {
+    let ours = |entry: &PolicyAncestorStatus| {
+        entry.controller_name == controller
+            && entry.ancestor_ref.name == gateway.name_any()
+            && entry.ancestor_ref.namespace == gateway.namespace()
+    };
+    let mut ancestors: Vec<PolicyAncestorStatus> =
+        previous.iter().filter(|e| !ours(e)).cloned().collect();
+    for outcome in outcomes {
+        let ancestor_ref = PolicyAncestorRef {
+            group: GROUP.to_owned(),
+            kind: "Gateway".to_owned(),
+            name: gateway.name_any(),
+            namespace: gateway.namespace(),
+            section_name: outcome.section.clone(),
+        };
+        let prev: Vec<Condition> = previous
+            .iter()
+            .filter(|e| ours(e) && e.ancestor_ref == ancestor_ref)
+            .flat_map(|e| e.conditions.iter().cloned())
+            .collect();
+        let v = &outcome.accepted;
+        ancestors.push(PolicyAncestorStatus {
+            ancestor_ref,
+            controller_name: controller.to_owned(),
+            conditions: vec![condition(
+                reasons::ACCEPTED,
+                v.ok,
+                v.reason,
+                v.message.clone(),
+                generation,
+                &prev,
+                now,
+            )],
+        });
+    }
+    ancestors
+}
+
 /// The GatewayClass's `Accepted` condition.
 pub fn class_accepted(previous: &[Condition], generation: Option<i64>, now: &Time) -> Condition {
     condition(
@@ -385,5 +437,50 @@ mod tests {
             "{}",
             programmed.message
         );
+    }
+
+    #[test]
+    fn a_policy_keeps_other_gateways_entries_and_its_transition_time() {
+        let mut gateway = Gateway::new("gw", super::super::api::GatewaySpec::default());
+        gateway.metadata.namespace = Some("team".to_owned());
+        let accepted = PolicyOutcome {
+            policy: "keys".to_owned(),
+            section: Some("http".to_owned()),
+            accepted: Verdict {
+                ok: true,
+                reason: "Accepted",
+                message: "governs listener(s) http".to_owned(),
+            },
+        };
+        let elsewhere = PolicyAncestorStatus {
+            ancestor_ref: PolicyAncestorRef {
+                name: "other-gw".to_owned(),
+                namespace: Some("team".to_owned()),
+                ..PolicyAncestorRef::default()
+            },
+            controller_name: "agentgateway.dev/agw".to_owned(),
+            conditions: Vec::new(),
+        };
+        let first = policy_ancestors(
+            std::slice::from_ref(&elsewhere),
+            &gateway,
+            &[&accepted],
+            "agentgateway.dev/agw",
+            Some(1),
+            &at(100),
+        );
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0], elsewhere);
+        assert_eq!(first[1].ancestor_ref.section_name.as_deref(), Some("http"));
+        // Recomputed later with the same verdict, nothing changes: nothing is written.
+        let again = policy_ancestors(
+            &first,
+            &gateway,
+            &[&accepted],
+            "agentgateway.dev/agw",
+            Some(1),
+            &at(200),
+        );
+        assert_eq!(again, first);
     }
 }

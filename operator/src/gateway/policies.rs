@@ -1,0 +1,171 @@
+//! Which `AgentgatewayPolicy` governs each listener of a Gateway, and the verdict each
+//! policy earns there (its `status.ancestors` entry).
+//!
+//! Gateway API policy attachment: a policy naming a listener (`sectionName`) takes precedence
+//! over one naming the whole Gateway; among policies with the same target the oldest wins
+//! (creation time, then name) and the others are `Conflicted`. A policy that does not
+//! compile still holds its listener, which then serves nothing: a listener whose governance
+//! cannot be decided must not fall back to ungoverned traffic.
+//!
+//! Pure: the caller compiles the policies (with [`agw_policy::compile_policy`]).
+
+use std::collections::BTreeMap;
+
+use agw_policy::bundle::ClientPolicy;
+
+use super::api::Gateway;
+use super::program::Verdict;
+
+/// Condition reasons of a policy's `Accepted` condition (Gateway API's).
+pub mod reasons {
+    /// The policy applies.
+    pub const ACCEPTED: &str = "Accepted";
+    /// The policy does not compile.
+    pub const INVALID: &str = "Invalid";
+    /// An older policy has the same target.
+    pub const CONFLICTED: &str = "Conflicted";
+    /// The target listener does not exist.
+    pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
+}
+
+/// A policy targeting this Gateway, as the caller found and compiled it.
+#[derive(Clone, Debug)]
+pub struct AttachedPolicy {
+    /// Its name (in the Gateway's namespace).
+    pub name: String,
+    /// Its creation time (RFC 3339), for precedence.
+    pub created: String,
+    /// The listeners it names on this Gateway; `None` is the whole Gateway.
+    pub targets: Vec<Option<String>>,
+    /// The client policy, or the compiler's first diagnostics.
+    pub compiled: Result<ClientPolicy, String>,
+}
+
+/// The verdict of one policy at one of its targets on this Gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyOutcome {
+    /// The policy's name.
+    pub policy: String,
+    /// The listener it names; `None` is the whole Gateway.
+    pub section: Option<String>,
+    /// `Accepted`.
+    pub accepted: Verdict,
+}
+
+/// Per listener, the index (in `policies`) of the policy governing it; a listener absent
+/// from the map has none. With the verdict of every policy at every target.
+pub fn govern(
+    gateway: &Gateway,
+    policies: &[AttachedPolicy],
+) -> (BTreeMap<String, usize>, Vec<PolicyOutcome>) {
+    let mut order: Vec<usize> = (0..policies.len()).collect();
+    order.sort_by(|a, b| {
+        let (a, b) = (&policies[*a], &policies[*b]);
+        (&a.created, &a.name).cmp(&(&b.created, &b.name))
+    });
+    // The oldest policy per target wins it.
+    let mut winners: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for &index in &order {
+        for target in &policies[index].targets {
+            winners.entry(target.as_deref()).or_insert(index);
+        }
+    }
+    let listeners: Vec<&str> = gateway
+        .spec
+        .listeners
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    let governed: BTreeMap<String, usize> = listeners
+        .iter()
+        .filter_map(|&name| {
+            let winner = winners.get(&Some(name)).or_else(|| winners.get(&None))?;
+            Some((name.to_owned(), *winner))
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for &index in &order {
+        let policy = &policies[index];
+        for target in &policy.targets {
+            let at = Target {
+                index,
+                section: target.as_deref(),
+            };
+            let accepted = verdict(policies, at, &winners, &listeners, &governed);
+            outcomes.push(PolicyOutcome {
+                policy: policy.name.clone(),
+                section: target.clone(),
+                accepted,
+            });
+        }
+    }
+    (governed, outcomes)
+}
+
+/// One target of one policy.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    /// The policy's index.
+    index: usize,
+    /// The listener; `None` is the whole Gateway.
+    section: Option<&'a str>,
+}
+
+fn verdict(
+    policies: &[AttachedPolicy],
+    Target {
+        index,
+        section: target,
+    }: Target<'_>,
+    winners: &BTreeMap<Option<&str>, usize>,
+    listeners: &[&str],
+    governed: &BTreeMap<String, usize>,
+) -> Verdict {
+    let policy = &policies[index];
+    let refused = |reason, message: String| Verdict {
+        ok: false,
+        reason,
+        message,
+    };
+    if let Some(listener) = target.filter(|l| !listeners.contains(l)) {
+        return refused(
+            reasons::TARGET_NOT_FOUND,
+            format!("the Gateway has no listener {listener:?}"),
+        );
+    }
+    if let Some(&winner) = winners.get(&target).filter(|&&w| w != index) {
+        return refused(
+            reasons::CONFLICTED,
+            format!(
+                "the older policy {} has the same target; one policy governs a target",
+                policies[winner].name
+            ),
+        );
+    }
+    if let Err(problem) = &policy.compiled {
+        return refused(
+            reasons::INVALID,
+            format!("{problem}; its listeners serve nothing until it is fixed"),
+        );
+    }
+    let mine: Vec<&str> = governed
+        .iter()
+        .filter(|(_, w)| **w == index)
+        .map(|(l, _)| l.as_str())
+        .filter(|l| target.is_none_or(|t| t == *l))
+        .collect();
+    let message = if mine.is_empty() {
+        "every listener has a policy of its own, which takes precedence".to_owned()
+    } else {
+        format!("governs listener(s) {}", mine.join(", "))
+    };
+    Verdict {
+        ok: true,
+        reason: reasons::ACCEPTED,
+        message,
+    }
+}
+
+#[cfg(test)]
+#[path = "policies_tests.rs"]
+mod tests;
