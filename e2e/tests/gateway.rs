@@ -231,3 +231,79 @@ async fn route_statuses_explain_backend_refs_that_cannot_be_used() {
         "NoMatchingParent"
     );
 }
+
+/// An AgentgatewayPolicy on the tutorial Gateway's listener: accepted per target, its key
+/// Secret mounted in the Gateway's pods, the Backend served through the listener governed by
+/// it in the bundle; a second policy on the same listener is `Conflicted`, one naming a
+/// missing listener `TargetNotFound`, and one agw cannot enforce `Invalid` (the webhook, not
+/// running here, refuses it at admission: `tests/webhook.rs`).
+#[tokio::test]
+async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backends() {
+    use k8s_openapi::api::core::v1::Secret;
+    let env = Env::new("gw-policy").await;
+    let _operator = env.operator().await;
+    env.tutorial().await;
+    env.route_condition("claude", "ResolvedRefs", "True").await;
+
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: team-keys}\nstringData:\n  alice: '{\"keyHash\": \"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"}'\n",
+    )
+    .await;
+    let policy = |name: &str, section: &str, traffic: &str| {
+        format!(
+            "apiVersion: agentgateway.dev/v1alpha1\nkind: AgentgatewayPolicy\nmetadata: {{name: {name}}}\nspec:\n  targetRefs: [{{group: gateway.networking.k8s.io, kind: Gateway, name: {GATEWAY}{section}}}]\n  traffic: {traffic}\n"
+        )
+    };
+    let keys = "{apiKeyAuthentication: {secretRef: {name: team-keys}}}";
+    env.apply(&policy("listener-keys", ", sectionName: http", keys))
+        .await;
+    let accepted = "{.status.ancestors[0].conditions[?(@.type==\"Accepted\")].status}";
+    env.wait_jsonpath(&["agpol", "listener-keys"], accepted, "True")
+        .await;
+    env.wait_jsonpath(
+        &["deployment", GATEWAY],
+        "{.spec.template.spec.volumes[?(@.secret.secretName==\"team-keys\")].name}",
+        "client-keys-0",
+    )
+    .await;
+    let bundles: kube::Api<Secret> = kube::Api::namespaced(env.cp.client().unwrap(), &env.ns);
+    let bundle = bundles.get(&format!("{GATEWAY}-bundle")).await.unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&bundle.data.unwrap()["bundle.json"].0).unwrap();
+    let governed = format!("{}/anthropic@listener-keys", env.ns);
+    let clients = &json["backends"][&governed]["clients"];
+    assert_eq!(
+        clients["keySources"][0]["secret"], "team-keys",
+        "{json:#}"
+    );
+
+    // Created in the same second, the tie goes to the name, as Gateway API orders policies.
+    env.apply(&policy("newer-keys", ", sectionName: http", keys))
+        .await;
+    env.apply(&policy("typo", ", sectionName: htp", keys)).await;
+    env.apply(&policy("cors", "", "{cors: {allowOrigins: ['*']}}"))
+        .await;
+    let reason = "{.status.ancestors[0].conditions[?(@.type==\"Accepted\")].reason}";
+    for (name, want) in [
+        ("newer-keys", "Conflicted"),
+        ("typo", "TargetNotFound"),
+        ("cors", "Invalid"),
+    ] {
+        env.wait_jsonpath(&["agpol", name], reason, want).await;
+    }
+    // The invalid whole-Gateway policy governs no listener (http has its own), so the route
+    // stays resolved; deleting the listener's policy hands http to it, failing closed.
+    env.kubectl(&["delete", "agpol", "listener-keys", "newer-keys"])
+        .await;
+    env.route_condition("claude", "ResolvedRefs", "False").await;
+    let message = env
+        .kubectl(&[
+            "get",
+            "httproute",
+            "claude",
+            "-o",
+            "jsonpath={.status.parents[0].conditions[?(@.type==\"ResolvedRefs\")].message}",
+        ])
+        .await;
+    assert!(message.contains("AgentgatewayPolicy cors"), "{message}");
+}

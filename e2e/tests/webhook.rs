@@ -280,3 +280,51 @@ async fn with_the_webhook_down_backends_cannot_change() {
     assert_eq!(out.code(), Some(1), "failurePolicy Fail: {out}");
     assert!(out.stderr.contains("failed calling webhook"), "{out}");
 }
+
+/// An AgentgatewayPolicy agw cannot enforce fails `kubectl apply` naming each field; a good
+/// one applies.
+#[tokio::test]
+async fn bad_agentgateway_policies_fail_apply_naming_each_field() {
+    let (cp, ns, _webhook) = setup("wh-policy").await;
+    let policy = |name: &str, target_kind: &str, traffic: &str| {
+        format!(
+            "apiVersion: agentgateway.dev/v1alpha1\nkind: AgentgatewayPolicy\nmetadata: {{name: {name}}}\nspec:\n  targetRefs: [{{group: gateway.networking.k8s.io, kind: {target_kind}, name: agentgateway-proxy, sectionName: http}}]\n  traffic: {traffic}\n"
+        )
+    };
+    let good = apply(
+        cp,
+        &ns,
+        &policy(
+            "good",
+            "Gateway",
+            "{apiKeyAuthentication: {secretRef: {name: team-keys}}}",
+        ),
+    )
+    .await;
+    assert!(good.success(), "{good}");
+    let bad = apply(
+        cp,
+        &ns,
+        &policy(
+            "bad",
+            "HTTPRoute",
+            "{cors: {allowOrigins: ['*']}, jwtAuthentication: {providers: [{issuer: 'https://idp', audiences: [], jwks: {remote: {uri: 'https://idp/jwks'}}}]}}",
+        ),
+    )
+    .await;
+    println!("{bad}");
+    assert_eq!(bad.code(), Some(1), "{bad}");
+    for field in [
+        "spec.targetRefs[0].kind",
+        "spec.traffic.cors",
+        "spec.traffic.jwtAuthentication.providers[0].audiences",
+    ] {
+        assert!(bad.stderr.contains(field), "{field}: {bad}");
+    }
+    let get = cp
+        .kubectl()
+        .run(["get", "agentgatewaypolicy", "bad", "-n", &ns])
+        .await
+        .unwrap();
+    assert!(!get.success(), "the bad policy must not be stored: {get}");
+}
