@@ -21,7 +21,11 @@ EXPECTED_WARNINGS = {
 
 
 def test_lint_of_the_tutorial_manifests_is_silent():
-    files = sorted(str(p) for p in SAMPLES.glob("backend-*.yaml")) + [str(SAMPLES / "secret.yaml"), str(ROOT / "examples" / "claude-code.yaml")]
+    files = sorted(str(p) for p in SAMPLES.glob("backend-*.yaml")) + [
+        str(SAMPLES / "secret.yaml"),
+        str(SAMPLES / "gateway" / "policy-developers.yaml"),
+        str(ROOT / "examples" / "claude-code.yaml"),
+    ]
     result = agwctl("lint", *files)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -77,7 +81,21 @@ def test_compile_writes_the_bundle(tmp_path: Path):
 def test_lint_of_files_without_a_backend_says_so_and_exits_4():
     result = agwctl("lint", str(SAMPLES / "secret.yaml"))
     assert result.returncode == 4, result.stdout + result.stderr
-    assert "no Backend or AgentgatewayBackend" in result.stderr and "nothing was checked" in result.stderr
+    assert "no Backend, AgentgatewayBackend or AgentgatewayPolicy" in result.stderr and "nothing was checked" in result.stderr
+
+
+def test_lint_judges_an_agentgateway_policy_as_the_webhook_does(tmp_path: Path):
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(
+        "apiVersion: agentgateway.dev/v1alpha1\nkind: AgentgatewayPolicy\nmetadata: {name: p}\nspec:\n"
+        "  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: claude}]\n"
+        "  traffic: {timeouts: {request: 10s}, authorization: {rules: [{groups: [dev]}]}}\n"
+    )
+    result = agwctl("lint", str(bad))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{bad}: spec.targetRefs[0].kind: agw attaches policies to Gateways" in result.stdout
+    assert f"{bad}: spec.traffic.timeouts: not supported by agw: `timeouts`" in result.stdout
+    assert f"{bad}: spec.traffic.authorization: authorization needs identities" in result.stdout
 
 
 def test_lint_refuses_unsupported_and_unknown_fields_at_their_paths():

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use agw_crds::{API_VERSION, is_backend_kind};
+use agw_crds::{API_VERSION, AgentgatewayPolicySpec, POLICY_KIND, is_backend_kind};
 use serde::Deserialize;
 
 use crate::compile::WrittenSpec;
@@ -94,6 +94,19 @@ pub struct BackendDoc {
     pub spec: WrittenSpec,
 }
 
+/// An `AgentgatewayPolicy` document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyDoc {
+    /// 1-based document number in the file.
+    pub document: usize,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// The spec.
+    pub spec: AgentgatewayPolicySpec,
+}
+
 /// A Secret document, values decoded.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretDoc {
@@ -126,6 +139,8 @@ pub struct Documents {
     pub backends: Vec<BackendDoc>,
     /// Secrets, in file order.
     pub secrets: Vec<SecretDoc>,
+    /// AgentgatewayPolicies, in file order.
+    pub policies: Vec<PolicyDoc>,
     /// Documents skipped, as `document N: kind K` notes for the user.
     pub skipped: Vec<String>,
 }
@@ -339,6 +354,22 @@ fn classify(
                 spec,
             });
         }
+        (API_VERSION, POLICY_KIND) => {
+            let manifest: BackendManifest = serde_json::from_value(value).map_err(shape_error)?;
+            let spec = serde_path_to_error::deserialize(manifest.spec).map_err(|e| {
+                ManifestError::Yaml {
+                    document,
+                    at: Location(Some((first_line, 1))),
+                    message: format!("spec.{}: {}", e.path(), e.inner()),
+                }
+            })?;
+            out.policies.push(PolicyDoc {
+                document,
+                name: manifest.metadata.name,
+                namespace: manifest.metadata.namespace,
+                spec,
+            });
+        }
         ("v1", "Secret") => {
             let manifest: SecretManifest = serde_json::from_value(value).map_err(shape_error)?;
             let mut data = BTreeMap::new();
@@ -360,7 +391,7 @@ fn classify(
         }
         (api_version, kind) => {
             out.skipped.push(format!(
-                "document {document}: skipped {kind} ({api_version}), not a Backend, AgentgatewayBackend or Secret"
+                "document {document}: skipped {kind} ({api_version}), not a Backend, AgentgatewayBackend, AgentgatewayPolicy or Secret"
             ));
         }
     }
