@@ -186,6 +186,18 @@ impl Claude {
 
     /// `ANTHROPIC_BASE_URL=<base_url> claude -p <prompt>`, as the tutorial runs it.
     pub async fn prompt(&self, base_url: &str, prompt: &str) -> Result<ClaudeOutput> {
+        self.prompt_with_key(base_url, prompt, "sk-ant-client-dummy")
+            .await
+    }
+
+    /// [`Self::prompt`] with `ANTHROPIC_API_KEY=<api_key>` (sent as `x-api-key`): a developer
+    /// calling with their gateway key.
+    pub async fn prompt_with_key(
+        &self,
+        base_url: &str,
+        prompt: &str,
+        api_key: &str,
+    ) -> Result<ClaudeOutput> {
         let mut command = tokio::process::Command::new(&self.bin);
         command
             .args(["-p", prompt])
@@ -193,7 +205,7 @@ impl Claude {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("ANTHROPIC_BASE_URL", base_url)
-            .env("ANTHROPIC_API_KEY", "sk-ant-client-dummy")
+            .env("ANTHROPIC_API_KEY", api_key)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("DISABLE_AUTOUPDATER", "1")
             .env("CI", "1")

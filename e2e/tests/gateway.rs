@@ -272,10 +272,7 @@ async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backen
         serde_json::from_slice(&bundle.data.unwrap()["bundle.json"].0).unwrap();
     let governed = format!("{}/anthropic@listener-keys", env.ns);
     let clients = &json["backends"][&governed]["clients"];
-    assert_eq!(
-        clients["keySources"][0]["secret"], "team-keys",
-        "{json:#}"
-    );
+    assert_eq!(clients["keySources"][0]["secret"], "team-keys", "{json:#}");
 
     // Created in the same second, the tie goes to the name, as Gateway API orders policies.
     env.apply(&policy("newer-keys", ", sectionName: http", keys))

@@ -21,9 +21,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const NAMESPACE: &str = "agw-system";
-const CRD_NAMES: [&str; 2] = [
+const CRD_NAMES: [&str; 3] = [
     "backends.agentgateway.dev",
     "agentgatewaybackends.agentgateway.dev",
+    "agentgatewaypolicies.agentgateway.dev",
 ];
 
 /// A private control plane without the CRDs it installs at start, so the agw-crds chart owns

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod env;
 mod gateway;
+mod gateway_auth;
 mod proxy_errors;
 
 use agw_e2e::agw::get;
