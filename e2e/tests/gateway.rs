@@ -260,6 +260,13 @@ async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backen
     let accepted = "{.status.ancestors[0].conditions[?(@.type==\"Accepted\")].status}";
     env.wait_jsonpath(&["agpol", "listener-keys"], accepted, "True")
         .await;
+    // Its key Secret resolves, counted as the proxy will read it.
+    env.wait_jsonpath(
+        &["agpol", "listener-keys"],
+        "{.status.ancestors[0].conditions[?(@.type==\"ResolvedRefs\")].message}",
+        "gateway key identities: 1, JWT providers: 0",
+    )
+    .await;
     env.wait_jsonpath(
         &["deployment", GATEWAY],
         "{.spec.template.spec.volumes[?(@.secret.secretName==\"team-keys\")].name}",

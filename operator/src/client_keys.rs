@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agw_crds::{ApiKeyAuthentication, BackendSpec, JwtAuthentication};
-use agw_policy::bundle::{BundleBackend, JwksSource, MountedJwks};
+use agw_policy::bundle::{BundleBackend, ClientPolicy, JwksSource, MountedJwks};
 use agw_policy::{client_keys, jwks};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
@@ -58,11 +58,25 @@ pub async fn mounts(
     namespace: &str,
     backends: &Backends,
 ) -> Result<Vec<KeyMount>, Error> {
-    let mut out: Vec<KeyMount> = Vec::new();
-    let sources = backends
+    mounts_for(secrets, namespace, &clients_of(backends)).await
+}
+
+/// The client policies of compiled backends.
+fn clients_of(backends: &Backends) -> Vec<&ClientPolicy> {
+    backends
         .values()
         .filter_map(|b| b.clients.as_ref())
-        .flat_map(|c| c.key_sources.iter());
+        .collect()
+}
+
+/// [`mounts`] for client policies (a Backend's, or an AgentgatewayPolicy's).
+pub async fn mounts_for(
+    secrets: &Store<PartialObjectMeta<Secret>>,
+    namespace: &str,
+    clients: &[&ClientPolicy],
+) -> Result<Vec<KeyMount>, Error> {
+    let mut out: Vec<KeyMount> = Vec::new();
+    let sources = clients.iter().flat_map(|c| c.key_sources.iter());
     for source in sources {
         match (&source.secret, &source.match_labels) {
             (Some(secret), _) => push_once(
@@ -94,7 +108,7 @@ pub async fn mounts(
             (None, None) => {}
         }
     }
-    for mounted in jwks_refs(backends) {
+    for mounted in jwks_refs(clients) {
         // One Secret may hold keys for two providers: one volume.
         push_once(
             &mut out,
@@ -115,10 +129,9 @@ fn push_once(mounts: &mut Vec<KeyMount>, mount: KeyMount) {
     }
 }
 
-fn jwks_refs(backends: &Backends) -> impl Iterator<Item = &MountedJwks> {
-    backends
-        .values()
-        .filter_map(|b| b.clients.as_ref())
+fn jwks_refs<'a>(clients: &[&'a ClientPolicy]) -> impl Iterator<Item = &'a MountedJwks> {
+    clients
+        .iter()
         .flat_map(|c| c.jwt_providers.iter())
         .filter_map(|p| match &p.jwks {
             JwksSource::Mounted(mounted) => Some(mounted),
@@ -134,13 +147,19 @@ pub async fn check_jwks(
     backends: &Backends,
     keys: ClientKeys,
 ) -> Result<ClientKeys, Error> {
-    let providers: usize = backends
-        .values()
-        .filter_map(|b| b.clients.as_ref())
-        .map(|c| c.jwt_providers.len())
-        .sum();
+    check_jwks_for(client, namespace, &clients_of(backends), keys).await
+}
+
+/// [`check_jwks`] for client policies (a Backend's, or an AgentgatewayPolicy's).
+pub async fn check_jwks_for(
+    client: &Client,
+    namespace: &str,
+    clients: &[&ClientPolicy],
+    keys: ClientKeys,
+) -> Result<ClientKeys, Error> {
+    let providers: usize = clients.iter().map(|c| c.jwt_providers.len()).sum();
     let mut problems = Vec::new();
-    for mounted in jwks_refs(backends) {
+    for mounted in jwks_refs(clients) {
         let wanted = JwksRef {
             kind: mounted.kind.clone(),
             name: mounted.name.clone(),

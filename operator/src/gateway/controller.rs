@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
 use super::index::{self, Writers, parent_gateways, targeted_gateways};
-use super::lookup::{attached_policies, found_backends, grants_for, namespace_labels};
+use super::lookup::{attached_policies, found_backends, grants_for, namespace_labels, policy_keys};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
 use super::{attach, resources as gw_resources};
@@ -185,8 +185,11 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     for (route, outcome) in routes.iter().zip(&program.routes) {
         write_route_status(ctx, route, outcome, &now).await?;
     }
+    let namespace = gateway.namespace().unwrap_or_default();
+    let keys = policy_keys(ctx, &namespace, &policies).await?;
     for policy in ctx.index.policies_of(gateway) {
-        write_policy_status(ctx, gateway, &policy, &program, &now).await?;
+        let resolved = keys.get(&policy.name_any());
+        write_policy_status(ctx, gateway, &policy, &program, resolved, &now).await?;
     }
     if let Some(err) = apply_error {
         return Err(err);
@@ -316,11 +319,13 @@ async fn write_route_status(
 
 /// Replaces agw's entries for this Gateway in the policy's `status.ancestors`, guarded by
 /// `resourceVersion` (a conflict retries), so entries for other Gateways survive.
+/// `resolved` says whether its key Secrets and key sets resolve (when it compiles).
 async fn write_policy_status(
     ctx: &GatewayContext,
     gateway: &Gateway,
     policy: &AgentgatewayPolicy,
     program: &Program,
+    resolved: Option<&super::program::Verdict>,
     now: &Time,
 ) -> Result<()> {
     let name = policy.name_any();
@@ -334,6 +339,7 @@ async fn write_policy_status(
         previous,
         gateway,
         &outcomes,
+        resolved,
         &ctx.controller_name,
         policy.metadata.generation,
         now,

@@ -15,10 +15,12 @@ use super::api::{Gateway, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
 use super::index::policy_targets;
 use super::policies::AttachedPolicy;
-use super::program::FoundBackend;
+use super::program::{FoundBackend, Verdict};
 use crate::Result;
+use crate::client_keys;
 use crate::cluster::kube_err;
 use crate::kinds::{self, Either};
+use crate::status::ClientKeys;
 
 /// Every Backend the routes name (of either kind), compiled for a Gateway's pods. A name held
 /// by both kinds resolves to the one owning it ([`kinds::owner`]), as for their own proxies.
@@ -118,6 +120,59 @@ pub(super) fn attached_policies(ctx: &GatewayContext, gateway: &Gateway) -> Vec<
             }
         })
         .collect()
+}
+
+/// Per policy that compiles, whether its key Secrets and JWT key sets resolve, read as the
+/// proxy will read them (the `ResolvedRefs` condition of its status): how many identities
+/// and providers, or every reason an entry or set is not usable, never a value.
+pub(super) async fn policy_keys(
+    ctx: &GatewayContext,
+    namespace: &str,
+    policies: &[AttachedPolicy],
+) -> Result<BTreeMap<String, Verdict>> {
+    let mut out = BTreeMap::new();
+    for policy in policies {
+        let Ok(clients) = &policy.compiled else {
+            continue;
+        };
+        let clients = [clients];
+        let mounts = client_keys::mounts_for(ctx.index.secrets(), namespace, &clients).await?;
+        let client = &ctx.base.client;
+        let keys = if clients[0].key_sources.is_empty() {
+            ClientKeys::NotConfigured
+        } else {
+            client_keys::check(client, namespace, &mounts).await?
+        };
+        let keys = client_keys::check_jwks_for(client, namespace, &clients, keys).await?;
+        out.insert(policy.name.clone(), keys_verdict(&keys));
+    }
+    Ok(out)
+}
+
+fn keys_verdict(keys: &ClientKeys) -> Verdict {
+    use agw_crds::conditions::reasons;
+    let (ok, reason, message) = match keys {
+        ClientKeys::NotConfigured => (
+            true,
+            super::reasons::RESOLVED_REFS,
+            "no client authentication".to_owned(),
+        ),
+        ClientKeys::Valid {
+            identities,
+            jwt_providers,
+        } => (
+            true,
+            super::reasons::RESOLVED_REFS,
+            format!("gateway key identities: {identities}, JWT providers: {jwt_providers}"),
+        ),
+        ClientKeys::Invalid(why) => (false, reasons::INVALID_CLIENT_KEYS, why.clone()),
+        ClientKeys::InvalidJwks(why) => (false, reasons::INVALID_JWKS, why.clone()),
+    };
+    Verdict {
+        ok,
+        reason,
+        message,
+    }
 }
 
 fn first_line(text: &str) -> String {

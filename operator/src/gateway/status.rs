@@ -235,11 +235,13 @@ pub fn route_parents(
 }
 
 /// A policy's `status.ancestors`: its entries for other Gateways or controllers as they
-/// were, and agw's entries for `gateway`, one per target, from `outcomes`.
+/// were, and agw's entries for `gateway`, one per target, from `outcomes`: `Accepted`, and
+/// `ResolvedRefs` from `resolved` (its key Secrets and key sets) where it is accepted.
 pub fn policy_ancestors(
     previous: &[PolicyAncestorStatus],
     gateway: &Gateway,
     outcomes: &[&PolicyOutcome],
+    resolved: Option<&Verdict>,
     controller: &str,
     generation: Option<i64>,
     now: &Time,
@@ -264,19 +266,25 @@ pub fn policy_ancestors(
             .filter(|e| ours(e) && e.ancestor_ref == ancestor_ref)
             .flat_map(|e| e.conditions.iter().cloned())
             .collect();
-        let v = &outcome.accepted;
-        ancestors.push(PolicyAncestorStatus {
-            ancestor_ref,
-            controller_name: controller.to_owned(),
-            conditions: vec![condition(
-                reasons::ACCEPTED,
+        let cond = |type_, v: &Verdict| {
+            condition(
+                type_,
                 v.ok,
                 v.reason,
                 v.message.clone(),
                 generation,
                 &prev,
                 now,
-            )],
+            )
+        };
+        let mut conditions = vec![cond(reasons::ACCEPTED, &outcome.accepted)];
+        if let Some(resolved) = resolved.filter(|_| outcome.accepted.ok) {
+            conditions.push(cond(reasons::RESOLVED_REFS, resolved));
+        }
+        ancestors.push(PolicyAncestorStatus {
+            ancestor_ref,
+            controller_name: controller.to_owned(),
+            conditions,
         });
     }
     ancestors
@@ -465,6 +473,7 @@ mod tests {
             std::slice::from_ref(&elsewhere),
             &gateway,
             &[&accepted],
+            None,
             "agentgateway.dev/agw",
             Some(1),
             &at(100),
@@ -477,10 +486,34 @@ mod tests {
             &first,
             &gateway,
             &[&accepted],
+            None,
             "agentgateway.dev/agw",
             Some(1),
             &at(200),
         );
         assert_eq!(again, first);
+        // Its keys resolve: a second condition says how many identities, never which.
+        let resolved = Verdict {
+            ok: true,
+            reason: "ResolvedRefs",
+            message: "gateway key identities: 2, JWT providers: 0".to_owned(),
+        };
+        let with_keys = policy_ancestors(
+            &first,
+            &gateway,
+            &[&accepted],
+            Some(&resolved),
+            "agentgateway.dev/agw",
+            Some(1),
+            &at(300),
+        );
+        let types: Vec<&str> = with_keys[1]
+            .conditions
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, ["Accepted", "ResolvedRefs"]);
+        // Accepted held, so its transition time is still the first one.
+        assert_eq!(with_keys[1].conditions[0], first[1].conditions[0]);
     }
 }
