@@ -21,6 +21,7 @@ pub mod policies;
 pub mod program;
 pub mod resources;
 pub mod status;
+pub mod verdict;
 
 /// The `controllerName` agw's GatewayClass carries unless the operator is told otherwise.
 pub const DEFAULT_CONTROLLER_NAME: &str = "agentgateway.dev/agw";

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use agw_policy::bundle::ClientPolicy;
 
 use super::api::Gateway;
-use super::program::Verdict;
+use super::verdict::Verdict;
 
 /// Condition reasons of a policy's `Accepted` condition (Gateway API's).
 pub mod reasons {

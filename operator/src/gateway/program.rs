@@ -64,16 +64,7 @@ pub struct Inputs<'a> {
     pub policies: &'a [AttachedPolicy],
 }
 
-/// A condition a route earns for one parentRef.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
-    /// `True` or `False`.
-    pub ok: bool,
-    /// Reason.
-    pub reason: &'static str,
-    /// Message.
-    pub message: String,
-}
+pub use super::verdict::Verdict;
 
 /// The status of one parentRef of one route.
 #[derive(Clone, Debug, PartialEq, Eq)]
