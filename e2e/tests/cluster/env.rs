@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use agw_e2e::clients::MockUpstream;
 use agw_e2e::cluster::{Cluster, PortForward};
-use agw_e2e::tutorial::{NAMESPACE, Upstream};
+use agw_e2e::operator_env::SECRET_KEY;
+use agw_e2e::tutorial::{self, NAMESPACE, Upstream};
 use agw_e2e::{KubectlOutput, eventually};
 
 pub struct Env {
@@ -55,6 +56,20 @@ impl Env {
             panic!("{out}\n{state}");
         }
         out
+    }
+
+    /// Tutorial steps 3–8 in namespace `ns`: its Gateway, Secret, guarded Backend (of `kind`)
+    /// and HTTPRoute.
+    pub async fn tutorial_gateway(&self, ns: &str, kind: &str) {
+        self.ensure_namespace(ns).await;
+        for yaml in [
+            tutorial::gateway(),
+            tutorial::secret(SECRET_KEY),
+            tutorial::backend(kind, self.upstream(), true),
+            tutorial::http_route(kind),
+        ] {
+            self.apply(&yaml.replace(NAMESPACE, ns)).await;
+        }
     }
 
     pub async fn ensure_namespace(&self, ns: &str) {

@@ -11,7 +11,6 @@ use agw_e2e::agw::get;
 use agw_e2e::clients::Claude;
 use agw_e2e::cluster::PortForward;
 use agw_e2e::eventually;
-use agw_e2e::operator_env::SECRET_KEY;
 use agw_e2e::tutorial::{self, NAMESPACE, REJECTION};
 
 use crate::env::Env;
@@ -27,14 +26,7 @@ async fn the_tutorial_with_agentgateway_backend_as_the_live_docs_render_it() {
     let env = Env::new().await;
     let ns = "live-docs";
     let kind = "AgentgatewayBackend";
-    env.ensure_namespace(ns).await;
-    env.apply(&tutorial::gateway().replace(NAMESPACE, ns)).await;
-    env.apply(&tutorial::secret(SECRET_KEY).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::backend(kind, env.upstream(), true).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::http_route(kind).replace(NAMESPACE, ns))
-        .await;
+    env.tutorial_gateway(ns, kind).await;
     env.wait_available(ns, "anthropic-proxy").await;
     env.wait_gateway_rolled_out(ns, "anthropic-secret").await;
     wait_route(&env, ns, "claude", "ResolvedRefs", "True").await;
@@ -65,14 +57,7 @@ async fn the_tutorial_with_agentgateway_backend_as_the_live_docs_render_it() {
 async fn teams_share_a_gateway_and_deleted_or_unusable_routes_never_reach_the_provider() {
     let env = Env::new().await;
     let ns = "gw-teams";
-    env.ensure_namespace(ns).await;
-    env.apply(&tutorial::gateway().replace(NAMESPACE, ns)).await;
-    env.apply(&tutorial::secret(SECRET_KEY).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::backend("Backend", env.upstream(), true).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::http_route("Backend").replace(NAMESPACE, ns))
-        .await;
+    env.tutorial_gateway(ns, "Backend").await;
     env.apply(&team_b_backend(&env, ns)).await;
     env.apply(&route(
         ns,

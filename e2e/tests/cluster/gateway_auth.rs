@@ -9,7 +9,6 @@ use std::time::Duration;
 use agw_e2e::agw::get;
 use agw_e2e::clients::Claude;
 use agw_e2e::eventually;
-use agw_e2e::operator_env::SECRET_KEY;
 use agw_e2e::tutorial::{self, NAMESPACE};
 
 use crate::env::Env;
@@ -30,14 +29,7 @@ fn key_secret(ns: &str, name: &str, identity: &str, key: &str) -> String {
 async fn a_listener_policy_asks_every_developer_for_a_gateway_key() {
     let env = Env::new().await;
     let ns = "gw-governed";
-    env.ensure_namespace(ns).await;
-    env.apply(&tutorial::gateway().replace(NAMESPACE, ns)).await;
-    env.apply(&tutorial::secret(SECRET_KEY).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::backend("Backend", env.upstream(), true).replace(NAMESPACE, ns))
-        .await;
-    env.apply(&tutorial::http_route("Backend").replace(NAMESPACE, ns))
-        .await;
+    env.tutorial_gateway(ns, "Backend").await;
     env.apply(&key_secret(ns, "team-keys", "alice", ALICE_KEY))
         .await;
     env.apply(&format!(

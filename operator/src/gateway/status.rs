@@ -34,6 +34,25 @@ pub enum Rollout {
     ApplyFailed(String),
 }
 
+/// [`condition`] from a [`Verdict`].
+fn verdict_condition(
+    type_: &str,
+    verdict: &Verdict,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: &Time,
+) -> Condition {
+    condition(
+        type_,
+        verdict.ok,
+        verdict.reason,
+        verdict.message.clone(),
+        generation,
+        previous,
+        now,
+    )
+}
+
 /// A condition with its transition time carried from `previous`.
 pub fn condition(
     type_: &str,
@@ -214,17 +233,7 @@ pub fn route_parents(
             .filter_map(|c| serde_json::from_value::<Vec<Condition>>(c).ok())
             .flatten()
             .collect();
-        let cond = |type_, v: &Verdict| {
-            condition(
-                type_,
-                v.ok,
-                v.reason,
-                v.message.clone(),
-                generation,
-                &prev,
-                now,
-            )
-        };
+        let cond = |type_, v: &Verdict| verdict_condition(type_, v, generation, &prev, now);
         parents.push(json!({
             "parentRef": o.parent,
             "controllerName": controller,
@@ -266,17 +275,7 @@ pub fn policy_ancestors(
             .filter(|e| ours(e) && e.ancestor_ref == ancestor_ref)
             .flat_map(|e| e.conditions.iter().cloned())
             .collect();
-        let cond = |type_, v: &Verdict| {
-            condition(
-                type_,
-                v.ok,
-                v.reason,
-                v.message.clone(),
-                generation,
-                &prev,
-                now,
-            )
-        };
+        let cond = |type_, v: &Verdict| verdict_condition(type_, v, generation, &prev, now);
         let mut conditions = vec![cond(reasons::ACCEPTED, &outcome.accepted)];
         if let Some(resolved) = resolved.filter(|_| outcome.accepted.ok) {
             conditions.push(cond(reasons::RESOLVED_REFS, resolved));
