@@ -24,8 +24,8 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::client_keys;
-use crate::events::{self, Occurrence};
 use crate::cluster::{Context, Scope, apply, apply_status, deployment_availability};
+use crate::events::{self, Occurrence};
 use crate::kinds;
 use crate::resources::{self, AuthMount, FIELD_MANAGER};
 use crate::status::{
@@ -486,8 +486,7 @@ async fn publish_transitions<K: Kind>(
         };
         // An Event is a courtesy; failing to publish one must not fail the reconcile, but it
         // is said (a refused Event is a misconfiguration, e.g. RBAC, not a passing state).
-        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await
-        {
+        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await {
             tracing::warn!(%error, kind = %K::kind(&()), name = %backend.name_any(), "cannot publish an event");
         }
     }

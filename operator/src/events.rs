@@ -166,7 +166,9 @@ fn unique_stamp(now: Timestamp) -> u64 {
     // A clock before 1970 (or after 2554) still yields increasing stamps from the counter.
     let nanos = u64::try_from(now.as_nanosecond()).unwrap_or(0);
     let next = |last: u64| nanos.max(last.saturating_add(1));
-    match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(next(last))) {
+    match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+        Some(next(last))
+    }) {
         Ok(last) | Err(last) => next(last),
     }
 }

@@ -79,11 +79,12 @@ fn an_event_carries_what_happened_to_which_object_and_who_said_it() {
 #[test]
 fn two_events_about_the_same_object_have_two_names() {
     let first = event(&reporter(), &backend("anthropic"), invalid("first mistake"));
-    let second = event(&reporter(), &backend("anthropic"), invalid("second mistake"));
-    let (a, b) = (
-        first.metadata.name.unwrap(),
-        second.metadata.name.unwrap(),
+    let second = event(
+        &reporter(),
+        &backend("anthropic"),
+        invalid("second mistake"),
     );
+    let (a, b) = (first.metadata.name.unwrap(), second.metadata.name.unwrap());
     assert_ne!(a, b);
     for name in [&a, &b] {
         let hex = name.strip_prefix("anthropic.").unwrap();
@@ -144,7 +145,10 @@ fn the_note_of_a_built_event_is_within_the_limit() {
         1,
     );
     let note = event.note.unwrap();
-    assert!(note.len() <= NOTE_LIMIT && note.ends_with(ELLIPSIS), "{note}");
+    assert!(
+        note.len() <= NOTE_LIMIT && note.ends_with(ELLIPSIS),
+        "{note}"
+    );
 }
 
 #[test]
@@ -152,7 +156,13 @@ fn a_long_object_name_still_makes_a_valid_event_name() {
     // 236 characters before the suffix: the cut lands after a dot, which is dropped so the
     // name has no empty label.
     let long = format!("{}.{}", "a".repeat(235), "b".repeat(17));
-    let event = build(&reporter(), &backend(&long), invalid("n"), Timestamp::now(), u64::MAX);
+    let event = build(
+        &reporter(),
+        &backend(&long),
+        invalid("n"),
+        Timestamp::now(),
+        u64::MAX,
+    );
     let name = event.metadata.name.unwrap();
     assert_eq!(name, format!("{}.ffffffffffffffff", "a".repeat(235)));
     assert!(name.len() <= NAME_LIMIT);

@@ -307,8 +307,7 @@ async fn publish(ctx: &Context, target: &Target, news: &News) {
         let occurrence = occurrence(target, note);
         // An Event is a courtesy; failing to publish one must not stop the polls, but it is
         // said (a refused Event is a misconfiguration, e.g. RBAC, not a passing state).
-        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await
-        {
+        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await {
             tracing::warn!(%error, backend = %target.backend, namespace = %target.namespace, "cannot publish a ProxyError event");
         }
     }

@@ -273,6 +273,10 @@ fn each_fault_is_its_own_event_on_the_backend_related_to_the_pod() {
             related.name.as_deref(),
             related.uid.as_deref()
         ),
-        (Some("Pod"), Some("anthropic-proxy-7d9f-abcde"), Some("uid-1"))
+        (
+            Some("Pod"),
+            Some("anthropic-proxy-7d9f-abcde"),
+            Some("uid-1")
+        )
     );
 }
