@@ -16,6 +16,8 @@ use agw_e2e::eventually;
 use agw_e2e::operator_env::OperatorEnv;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
 /// The shared operator test set-up, and this file's steps on it.
@@ -62,6 +64,45 @@ impl Env {
             &format!("jsonpath={path}"),
         ];
         self.cp.kubectl().run(args).await.unwrap().stdout
+    }
+
+    /// The `events.k8s.io/v1` Events with reason `InvalidSpec` about the Backend `name` that
+    /// say `Accepted=False`, as (Event name, note), once one note mentions each of `paths`.
+    async fn accepted_notes(&self, name: &str, paths: &[&str]) -> Vec<(String, String)> {
+        let events: Api<Event> = Api::namespaced(self.cp.client().unwrap(), &self.ns);
+        eventually(
+            Duration::from_secs(20),
+            &format!("an InvalidSpec Event on {name} for each of {paths:?}"),
+            async || {
+                let listed = events
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let notes: Vec<(String, String)> = listed
+                    .items
+                    .into_iter()
+                    .filter(|e| {
+                        e.reason.as_deref() == Some("InvalidSpec")
+                            && e.regarding.as_ref().is_some_and(|r| {
+                                r.kind.as_deref() == Some("Backend")
+                                    && r.name.as_deref() == Some(name)
+                            })
+                    })
+                    .filter_map(|e| Some((e.metadata.name?, e.note?)))
+                    .filter(|(_, note)| note.starts_with("Accepted=False: "))
+                    .collect();
+                if paths
+                    .iter()
+                    .all(|p| notes.iter().any(|(_, note)| note.contains(p)))
+                {
+                    Ok(notes)
+                } else {
+                    Err(format!("the Events say {notes:?}"))
+                }
+            },
+        )
+        .await
+        .unwrap()
     }
 
     async fn wait_condition(&self, name: &str, type_: &str, status: &str) {
@@ -213,6 +254,28 @@ async fn an_invalid_spec_is_reported_and_never_programmed() {
         events.stdout.contains("InvalidSpec"),
         "an Event records the transition: {events}"
     );
+
+    // The user fixes that mistake and makes another at once (well within the six minutes
+    // in which kube's Recorder would fold it into the first Event and keep the first note):
+    // the new diagnostics are an Event of their own.
+    let another = serde_json::json!([
+        {"regex": {"action": "Reject", "matches": ["credit card"]}},
+        {"regex": {"action": "Reject", "matches": ["(unclosed"]}},
+    ]);
+    env.apply(&env.0.backend("anthropic", Some(another)).unwrap())
+        .await;
+    let first = "spec.policies.ai.promptGuard.request[0].regex.matches[1]";
+    let second = "spec.policies.ai.promptGuard.request[1].regex.matches[0]";
+    let notes = env.accepted_notes("anthropic", &[first, second]).await;
+    let [old, new] = [first, second].map(|path| {
+        notes
+            .iter()
+            .filter(|(_, note)| note.contains(path))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!((old.len(), new.len()), (1, 1), "one Event each: {notes:?}");
+    assert_ne!(old[0].0, new[0].0, "two Event objects: {notes:?}");
+    assert!(!new[0].1.contains(first), "{notes:?}");
 }
 
 #[tokio::test]

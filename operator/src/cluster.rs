@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::Recorder;
 use kube::{Api, Client, Resource};
 use serde_json::json;
 
+use crate::events::Reporter;
 use crate::metrics::Metrics;
 use crate::resources::{FIELD_MANAGER, ProxySettings};
 use crate::status::Availability;
@@ -28,8 +28,8 @@ pub struct Context {
     pub settings: ProxySettings,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Publishes Events on Backends.
-    pub recorder: Recorder,
+    /// Who the Events on Backends say reported them ([`crate::events`]).
+    pub reporter: Reporter,
 }
 
 impl std::fmt::Debug for Context {

@@ -19,13 +19,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::PatchParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::client_keys;
 use crate::cluster::{Context, Scope, apply, apply_status, deployment_availability};
+use crate::events::{self, Occurrence};
 use crate::kinds;
 use crate::resources::{self, AuthMount, FIELD_MANAGER};
 use crate::status::{
@@ -57,10 +57,13 @@ impl Kind for AgentgatewayBackend {
     type Other = Backend;
 }
 
+/// The action of the Events on condition transitions.
+const RECONCILE: &str = "Reconcile";
+
 /// What one kind's reconciles read: the shared [`Context`] and the watch-fed cache of the
 /// other kind's objects, where a namesake is looked up.
 pub struct KindContext<K: Kind> {
-    /// Client, settings, metrics and recorder, shared by both kinds.
+    /// Client, settings, metrics and Event reporter, shared by both kinds.
     pub shared: Arc<Context>,
     /// Objects of the other kind, as the namesake watch last saw them.
     pub namesakes: Store<K::Other>,
@@ -457,6 +460,8 @@ async fn write_status<K: Kind>(ctx: &Context, backend: &K, status: &BackendStatu
     Ok(())
 }
 
+/// One Event per condition that changed (which ones: [`status::transitions`]), each its own
+/// object ([`events`]), so a second diagnostic right after a first is seen, not folded into it.
 async fn publish_transitions<K: Kind>(
     ctx: &Context,
     backend: &K,
@@ -465,30 +470,25 @@ async fn publish_transitions<K: Kind>(
 ) {
     let reference = backend.object_ref(&());
     for condition in status::transitions(previous, next) {
-        let event = Event {
+        let occurrence = Occurrence {
             type_: if condition.status == "True" {
-                EventType::Normal
+                events::Type::Normal
             } else {
-                EventType::Warning
+                events::Type::Warning
             },
             reason: condition.reason.clone(),
-            note: Some(format!(
+            action: RECONCILE.to_owned(),
+            // The whole message (every diagnostic), cut to the API's limit where it is posted.
+            note: format!(
                 "{}={}: {}",
-                condition.type_,
-                condition.status,
-                first_line(&condition.message)
-            )),
-            action: "Reconcile".to_owned(),
-            secondary: None,
+                condition.type_, condition.status, condition.message
+            ),
+            related: None,
         };
-        // An Event is a courtesy; failing to publish one must not fail the reconcile.
-        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
-            tracing::debug!(error = %err, "cannot publish an event");
+        // An Event is a courtesy; failing to publish one must not fail the reconcile, but it
+        // is said (a refused Event is a misconfiguration, e.g. RBAC, not a passing state).
+        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await {
+            tracing::warn!(%error, kind = %K::kind(&()), name = %backend.name_any(), "cannot publish an event");
         }
     }
-}
-
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or_default();
-    line.chars().take(900).collect()
 }

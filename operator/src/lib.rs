@@ -5,7 +5,8 @@
 //! Gateway controller ([`cluster`]), the shape of the objects it programs
 //! ([`resources`]), the status it writes ([`status`]), Gateway API support (Gateways of
 //! agw's class and their HTTPRoutes, [`gateway`]), leader election over a Lease
-//! ([`leader`]), Events for the errors proxy pods report ([`proxy_errors`]) and its probes
+//! ([`leader`]), the Events it posts ([`events`]; for the errors proxy pods report:
+//! [`proxy_errors`]) and its probes
 //! and metrics ([`metrics`]).
 //!
 //! Must not: decide whether a spec is valid (that is [`agw_policy::compile`], shared with the
@@ -16,6 +17,7 @@
 pub mod client_keys;
 pub mod cluster;
 pub mod controller;
+pub mod events;
 pub mod gateway;
 pub mod kinds;
 pub mod leader;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use agw_operator::cluster::{Context, Scope};
 use agw_operator::controller;
+use agw_operator::events::Reporter;
 use agw_operator::gateway::{self, context::GatewayContext};
 use agw_operator::leader::{Elector, LeaseConfig};
 use agw_operator::metrics::Metrics;
@@ -16,7 +17,6 @@ use agw_operator::resources::{FIELD_MANAGER, ProxySettings};
 use agw_operator::webhook_certs::{self, WebhookCertConfig};
 use agw_runtime::LogFormat;
 use clap::Parser;
-use kube::runtime::events::{Recorder, Reporter};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -237,13 +237,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         client: client.clone(),
         settings: settings(&args),
         metrics: metrics.clone(),
-        recorder: Recorder::new(
-            client,
-            Reporter {
-                controller: FIELD_MANAGER.to_owned(),
-                instance: Some(identity.clone()),
-            },
-        ),
+        reporter: Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: identity.clone(),
+        },
     });
     let scope = args
         .namespace
@@ -266,7 +263,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             shutdown.clone(),
         ))
     });
-    spawn_leader_tasks(&args, &context, &scope, identity, &shutdown);
+    spawn_leader_tasks(&args, &context, &scope, &shutdown);
     controller::run(context, scope, shutdown.cancelled_owned()).await;
     if let Some(gateways) = gateways {
         let _ = gateways.await;
@@ -329,7 +326,6 @@ fn spawn_leader_tasks(
     args: &Args,
     context: &Arc<Context>,
     scope: &Scope,
-    identity: String,
     shutdown: &CancellationToken,
 ) {
     if !args.webhook_configuration.is_empty() {
@@ -343,7 +339,6 @@ fn spawn_leader_tasks(
             context.clone(),
             scope.clone(),
             args.proxy_errors_interval,
-            identity,
             shutdown.clone(),
         ));
     }

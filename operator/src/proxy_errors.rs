@@ -30,17 +30,15 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{Context, Scope};
+use crate::events::{self, Occurrence};
 use crate::kinds::{self, Claim};
-use crate::resources::{ADMIN_PORT, BACKEND_LABEL, FIELD_MANAGER};
+use crate::resources::{ADMIN_PORT, BACKEND_LABEL};
 
 /// The Event reason (next to the condition reasons in `agw_crds::conditions::reasons`).
 pub const PROXY_ERROR: &str = "ProxyError";
@@ -246,22 +244,12 @@ pub fn notes(target: &Target, news: &News) -> Vec<String> {
             ns = target.namespace,
         ));
     }
-    // events.k8s.io/v1 notes are at most 1 kB.
+    // Each is cut to the API's limit where it is posted (`events`).
     notes
-        .into_iter()
-        .map(|n| n.chars().take(1000).collect())
-        .collect()
 }
 
-/// Watches the proxy pods and polls them every `interval` until `stop` is cancelled;
-/// `instance` (this replica) is the Events' reporting instance.
-pub async fn run(
-    ctx: Arc<Context>,
-    scope: Scope,
-    interval: Duration,
-    instance: String,
-    stop: CancellationToken,
-) {
+/// Watches the proxy pods and polls them every `interval` until `stop` is cancelled.
+pub async fn run(ctx: Arc<Context>, scope: Scope, interval: Duration, stop: CancellationToken) {
     let (pods, writer) = reflector::store::<Pod>();
     let watch = reflector::reflector(
         writer,
@@ -289,7 +277,7 @@ pub async fn run(
                 let cursor = cursors.get(&target.uid);
                 match poll(&http, target.admin, cursor).await {
                     Ok((news, cursor)) => {
-                        publish(&ctx, &instance, &target, &news).await;
+                        publish(&ctx, &target, &news).await;
                         cursors.insert(target.uid.clone(), cursor);
                     }
                     Err(error) => {
@@ -306,7 +294,7 @@ pub async fn run(
     }
 }
 
-async fn publish(ctx: &Context, instance: &str, target: &Target, news: &News) {
+async fn publish(ctx: &Context, target: &Target, news: &News) {
     let notes = notes(target, news);
     if notes.is_empty() {
         return;
@@ -315,39 +303,24 @@ async fn publish(ctx: &Context, instance: &str, target: &Target, news: &News) {
         tracing::debug!(backend = %target.backend, namespace = %target.namespace, "the proxy's Backend is gone; its errors are not reported");
         return;
     };
-    let events: Api<Event> = Api::namespaced(ctx.client.clone(), &target.namespace);
     for note in notes {
-        let event = event(&reference, target, note, instance);
+        let occurrence = occurrence(target, note);
         // An Event is a courtesy; failing to publish one must not stop the polls, but it is
         // said (a refused Event is a misconfiguration, e.g. RBAC, not a passing state).
-        if let Err(error) = events.create(&PostParams::default(), &event).await {
+        if let Err(error) = events::post(&ctx.client, &ctx.reporter, &reference, occurrence).await {
             tracing::warn!(%error, backend = %target.backend, namespace = %target.namespace, "cannot publish a ProxyError event");
         }
     }
 }
 
-/// The Warning Event with `note` on the Backend `regarding`, related to the pod. Created as
-/// it is rather than through kube's `Recorder`, which folds every Event with the same object,
-/// reason and action into one series keeping the first note: each fault's note names its own
-/// request id.
-pub fn event(regarding: &ObjectReference, target: &Target, note: String, instance: &str) -> Event {
-    Event {
-        metadata: ObjectMeta {
-            namespace: Some(target.namespace.clone()),
-            // `<backend>.proxy-error-<random>`: a generateName must be a valid name up to
-            // a trailing dash (not a dot), and the whole name at most 253 characters.
-            generate_name: Some(format!(
-                "{}.proxy-error-",
-                target.backend.chars().take(200).collect::<String>()
-            )),
-            ..ObjectMeta::default()
-        },
-        event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
-        type_: Some("Warning".to_owned()),
-        reason: Some(PROXY_ERROR.to_owned()),
-        action: Some(ACTION.to_owned()),
-        note: Some(note),
-        regarding: Some(regarding.clone()),
+/// The Warning with `note` about one of `target`'s faults, related to the pod. Each is its own
+/// Event ([`events`]): each fault's note names its own request id.
+pub fn occurrence(target: &Target, note: String) -> Occurrence {
+    Occurrence {
+        type_: events::Type::Warning,
+        reason: PROXY_ERROR.to_owned(),
+        action: ACTION.to_owned(),
+        note,
         related: Some(ObjectReference {
             api_version: Some("v1".to_owned()),
             kind: Some("Pod".to_owned()),
@@ -356,9 +329,6 @@ pub fn event(regarding: &ObjectReference, target: &Target, note: String, instanc
             uid: Some(target.uid.clone()),
             ..ObjectReference::default()
         }),
-        reporting_controller: Some(FIELD_MANAGER.to_owned()),
-        reporting_instance: Some(instance.chars().take(128).collect()),
-        ..Event::default()
     }
 }
 

@@ -228,37 +228,55 @@ fn each_fault_is_its_own_event_on_the_backend_related_to_the_pod() {
         namespace: Some("team-a".into()),
         ..ObjectReference::default()
     };
-    let first = event(
+    let reporter = events::Reporter {
+        controller: "agw-operator".into(),
+        instance: "agw-operator-0".into(),
+    };
+    let first = events::event(
+        &reporter,
         &backend,
-        &target,
-        "request r1 failed".into(),
-        "agw-operator-0",
+        occurrence(&target, "request r1 failed".into()),
     );
-    let second = event(
+    let second = events::event(
+        &reporter,
         &backend,
-        &target,
-        "request r2 failed".into(),
-        "agw-operator-0",
+        occurrence(&target, "request r2 failed".into()),
     );
-    // The server names each (generateName): no Event replaces or folds into another.
-    assert_eq!(first.metadata.name, None);
-    assert_eq!(
-        first.metadata.generate_name.as_deref(),
-        Some("anthropic.proxy-error-")
+    // Two objects of their own: no Event replaces or folds into another.
+    assert_ne!(first.metadata.name, second.metadata.name);
+    assert!(
+        first
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("anthropic.")),
+        "{:?}",
+        first.metadata.name
     );
     assert_eq!(
         (first.note.as_deref(), second.note.as_deref()),
         (Some("request r1 failed"), Some("request r2 failed"))
     );
     assert_eq!(
-        (first.type_.as_deref(), first.reason.as_deref()),
-        (Some("Warning"), Some(PROXY_ERROR))
+        (
+            first.type_.as_deref(),
+            first.reason.as_deref(),
+            first.action.as_deref()
+        ),
+        (Some("Warning"), Some(PROXY_ERROR), Some(ACTION))
     );
     assert_eq!(first.regarding.as_ref(), Some(&backend));
     let related = first.related.unwrap();
     assert_eq!(
-        (related.kind.as_deref(), related.name.as_deref()),
-        (Some("Pod"), Some("anthropic-proxy-7d9f-abcde"))
+        (
+            related.kind.as_deref(),
+            related.name.as_deref(),
+            related.uid.as_deref()
+        ),
+        (
+            Some("Pod"),
+            Some("anthropic-proxy-7d9f-abcde"),
+            Some("uid-1")
+        )
     );
-    assert_eq!(first.reporting_controller.as_deref(), Some("agw-operator"));
 }

@@ -197,7 +197,9 @@ pub fn conflicted(
     }
 }
 
-/// Conditions whose status differs from the stored one (or is new): these get an Event.
+/// Conditions whose status or reason differs from the stored one (or is new), and `Accepted`
+/// when only its message did: that message is the compiler's verdict on the spec just written,
+/// so a new mistake while the reason stays `InvalidSpec` is news. These get an Event.
 pub fn transitions<'a>(
     previous: Option<&BackendStatus>,
     next: &'a BackendStatus,
@@ -211,7 +213,11 @@ pub fn transitions<'a>(
             previous
                 .iter()
                 .find(|p| p.type_ == c.type_)
-                .is_none_or(|p| p.status != c.status || p.reason != c.reason)
+                .is_none_or(|p| {
+                    p.status != c.status
+                        || p.reason != c.reason
+                        || (c.type_ == types::ACCEPTED && p.message != c.message)
+                })
         })
         .collect()
 }

@@ -88,6 +88,50 @@ fn only_conditions_that_flip_get_a_new_transition_time() {
 }
 
 #[test]
+fn a_new_mistake_in_an_invalid_spec_is_a_transition_of_accepted_alone() {
+    let mut broken = observed();
+    broken.acceptance = Acceptance::Invalid("spec.x: bad".to_owned());
+    broken.programming = Programming::KeptLastGood {
+        digest: Some("sha256:aa".to_owned()),
+        guards: Some(2),
+    };
+    let first = desired(None, &broken, &at(100));
+    let mut other = broken.clone();
+    other.generation = Some(2);
+    other.acceptance = Acceptance::Invalid("spec.y: also bad".to_owned());
+    let second = desired(Some(&first), &other, &at(200));
+    let flipped: Vec<_> = transitions(Some(&first), &second)
+        .iter()
+        .map(|c| (c.type_.clone(), c.message.clone()))
+        .collect();
+    assert_eq!(
+        flipped,
+        [(types::ACCEPTED.to_owned(), "spec.y: also bad".to_owned())]
+    );
+    // The same mistake again (a later generation) is not news.
+    let mut same = other.clone();
+    same.generation = Some(3);
+    let third = desired(Some(&second), &same, &at(300));
+    assert!(transitions(Some(&second), &third).is_empty());
+}
+
+#[test]
+fn another_condition_s_message_alone_is_not_news() {
+    let first = desired(None, &observed(), &at(100));
+    let mut scaling = observed();
+    scaling.availability.desired = 3;
+    scaling.availability.available = 2;
+    let second = desired(Some(&first), &scaling, &at(200));
+    let (before, after) = (find(&first, types::READY), find(&second, types::READY));
+    assert_eq!(
+        (&before.status, &before.reason),
+        (&after.status, &after.reason)
+    );
+    assert_ne!(before.message, after.message, "1/1 became 2/3");
+    assert!(transitions(Some(&first), &second).is_empty());
+}
+
+#[test]
 fn a_missing_secret_or_key_is_named() {
     let mut missing = observed();
     missing.references = References::SecretNotFound {
