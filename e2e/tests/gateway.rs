@@ -310,4 +310,14 @@ async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backen
         ])
         .await;
     assert!(message.contains("AgentgatewayPolicy cors"), "{message}");
+
+    // A policy that stops targeting the Gateway loses the entry agw wrote for it.
+    env.apply(&policy("typo", "", keys).replace(GATEWAY, "another-gateway"))
+        .await;
+    env.wait_jsonpath(
+        &["agpol", "typo"],
+        "{.status.ancestors[*].ancestorRef.name}",
+        "",
+    )
+    .await;
 }

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
-use super::index::{self, Writers, parent_gateways, targeted_gateways};
+use super::index::{self, Writers, parent_gateways, reported_gateways, targeted_gateways};
 use super::lookup::{attached_policies, found_backends, grants_for, namespace_labels, policy_keys};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
@@ -57,6 +57,7 @@ pub async fn run(
     let feeds = index::feeds(client, writers);
     let (by_backend, by_agbe, by_grant) = (ctx.index.clone(), ctx.index.clone(), ctx.index.clone());
     let by_secret = ctx.index.clone();
+    let controller_name = ctx.controller_name.clone();
     let controller = controller
         .watches_stream(feeds.routes, |route: HTTPRoute| parent_gateways(&route))
         // A Backend change reprograms only the Gateways whose routes refer to it.
@@ -80,8 +81,14 @@ pub async fn run(
         .watches_stream(feeds.secrets, move |secret: PartialObjectMeta<Secret>| {
             by_secret.gateways_using_secret(&secret)
         })
-        .watches_stream(feeds.policies, |policy: AgentgatewayPolicy| {
-            targeted_gateways(&policy)
+        // A policy requeues the Gateways it targets, and those it stopped targeting (they
+        // still have an entry in its status, which their reconcile removes).
+        .watches_stream(feeds.policies, move |policy: AgentgatewayPolicy| {
+            let mut gateways = targeted_gateways(&policy);
+            gateways.extend(reported_gateways(&policy, &controller_name));
+            gateways.sort_by_key(ToString::to_string);
+            gateways.dedup();
+            gateways
         })
         .watches(
             Api::<GatewayClass>::all(client.clone()),
@@ -187,7 +194,10 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     }
     let namespace = gateway.namespace().unwrap_or_default();
     let keys = policy_keys(ctx, &namespace, &policies).await?;
-    for policy in ctx.index.policies_of(gateway) {
+    for policy in ctx
+        .index
+        .policies_reporting_on(gateway, &ctx.controller_name)
+    {
         let resolved = keys.get(&policy.name_any());
         write_policy_status(ctx, gateway, &policy, &program, resolved, &now).await?;
     }

@@ -248,6 +248,33 @@ impl Index {
         policies
     }
 
+    /// The AgentgatewayPolicies whose status `gateway`'s reconcile writes: those targeting it,
+    /// and those still carrying an entry `controller` wrote for it (a policy that stopped
+    /// targeting it, whose entry must go).
+    pub fn policies_reporting_on(
+        &self,
+        gateway: &Gateway,
+        controller: &str,
+    ) -> Vec<AgentgatewayPolicy> {
+        let namespace = gateway.namespace();
+        let name = gateway.name_any();
+        let mut policies: Vec<AgentgatewayPolicy> = self
+            .policies
+            .state()
+            .iter()
+            .filter(|p| p.namespace() == namespace)
+            .filter(|p| {
+                !policy_targets(p, &name).is_empty()
+                    || reported_gateways(p, controller)
+                        .iter()
+                        .any(|g| g.name == name)
+            })
+            .map(|p| p.as_ref().clone())
+            .collect();
+        policies.sort_by_key(ResourceExt::name_any);
+        policies
+    }
+
     /// The Secret metadata cache, for resolving key Secret selectors.
     pub fn secrets(&self) -> &Store<PartialObjectMeta<Secret>> {
         &self.secrets
@@ -357,6 +384,21 @@ pub fn policy_targets(policy: &AgentgatewayPolicy, gateway: &str) -> Vec<Option<
         .filter(|t| t.kind == agw_crds::policy::TARGET_KIND && t.name.trim() == gateway)
         .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
         .map(|t| t.section_name.as_ref().map(|s| s.trim().to_owned()))
+        .collect()
+}
+
+/// The Gateways whose entries `controller` wrote in `policy`'s status.
+pub fn reported_gateways(policy: &AgentgatewayPolicy, controller: &str) -> Vec<ObjectRef<Gateway>> {
+    let namespace = policy.namespace().unwrap_or_default();
+    policy
+        .status
+        .iter()
+        .flat_map(|s| &s.ancestors)
+        .filter(|a| a.controller_name == controller && a.ancestor_ref.kind == "Gateway")
+        .map(|a| {
+            let ns = a.ancestor_ref.namespace.as_deref().unwrap_or(&namespace);
+            ObjectRef::new(&a.ancestor_ref.name).within(ns)
+        })
         .collect()
 }
 

@@ -243,3 +243,50 @@ fn a_policy_requeues_the_gateways_it_targets_and_a_key_secret_the_gateways_of_it
     );
     assert!(index.gateways_using_secret(&secret("elsewhere")).is_empty());
 }
+
+#[test]
+fn a_policy_that_stopped_targeting_a_gateway_is_still_reported_on_until_its_entry_goes() {
+    let (index, mut writers) = new();
+    let policy: AgentgatewayPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayPolicy",
+        "metadata": {"name": "moved", "namespace": "gateways"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw-new"}],
+            "traffic": {"rateLimit": {"local": [{"requests": 5, "unit": "Minutes"}]}}
+        },
+        "status": {"ancestors": [
+            {"ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                             "name": "gw-old", "namespace": "gateways"},
+             "controllerName": "agentgateway.dev/agw", "conditions": []},
+            {"ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                             "name": "gw-theirs", "namespace": "gateways"},
+             "controllerName": "example.com/other", "conditions": []}
+        ]}
+    }))
+    .unwrap();
+    assert_eq!(
+        names(reported_gateways(&policy, "agentgateway.dev/agw")),
+        ["gw-old"]
+    );
+    writers.policies.apply_watcher_event(&Event::Apply(policy));
+    let gateway = |name: &str| -> Gateway {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": "gateways"},
+            "spec": {"gatewayClassName": "agentgateway", "listeners": []}
+        }))
+        .unwrap()
+    };
+    let reporting = |name: &str| {
+        index
+            .policies_reporting_on(&gateway(name), "agentgateway.dev/agw")
+            .len()
+    };
+    assert_eq!(reporting("gw-new"), 1, "it targets gw-new");
+    assert_eq!(reporting("gw-old"), 1, "gw-old must remove its entry");
+    assert_eq!(
+        reporting("gw-theirs"),
+        0,
+        "another controller's entry is not ours"
+    );
+}
