@@ -17,8 +17,10 @@ use crate::schema;
 pub const POLICY_KIND: &str = "AgentgatewayPolicy";
 /// The Gateway API group a target must name.
 pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
-/// The only target kind agw implements.
+/// A target kind: a Gateway, or one of its listeners with `sectionName`.
 pub const TARGET_KIND: &str = "Gateway";
+/// A target kind: an HTTPRoute in the policy's namespace (all its rules).
+pub const ROUTE_TARGET_KIND: &str = "HTTPRoute";
 
 /// Client governance for a Gateway's (or one listener's) traffic.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -41,8 +43,9 @@ pub const TARGET_KIND: &str = "Gateway";
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AgentgatewayPolicySpec {
-    /// What the policy attaches to: Gateways in the policy's namespace, or one listener of
-    /// one (`sectionName`). A listener's own policy takes precedence over its Gateway's.
+    /// What the policy attaches to, in the policy's namespace: Gateways, one listener of one
+    /// (`sectionName`), or HTTPRoutes. A route's policy takes precedence over its listener's,
+    /// and a listener's over its Gateway's.
     #[schemars(length(min = 1, max = 16))]
     pub target_refs: Vec<PolicyTargetRef>,
     /// agentgateway's label-selected targets. Not supported by agw: name the Gateways.
@@ -69,12 +72,13 @@ pub struct AgentgatewayPolicySpec {
 pub struct PolicyTargetRef {
     /// `gateway.networking.k8s.io`.
     pub group: String,
-    /// `Gateway` (agw attaches policies to Gateways and their listeners only).
+    /// `Gateway` or `HTTPRoute`.
     pub kind: String,
-    /// The Gateway's name.
+    /// The object's name.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// A listener's name; the whole Gateway when unset.
+    /// A Gateway listener's name; the whole Gateway when unset. Not supported for an
+    /// HTTPRoute (agw governs a route's rules together).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub section_name: Option<String>,

@@ -88,7 +88,7 @@ def test_lint_judges_an_agentgateway_policy_as_the_webhook_does(tmp_path: Path):
     bad = tmp_path / "policy.yaml"
     bad.write_text(
         "apiVersion: agentgateway.dev/v1alpha1\nkind: AgentgatewayPolicy\nmetadata: {name: p}\nspec:\n"
-        "  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: claude}]\n"
+        "  targetRefs: [{group: gateway.networking.k8s.io, kind: Service, name: claude}]\n"
         "  traffic: {timeouts: {request: 10s}, authorization: {rules: [{groups: [dev]}]}}\n"
     )
     result = agwctl("lint", str(bad))

@@ -281,6 +281,8 @@ async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backen
     let clients = &json["backends"][&governed]["clients"];
     assert_eq!(clients["keySources"][0]["secret"], "team-keys", "{json:#}");
 
+    a_route_policy_is_layered_over_the_listener_s(&env, &bundles).await;
+
     // Created in the same second, the tie goes to the name, as Gateway API orders policies.
     env.apply(&policy("newer-keys", ", sectionName: http", keys))
         .await;
@@ -320,4 +322,41 @@ async fn a_listener_policy_is_accepted_mounted_and_governs_the_listener_s_backen
         "",
     )
     .await;
+}
+
+/// A policy on the route `claude` is layered over the listener's: its limit, the listener's
+/// keys, under one bundle key.
+async fn a_route_policy_is_layered_over_the_listener_s(
+    env: &Env,
+    bundles: &kube::Api<k8s_openapi::api::core::v1::Secret>,
+) {
+    const ROUTE_LIMITS: &str = "apiVersion: agentgateway.dev/v1alpha1\nkind: AgentgatewayPolicy\nmetadata: {name: route-limits}\nspec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: claude}]\n  traffic: {rateLimit: {local: [{requests: 5, unit: Minutes}]}}\n";
+    let accepted = "{.status.ancestors[0].conditions[?(@.type==\"Accepted\")].status}";
+    env.apply(ROUTE_LIMITS).await;
+    env.wait_jsonpath(&["agpol", "route-limits"], accepted, "True")
+        .await;
+    let layered = format!("{}/anthropic@listener-keys+route-limits", env.ns);
+    let clients = eventually(Duration::from_secs(30), "the layered backend", async || {
+        let bundle = bundles
+            .get(&format!("{GATEWAY}-bundle"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let data = bundle.data.unwrap_or_default();
+        let json: serde_json::Value =
+            serde_json::from_slice(&data["bundle.json"].0).map_err(|e| e.to_string())?;
+        let clients = json["backends"][&layered]["clients"].clone();
+        if clients.is_null() {
+            Err(json["backends"].to_string())
+        } else {
+            Ok(clients)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        clients["keySources"][0]["secret"], "team-keys",
+        "{clients:#}"
+    );
+    assert_eq!(clients["limits"][0]["amount"], 5, "{clients:#}");
+    env.kubectl(&["delete", "agpol", "route-limits"]).await;
 }

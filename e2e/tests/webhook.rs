@@ -307,7 +307,7 @@ async fn bad_agentgateway_policies_fail_apply_naming_each_field() {
         &ns,
         &policy(
             "bad",
-            "HTTPRoute",
+            "Service",
             "{cors: {allowOrigins: ['*']}, jwtAuthentication: {providers: [{issuer: 'https://idp', audiences: [], jwks: {remote: {uri: 'https://idp/jwks'}}}]}}",
         ),
     )

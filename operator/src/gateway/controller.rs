@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::api::{Gateway, GatewayClass, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
-use super::index::{self, Writers, parent_gateways, reported_gateways, targeted_gateways};
+use super::index::{self, Writers, parent_gateways, reported_gateways};
 use super::lookup::{attached_policies, found_backends, grants_for, namespace_labels, policy_keys};
 use super::program::{Inputs, Program, RouteOutcome};
 use super::status::{self, Rollout};
@@ -58,6 +58,7 @@ pub async fn run(
     let (by_backend, by_agbe, by_grant) = (ctx.index.clone(), ctx.index.clone(), ctx.index.clone());
     let by_secret = ctx.index.clone();
     let controller_name = ctx.controller_name.clone();
+    let by_policy = ctx.index.clone();
     let controller = controller
         .watches_stream(feeds.routes, |route: HTTPRoute| parent_gateways(&route))
         // A Backend change reprograms only the Gateways whose routes refer to it.
@@ -84,7 +85,7 @@ pub async fn run(
         // A policy requeues the Gateways it targets, and those it stopped targeting (they
         // still have an entry in its status, which their reconcile removes).
         .watches_stream(feeds.policies, move |policy: AgentgatewayPolicy| {
-            let mut gateways = targeted_gateways(&policy);
+            let mut gateways = by_policy.gateways_governed_by(&policy);
             gateways.extend(reported_gateways(&policy, &controller_name));
             gateways.sort_by_key(ToString::to_string);
             gateways.dedup();
@@ -154,7 +155,7 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     let routes = ctx.index.routes_of(gateway);
     let backends = found_backends(ctx, &routes);
     let grants = grants_for(ctx, &routes);
-    let policies = attached_policies(ctx, gateway);
+    let policies = attached_policies(ctx, gateway, &routes);
     let namespace_labels = namespace_labels(ctx, gateway, &routes).await?;
     let program = super::program::program(&Inputs {
         gateway,
@@ -192,13 +193,17 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     for (route, outcome) in routes.iter().zip(&program.routes) {
         write_route_status(ctx, route, outcome, &now).await?;
     }
-    let namespace = gateway.namespace().unwrap_or_default();
-    let keys = policy_keys(ctx, &namespace, &policies).await?;
+    let keys = policy_keys(ctx, &policies).await?;
     for policy in ctx
         .index
         .policies_reporting_on(gateway, &ctx.controller_name)
     {
-        let resolved = keys.get(&policy.name_any());
+        let key = format!(
+            "{}/{}",
+            policy.namespace().unwrap_or_default(),
+            policy.name_any()
+        );
+        let resolved = keys.get(&key);
         write_policy_status(ctx, gateway, &policy, &program, resolved, &now).await?;
     }
     if let Some(err) = apply_error {
@@ -339,11 +344,13 @@ async fn write_policy_status(
     now: &Time,
 ) -> Result<()> {
     let name = policy.name_any();
+    let namespace = policy.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{name}");
     let previous = policy.status.as_ref().map_or(&[][..], |s| &s.ancestors[..]);
     let outcomes: Vec<_> = program
         .policies
         .iter()
-        .filter(|o| o.policy == name)
+        .filter(|o| o.policy == key)
         .collect();
     let ancestors = status::policy_ancestors(
         previous,
@@ -357,7 +364,6 @@ async fn write_policy_status(
     if ancestors == previous {
         return Ok(());
     }
-    let namespace = policy.namespace().unwrap_or_default();
     let api: Api<AgentgatewayPolicy> = Api::namespaced(ctx.base.client.clone(), &namespace);
     let patch = json!({
         "metadata": {"resourceVersion": policy.resource_version()},

@@ -233,46 +233,63 @@ impl Index {
             .collect()
     }
 
-    /// The AgentgatewayPolicies naming `gateway` in a targetRef (its namespace's), by name.
+    /// The AgentgatewayPolicies governing `gateway`'s traffic, by namespace and name: those
+    /// naming it (or a listener) in a targetRef, in its namespace, and those naming one of its
+    /// HTTPRoutes, in the route's namespace.
     pub fn policies_of(&self, gateway: &Gateway) -> Vec<AgentgatewayPolicy> {
-        let namespace = gateway.namespace();
-        let name = gateway.name_any();
-        let mut policies: Vec<AgentgatewayPolicy> = self
-            .policies
-            .state()
-            .iter()
-            .filter(|p| p.namespace() == namespace && !policy_targets(p, &name).is_empty())
-            .map(|p| p.as_ref().clone())
-            .collect();
-        policies.sort_by_key(ResourceExt::name_any);
-        policies
+        let routes = self.routes_of(gateway);
+        self.policies_where(|p| concerns(p, gateway, &routes))
     }
 
-    /// The AgentgatewayPolicies whose status `gateway`'s reconcile writes: those targeting it,
-    /// and those still carrying an entry `controller` wrote for it (a policy that stopped
-    /// targeting it, whose entry must go).
+    /// The AgentgatewayPolicies whose status `gateway`'s reconcile writes: those governing
+    /// its traffic, and those still carrying an entry `controller` wrote for it (a policy that
+    /// stopped targeting it, whose entry must go).
     pub fn policies_reporting_on(
         &self,
         gateway: &Gateway,
         controller: &str,
     ) -> Vec<AgentgatewayPolicy> {
-        let namespace = gateway.namespace();
-        let name = gateway.name_any();
+        let routes = self.routes_of(gateway);
+        let this = ObjectRef::from_obj(gateway);
+        self.policies_where(|p| {
+            concerns(p, gateway, &routes) || reported_gateways(p, controller).contains(&this)
+        })
+    }
+
+    fn policies_where(
+        &self,
+        keep: impl Fn(&AgentgatewayPolicy) -> bool,
+    ) -> Vec<AgentgatewayPolicy> {
         let mut policies: Vec<AgentgatewayPolicy> = self
             .policies
             .state()
             .iter()
-            .filter(|p| p.namespace() == namespace)
-            .filter(|p| {
-                !policy_targets(p, &name).is_empty()
-                    || reported_gateways(p, controller)
-                        .iter()
-                        .any(|g| g.name == name)
-            })
+            .filter(|p| keep(p))
             .map(|p| p.as_ref().clone())
             .collect();
-        policies.sort_by_key(ResourceExt::name_any);
+        policies.sort_by_key(|p| (p.namespace(), p.name_any()));
         policies
+    }
+
+    /// The Gateways whose traffic `policy` governs: those it names, and the parents of the
+    /// HTTPRoutes it names.
+    pub fn gateways_governed_by(&self, policy: &AgentgatewayPolicy) -> Vec<ObjectRef<Gateway>> {
+        let mut gateways = targeted_gateways(policy);
+        let routes = policy_routes(policy);
+        if !routes.is_empty() {
+            gateways.extend(
+                self.routes
+                    .state()
+                    .iter()
+                    .filter(|r| {
+                        r.namespace() == policy.namespace() && routes.contains(&r.name_any())
+                    })
+                    .flat_map(|r| parent_gateways(r)),
+            );
+        }
+        gateways.sort_by_key(ToString::to_string);
+        gateways.dedup();
+        gateways
     }
 
     /// The Secret metadata cache, for resolving key Secret selectors.
@@ -317,7 +334,7 @@ impl Index {
                 secret,
             );
             if reads && policy.namespace().as_deref() == Some(&*namespace) {
-                gateways.extend(targeted_gateways(&policy));
+                gateways.extend(self.gateways_governed_by(&policy));
             }
         }
         gateways.sort_by_key(ToString::to_string);
@@ -387,6 +404,30 @@ pub fn policy_targets(policy: &AgentgatewayPolicy, gateway: &str) -> Vec<Option<
         .collect()
 }
 
+/// Whether `policy` governs traffic of `gateway`, whose routes are `routes`.
+fn concerns(policy: &AgentgatewayPolicy, gateway: &Gateway, routes: &[HTTPRoute]) -> bool {
+    let names_gateway = policy.namespace() == gateway.namespace()
+        && !policy_targets(policy, &gateway.name_any()).is_empty();
+    names_gateway || {
+        let targeted = policy_routes(policy);
+        routes
+            .iter()
+            .any(|r| r.namespace() == policy.namespace() && targeted.contains(&r.name_any()))
+    }
+}
+
+/// The names of the HTTPRoutes (in its namespace) `policy` targets.
+pub fn policy_routes(policy: &AgentgatewayPolicy) -> Vec<String> {
+    policy
+        .spec
+        .target_refs
+        .iter()
+        .filter(|t| t.kind == agw_crds::policy::ROUTE_TARGET_KIND)
+        .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
+        .map(|t| t.name.trim().to_owned())
+        .collect()
+}
+
 /// The Gateways whose entries `controller` wrote in `policy`'s status.
 pub fn reported_gateways(policy: &AgentgatewayPolicy, controller: &str) -> Vec<ObjectRef<Gateway>> {
     let namespace = policy.namespace().unwrap_or_default();
@@ -410,6 +451,7 @@ pub fn targeted_gateways(policy: &AgentgatewayPolicy) -> Vec<ObjectRef<Gateway>>
         .target_refs
         .iter()
         .filter(|t| t.kind == agw_crds::policy::TARGET_KIND)
+        .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
         .map(|t| ObjectRef::new(t.name.trim()).within(&namespace))
         .collect();
     gateways.sort_by_key(ToString::to_string);

@@ -290,3 +290,37 @@ fn a_policy_that_stopped_targeting_a_gateway_is_still_reported_on_until_its_entr
         "another controller's entry is not ours"
     );
 }
+
+#[test]
+fn a_route_policy_governs_the_gateways_its_route_attaches_to() {
+    let (index, mut writers) = new();
+    writers.routes.apply_watcher_event(&Event::Apply(route(
+        "team-a",
+        "claude",
+        "gw-a",
+        &agw_ref("anthropic", None),
+    )));
+    let policy: AgentgatewayPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayPolicy",
+        "metadata": {"name": "limits", "namespace": "team-a"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "claude"}],
+            "traffic": {"rateLimit": {"local": [{"requests": 5, "unit": "Minutes"}]}}
+        }
+    }))
+    .unwrap();
+    assert_eq!(policy_routes(&policy), ["claude"]);
+    assert_eq!(names(index.gateways_governed_by(&policy)), ["gw-a"]);
+    writers.policies.apply_watcher_event(&Event::Apply(policy));
+    let gateway = |name: &str| -> Gateway {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": "gateways"},
+            "spec": {"gatewayClassName": "agentgateway", "listeners": []}
+        }))
+        .unwrap()
+    };
+    // The policy lives in the route's namespace, not the Gateway's.
+    assert_eq!(index.policies_of(&gateway("gw-a")).len(), 1);
+    assert!(index.policies_of(&gateway("gw-b")).is_empty());
+}

@@ -13,7 +13,7 @@ use kube::{Api, ResourceExt};
 
 use super::api::{Gateway, HTTPRoute, ReferenceGrant};
 use super::context::GatewayContext;
-use super::index::policy_targets;
+use super::index::{policy_routes, policy_targets};
 use super::policies::AttachedPolicy;
 use super::program::{FoundBackend, Verdict};
 use crate::Result;
@@ -92,22 +92,42 @@ fn compiled(ctx: &GatewayContext, backend: &Either, namespace: &str, name: &str)
     }
 }
 
-/// The policies targeting `gateway` or its listeners, compiled.
-pub(super) fn attached_policies(ctx: &GatewayContext, gateway: &Gateway) -> Vec<AttachedPolicy> {
+/// The policies governing `gateway`'s traffic (naming it, a listener or one of `routes`),
+/// compiled.
+pub(super) fn attached_policies(
+    ctx: &GatewayContext,
+    gateway: &Gateway,
+    routes: &[HTTPRoute],
+) -> Vec<AttachedPolicy> {
     let name = gateway.name_any();
     ctx.index
         .policies_of(gateway)
         .iter()
         .map(|policy| {
+            let namespace = policy.namespace().unwrap_or_default();
             let options = CompileOptions {
                 auth_mount_root: ctx.base.settings.auth_mount_root(),
-                ..CompileOptions::new(policy.namespace().unwrap_or_default(), policy.name_any())
+                ..CompileOptions::new(namespace.clone(), policy.name_any())
                     .with_generation(policy.metadata.generation)
             };
             let compiled = compile_policy(&policy.spec, &options)
                 .map(|compiled| compiled.clients)
                 .map_err(|diagnostics| first_line(&diagnostics.to_string()));
+            // A Gateway target names a Gateway of the policy's own namespace.
+            let targets = if gateway.namespace().as_deref() == Some(&*namespace) {
+                policy_targets(policy, &name)
+            } else {
+                Vec::new()
+            };
+            let named = policy_routes(policy);
+            let routes = routes
+                .iter()
+                .filter(|r| r.namespace().as_deref() == Some(&*namespace))
+                .filter(|r| named.contains(&r.name_any()))
+                .map(|r| format!("{namespace}/{}", r.name_any()))
+                .collect();
             AttachedPolicy {
+                namespace,
                 name: policy.name_any(),
                 created: policy
                     .metadata
@@ -115,19 +135,20 @@ pub(super) fn attached_policies(ctx: &GatewayContext, gateway: &Gateway) -> Vec<
                     .as_ref()
                     .map(|t| t.0.to_string())
                     .unwrap_or_default(),
-                targets: policy_targets(policy, &name),
+                targets,
+                routes,
                 compiled,
             }
         })
         .collect()
 }
 
-/// Per policy that compiles, whether its key Secrets and JWT key sets resolve, read as the
-/// proxy will read them (the `ResolvedRefs` condition of its status): how many identities
-/// and providers, or every reason an entry or set is not usable, never a value.
+/// Per policy that compiles (by `namespace/name`), whether its key Secrets and JWT key sets
+/// resolve, read as the proxy will read them (the `ResolvedRefs` condition of its status):
+/// how many identities and providers, or every reason an entry or set is not usable, never a
+/// value.
 pub(super) async fn policy_keys(
     ctx: &GatewayContext,
-    namespace: &str,
     policies: &[AttachedPolicy],
 ) -> Result<BTreeMap<String, Verdict>> {
     let mut out = BTreeMap::new();
@@ -136,6 +157,7 @@ pub(super) async fn policy_keys(
             continue;
         };
         let clients = [clients];
+        let namespace = &policy.namespace;
         let mounts = client_keys::mounts_for(ctx.index.secrets(), namespace, &clients).await?;
         let client = &ctx.base.client;
         let keys = if clients[0].key_sources.is_empty() {
@@ -144,7 +166,7 @@ pub(super) async fn policy_keys(
             client_keys::check(client, namespace, &mounts).await?
         };
         let keys = client_keys::check_jwks_for(client, namespace, &clients, keys).await?;
-        out.insert(policy.name.clone(), keys_verdict(&keys));
+        out.insert(policy.key(), keys_verdict(&keys));
     }
     Ok(out)
 }

@@ -1,9 +1,10 @@
-//! Which `AgentgatewayPolicy` governs each listener of a Gateway, and the verdict each
-//! policy earns there (its `status.ancestors` entry).
+//! Which `AgentgatewayPolicy` governs each listener and each HTTPRoute of a Gateway, and the
+//! verdict each policy earns there (its `status.ancestors` entry).
 //!
 //! Gateway API policy attachment: a policy naming a listener (`sectionName`) takes precedence
-//! over one naming the whole Gateway; among policies with the same target the oldest wins
-//! (creation time, then name) and the others are `Conflicted`. A policy that does not
+//! over one naming the whole Gateway, and one naming a route is layered over its listener's
+//! (the program combines them part by part); among policies with the same target the oldest
+//! wins (creation time, then namespace and name) and the others are `Conflicted`. A policy that does not
 //! compile still holds its listener, which then serves nothing: a listener whose governance
 //! cannot be decided must not fall back to ungoverned traffic.
 //!
@@ -28,40 +29,60 @@ pub mod reasons {
     pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
 }
 
-/// A policy targeting this Gateway, as the caller found and compiled it.
+/// A policy governing this Gateway's traffic, as the caller found and compiled it.
 #[derive(Clone, Debug)]
 pub struct AttachedPolicy {
-    /// Its name (in the Gateway's namespace).
+    /// Its namespace (the Gateway's, or that of the routes it names).
+    pub namespace: String,
+    /// Its name.
     pub name: String,
     /// Its creation time (RFC 3339), for precedence.
     pub created: String,
     /// The listeners it names on this Gateway; `None` is the whole Gateway.
     pub targets: Vec<Option<String>>,
+    /// This Gateway's HTTPRoutes it names, as `namespace/name`.
+    pub routes: Vec<String>,
     /// The client policy, or the compiler's first diagnostics.
     pub compiled: Result<ClientPolicy, String>,
+}
+
+impl AttachedPolicy {
+    /// `namespace/name`, as outcomes name it.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
 }
 
 /// The verdict of one policy at one of its targets on this Gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    /// The policy's name.
+    /// The policy, `namespace/name`.
     pub policy: String,
-    /// The listener it names; `None` is the whole Gateway.
+    /// The listener it names; `None` is the whole Gateway (or a route).
     pub section: Option<String>,
+    /// The route it names, `namespace/name`, for a route target.
+    pub route: Option<String>,
     /// `Accepted`.
     pub accepted: Verdict,
 }
 
-/// Per listener, the index (in `policies`) of the policy governing it; a listener absent
-/// from the map has none. With the verdict of every policy at every target.
-pub fn govern(
-    gateway: &Gateway,
-    policies: &[AttachedPolicy],
-) -> (BTreeMap<String, usize>, Vec<PolicyOutcome>) {
+/// Which policy (an index in the caller's list) governs what on one Gateway.
+#[derive(Clone, Debug, Default)]
+pub struct Governance {
+    /// Per listener name; a listener absent from the map has none.
+    pub listeners: BTreeMap<String, usize>,
+    /// Per route, `namespace/name`; a route absent from the map has none of its own.
+    pub routes: BTreeMap<String, usize>,
+    /// The verdict of every policy at every target.
+    pub outcomes: Vec<PolicyOutcome>,
+}
+
+/// Decides which policy governs each listener and route, and every policy's verdicts.
+pub fn govern(gateway: &Gateway, policies: &[AttachedPolicy]) -> Governance {
     let mut order: Vec<usize> = (0..policies.len()).collect();
     order.sort_by(|a, b| {
         let (a, b) = (&policies[*a], &policies[*b]);
-        (&a.created, &a.name).cmp(&(&b.created, &b.name))
+        (&a.created, &a.namespace, &a.name).cmp(&(&b.created, &b.namespace, &b.name))
     });
     // The oldest policy per target wins it.
     let mut winners: BTreeMap<Option<&str>, usize> = BTreeMap::new();
@@ -93,13 +114,70 @@ pub fn govern(
             };
             let accepted = verdict(policies, at, &winners, &listeners, &governed);
             outcomes.push(PolicyOutcome {
-                policy: policy.name.clone(),
+                policy: policy.key(),
                 section: target.clone(),
+                route: None,
                 accepted,
             });
         }
     }
-    (governed, outcomes)
+    let routes = govern_routes(policies, &order, &mut outcomes);
+    Governance {
+        listeners: governed,
+        routes,
+        outcomes,
+    }
+}
+
+/// The oldest policy naming a route governs it; the verdicts of every route target.
+fn govern_routes(
+    policies: &[AttachedPolicy],
+    order: &[usize],
+    outcomes: &mut Vec<PolicyOutcome>,
+) -> BTreeMap<String, usize> {
+    let mut winners: BTreeMap<String, usize> = BTreeMap::new();
+    for &index in order {
+        for route in &policies[index].routes {
+            winners.entry(route.clone()).or_insert(index);
+        }
+    }
+    for &index in order {
+        let policy = &policies[index];
+        for route in &policy.routes {
+            let winner = winners[route];
+            let accepted = if winner != index {
+                Verdict {
+                    ok: false,
+                    reason: reasons::CONFLICTED,
+                    message: format!(
+                        "the older policy {} governs HTTPRoute {route}; one policy governs a target",
+                        policies[winner].key()
+                    ),
+                }
+            } else if let Err(problem) = &policy.compiled {
+                Verdict {
+                    ok: false,
+                    reason: reasons::INVALID,
+                    message: format!(
+                        "{problem}; HTTPRoute {route} serves nothing until it is fixed"
+                    ),
+                }
+            } else {
+                Verdict {
+                    ok: true,
+                    reason: reasons::ACCEPTED,
+                    message: format!("governs HTTPRoute {route}"),
+                }
+            };
+            outcomes.push(PolicyOutcome {
+                policy: policy.key(),
+                section: None,
+                route: Some(route.clone()),
+                accepted,
+            });
+        }
+    }
+    winners
 }
 
 /// One target of one policy.
@@ -138,7 +216,7 @@ fn verdict(
             reasons::CONFLICTED,
             format!(
                 "the older policy {} has the same target; one policy governs a target",
-                policies[winner].name
+                policies[winner].key()
             ),
         );
     }

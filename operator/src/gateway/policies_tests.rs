@@ -25,9 +25,11 @@ fn gateway(listeners: &[&str]) -> Gateway {
 
 fn policy(name: &str, created: &str, targets: &[Option<&str>]) -> AttachedPolicy {
     AttachedPolicy {
+        namespace: "ns".to_owned(),
         name: name.to_owned(),
         created: created.to_owned(),
         targets: targets.iter().map(|t| t.map(str::to_owned)).collect(),
+        routes: Vec::new(),
         compiled: Ok(ClientPolicy::default()),
     }
 }
@@ -46,7 +48,11 @@ fn a_listener_policy_takes_precedence_over_the_gateway_policy() {
         policy("whole", "2026-01-01T00:00:00Z", &[None]),
         policy("internal-only", "2026-02-01T00:00:00Z", &[Some("internal")]),
     ];
-    let (governed, outcomes) = govern(&gw, &policies);
+    let Governance {
+        listeners: governed,
+        outcomes,
+        ..
+    } = govern(&gw, &policies);
     assert_eq!(governed["http"], 0);
     assert_eq!(governed["internal"], 1);
     assert!(outcomes.iter().all(|o| o.accepted.ok), "{outcomes:?}");
@@ -64,23 +70,27 @@ fn the_oldest_policy_wins_a_target_and_the_others_say_why_not() {
             &[Some("http"), Some("nope")],
         ),
     ];
-    let (governed, outcomes) = govern(&gw, &policies);
+    let Governance {
+        listeners: governed,
+        outcomes,
+        ..
+    } = govern(&gw, &policies);
     assert_eq!(governed["http"], 1);
     assert_eq!(
         reasons_of(&outcomes),
         [
             (
-                "older".to_owned(),
+                "ns/older".to_owned(),
                 Some("http".to_owned()),
                 reasons::ACCEPTED
             ),
             (
-                "older".to_owned(),
+                "ns/older".to_owned(),
                 Some("nope".to_owned()),
                 reasons::TARGET_NOT_FOUND
             ),
             (
-                "newer".to_owned(),
+                "ns/newer".to_owned(),
                 Some("http".to_owned()),
                 reasons::CONFLICTED
             ),
@@ -94,9 +104,47 @@ fn an_invalid_policy_still_holds_its_listener_so_it_fails_closed() {
     let gw = gateway(&["http", "other"]);
     let mut broken = policy("broken", "2026-01-01T00:00:00Z", &[Some("http")]);
     broken.compiled = Err("spec.traffic.cors: not supported by agw".to_owned());
-    let (governed, outcomes) = govern(&gw, &[broken]);
+    let Governance {
+        listeners: governed,
+        outcomes,
+        ..
+    } = govern(&gw, &[broken]);
     assert_eq!(governed.get("http"), Some(&0));
     assert_eq!(governed.get("other"), None);
     assert_eq!(outcomes[0].accepted.reason, reasons::INVALID);
     assert!(!outcomes[0].accepted.ok);
+}
+
+#[test]
+fn the_oldest_policy_naming_a_route_governs_it() {
+    let gw = gateway(&["http"]);
+    let mut older = policy("route-limits", "2026-01-01T00:00:00Z", &[]);
+    older.namespace = "team-a".to_owned();
+    older.routes = vec!["team-a/claude".to_owned()];
+    let mut newer = older.clone();
+    newer.name = "route-limits-2".to_owned();
+    newer.created = "2026-03-01T00:00:00Z".to_owned();
+    let governance = govern(&gw, &[newer, older]);
+    assert_eq!(governance.routes["team-a/claude"], 1);
+    assert!(governance.listeners.is_empty());
+    let verdicts: Vec<(String, Option<String>, &str)> = governance
+        .outcomes
+        .iter()
+        .map(|o| (o.policy.clone(), o.route.clone(), o.accepted.reason))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "team-a/route-limits".to_owned(),
+                Some("team-a/claude".to_owned()),
+                reasons::ACCEPTED
+            ),
+            (
+                "team-a/route-limits-2".to_owned(),
+                Some("team-a/claude".to_owned()),
+                reasons::CONFLICTED
+            ),
+        ]
+    );
 }

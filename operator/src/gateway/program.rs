@@ -14,7 +14,7 @@ use kube::ResourceExt;
 use super::api::Listener;
 use super::api::{BackendRef, Gateway, HTTPRoute, ParentReference, ReferenceGrant, RouteRule};
 use super::attach::{self, ListenerVerdict};
-use super::policies::{self, AttachedPolicy, PolicyOutcome};
+use super::policies::{self, AttachedPolicy, Governance, PolicyOutcome};
 use super::reasons;
 
 /// A Backend as the caller found it. `kind` is the kind owning the name (`Backend` or
@@ -110,10 +110,10 @@ pub struct Program {
 /// Computes the program.
 pub fn program(inputs: &Inputs<'_>) -> Program {
     let gateway = inputs.gateway;
-    let (governed, policy_outcomes) = policies::govern(gateway, inputs.policies);
+    let governance = policies::govern(gateway, inputs.policies);
     let mut out = Program {
         listeners: attach::judge_listeners(gateway),
-        policies: policy_outcomes,
+        policies: governance.outcomes.clone(),
         ..Program::default()
     };
     let mut ordered: Vec<(SortKey, Rule)> = Vec::new();
@@ -142,7 +142,7 @@ pub fn program(inputs: &Inputs<'_>) -> Program {
             }
         }
         let translated = (!attached_listeners.is_empty())
-            .then(|| translate_governed(inputs, route, &attached_listeners, &governed));
+            .then(|| translate_governed(inputs, route, &attached_listeners, &governance));
         let outcome = RouteOutcome {
             namespace,
             name: route.name_any(),
@@ -242,25 +242,40 @@ type SortKey = (
 
 /// The rules of an attached route, translated once per group of its listeners that share a
 /// governing policy (listeners differ by hostname, so each group's rules match only its own
-/// hostnames); the whole route's `Accepted=False` verdict for a feature agw lacks.
+/// hostnames), with the route's own policy layered over each; the whole route's
+/// `Accepted=False` verdict for a feature agw lacks.
 fn translate_governed(
     inputs: &Inputs<'_>,
     route: &HTTPRoute,
     listeners: &[&Listener],
-    governed: &BTreeMap<String, usize>,
+    governance: &Governance,
 ) -> Translated {
+    let route_key = format!(
+        "{}/{}",
+        route.namespace().unwrap_or_default(),
+        route.name_any()
+    );
+    let route_policy = governance.routes.get(&route_key).copied();
     let mut groups: BTreeMap<Option<usize>, Vec<&Listener>> = BTreeMap::new();
     for listener in listeners {
         let group = groups
-            .entry(governed.get(&listener.name).copied())
+            .entry(governance.listeners.get(&listener.name).copied())
             .or_default();
         if !group.iter().any(|l| l.name == listener.name) {
             group.push(listener);
         }
     }
     let mut whole: Option<Contribution> = None;
-    for (policy, group) in groups {
-        let part = translate(inputs, route, &group, policy.map(|i| &inputs.policies[i]))?;
+    for (listener_policy, group) in groups {
+        // Most general first: the listener's policy, then the route's.
+        let mut layers: Vec<&AttachedPolicy> = Vec::new();
+        for index in [listener_policy, route_policy].into_iter().flatten() {
+            let policy = &inputs.policies[index];
+            if !layers.iter().any(|l| std::ptr::eq(*l, policy)) {
+                layers.push(policy);
+            }
+        }
+        let part = translate(inputs, route, &group, &layers)?;
         whole = Some(match whole {
             None => part,
             Some(mut so_far) => {
@@ -288,13 +303,13 @@ fn translate_governed(
     })
 }
 
-/// The rules of an attached route through `listeners`, governed by `policy` (if any), or
-/// the `Accepted=False` verdict for a feature agw lacks.
+/// The rules of an attached route through `listeners`, governed by the policies `layers`
+/// (most general first), or the `Accepted=False` verdict for a feature agw lacks.
 fn translate(
     inputs: &Inputs<'_>,
     route: &HTTPRoute,
     listeners: &[&Listener],
-    policy: Option<&AttachedPolicy>,
+    layers: &[&AttachedPolicy],
 ) -> Translated {
     let mut scratch = Program::default();
     let hostnames = attach::effective_hostnames(route, listeners);
@@ -319,7 +334,7 @@ fn translate(
     let mut produced = Vec::new();
     for (rule_index, rule) in rules.iter().enumerate() {
         let replace_prefix = rewrite_of(rule, rule_index)?;
-        let backend = match resolve_backend(inputs, route, rule, rule_index, policy, &mut scratch) {
+        let backend = match resolve_backend(inputs, route, rule, rule_index, layers, &mut scratch) {
             Ok(key) => key,
             Err(problem) => {
                 problems.push(problem);
@@ -365,15 +380,15 @@ fn path_len(m: &RuleMatch) -> usize {
         .map_or(0, str::len)
 }
 
-/// The backend key of a rule, registering the compiled backend (governed by the listener's
-/// `policy`, if any) and its auth Secret; `None` (requests get a 500) with the
+/// The backend key of a rule, registering the compiled backend (governed by the policies
+/// `layers`, if any) and its auth Secret; `None` (requests get a 500) with the
 /// `ResolvedRefs=False` verdict when it cannot be used.
 fn resolve_backend(
     inputs: &Inputs<'_>,
     route: &HTTPRoute,
     rule: &RouteRule,
     rule_index: usize,
-    policy: Option<&AttachedPolicy>,
+    layers: &[&AttachedPolicy],
     out: &mut Program,
 ) -> Result<Option<String>, Verdict> {
     let refs: Vec<&BackendRef> = rule
@@ -449,11 +464,8 @@ fn resolve_backend(
             ))
         }
         Some(FoundBackend::Compiled { backend, auth, .. }) => {
-            let (key, backend) = match policy {
-                None => (key, backend.as_ref().clone()),
-                Some(policy) => governed_backend(&key, kind, backend, policy)
-                    .map_err(|message| refused(reasons::INVALID_BACKEND, message))?,
-            };
+            let (key, backend) = governed_backend(&key, kind, backend, layers, &gateway_ns)
+                .map_err(|message| refused(reasons::INVALID_BACKEND, message))?;
             if let Some((secret, secret_key)) = auth {
                 let keys = out.auth.entry(secret.clone()).or_default();
                 if !keys.contains(secret_key) {
@@ -469,34 +481,76 @@ fn resolve_backend(
     }
 }
 
-/// A Backend as served through a listener that `policy` governs: its own client settings
-/// combined with the policy's ([`agw_policy::compile::beneath_listener`]), under a bundle key
-/// of its own (`<ns>/<name>@<policy>`: `@` is in no object name), so its budgets are its own
-/// too. The reason it cannot be served, otherwise.
+/// A Backend as served through policies `layers` (most general first: a listener's, then a
+/// route's): each layer's client settings beneath the next, and the Backend's own on top
+/// ([`agw_policy::compile::beneath_listener`]), under a bundle key of its own
+/// (`<ns>/<name>@<policy>[+<policy>]`: `@` and `+` are in no object name), so its budgets are
+/// its own too. The Backend unchanged without layers; the reason it cannot be served,
+/// otherwise.
 fn governed_backend(
     key: &str,
     kind: &str,
     backend: &BundleBackend,
-    policy: &AttachedPolicy,
+    layers: &[&AttachedPolicy],
+    gateway_ns: &str,
 ) -> Result<(String, BundleBackend), String> {
-    let name = &policy.name;
-    let listener_policy = policy.compiled.as_ref().map_err(|problem| {
-        format!(
-            "AgentgatewayPolicy {name} governs this route's listener and is invalid ({problem}); \
-             the listener serves nothing until it is fixed"
-        )
-    })?;
-    let clients = agw_policy::compile::beneath_listener(backend.clients.as_ref(), listener_policy);
+    let mut inherited: Option<ClientPolicy> = None;
+    for policy in layers {
+        let name = shown(policy, gateway_ns);
+        let clients = policy.compiled.as_ref().map_err(|problem| {
+            format!(
+                "AgentgatewayPolicy {name} governs this route and is invalid ({problem}); the \
+                 route serves nothing through it until it is fixed"
+            )
+        })?;
+        inherited = Some(match inherited {
+            None => clients.clone(),
+            Some(below) => agw_policy::compile::beneath_listener(Some(clients), &below),
+        });
+    }
+    let Some(governing) = inherited else {
+        return Ok((key.to_owned(), backend.clone()));
+    };
+    let names: Vec<String> = layers.iter().map(|p| shown(p, gateway_ns)).collect();
+    let names = names.join("+");
+    let clients = agw_policy::compile::beneath_listener(backend.clients.as_ref(), &governing);
     if authenticates(&clients) && backend.auth.is_none() {
         return Err(format!(
-            "AgentgatewayPolicy {name} authenticates this listener's clients, so their \
+            "AgentgatewayPolicy {names} authenticates this route's clients, so their \
              credentials are never forwarded, and {kind} {key} has no `policies.auth` to send \
              the provider key instead; add one"
         ));
     }
+    if let Some(elsewhere) = mounted_namespaces(&clients).find(|ns| *ns != gateway_ns) {
+        return Err(format!(
+            "AgentgatewayPolicy {names} reads client keys from namespace {elsewhere}, and the \
+             Gateway's pods mount Secrets only from their own ({gateway_ns}); keep the policy \
+             and its key Secrets there, or authenticate with an inline or remote JWT key set"
+        ));
+    }
     let mut governed = backend.clone();
     governed.clients = (clients != ClientPolicy::default()).then_some(clients);
-    Ok((format!("{key}@{name}"), governed))
+    Ok((format!("{key}@{names}"), governed))
+}
+
+/// A policy's name as messages and bundle keys show it: with its namespace when that is not
+/// the Gateway's.
+fn shown(policy: &AttachedPolicy, gateway_ns: &str) -> String {
+    if policy.namespace == gateway_ns {
+        policy.name.clone()
+    } else {
+        policy.key()
+    }
+}
+
+/// The namespaces of the Secrets and ConfigMaps a client policy reads through mounts.
+fn mounted_namespaces(clients: &ClientPolicy) -> impl Iterator<Item = &str> {
+    let keys = clients.key_sources.iter().map(|k| k.namespace.as_str());
+    let sets = clients.jwt_providers.iter().filter_map(|p| match &p.jwks {
+        agw_policy::bundle::JwksSource::Mounted(mounted) => Some(mounted.namespace.as_str()),
+        _ => None,
+    });
+    keys.chain(sets)
 }
 
 fn authenticates(clients: &ClientPolicy) -> bool {

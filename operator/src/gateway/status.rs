@@ -262,13 +262,22 @@ pub fn policy_ancestors(
     };
     let mut ancestors: Vec<PolicyAncestorStatus> =
         previous.iter().filter(|e| !ours(e)).cloned().collect();
+    // A route target's ancestor is the Gateway itself, as a whole-Gateway target's is: one
+    // entry per ancestor, its verdicts joined.
+    let mut by_section: Vec<(Option<String>, Verdict)> = Vec::new();
     for outcome in outcomes {
+        match by_section.iter_mut().find(|(s, _)| *s == outcome.section) {
+            Some((_, verdict)) => *verdict = joined(verdict, &outcome.accepted),
+            None => by_section.push((outcome.section.clone(), outcome.accepted.clone())),
+        }
+    }
+    for (section, accepted) in by_section {
         let ancestor_ref = PolicyAncestorRef {
             group: GROUP.to_owned(),
             kind: "Gateway".to_owned(),
             name: gateway.name_any(),
             namespace: gateway.namespace(),
-            section_name: outcome.section.clone(),
+            section_name: section,
         };
         let prev: Vec<Condition> = previous
             .iter()
@@ -276,8 +285,8 @@ pub fn policy_ancestors(
             .flat_map(|e| e.conditions.iter().cloned())
             .collect();
         let cond = |type_, v: &Verdict| verdict_condition(type_, v, generation, &prev, now);
-        let mut conditions = vec![cond(reasons::ACCEPTED, &outcome.accepted)];
-        if let Some(resolved) = resolved.filter(|_| outcome.accepted.ok) {
+        let mut conditions = vec![cond(reasons::ACCEPTED, &accepted)];
+        if let Some(resolved) = resolved.filter(|_| accepted.ok) {
             conditions.push(cond(reasons::RESOLVED_REFS, resolved));
         }
         ancestors.push(PolicyAncestorStatus {
@@ -287,6 +296,21 @@ pub fn policy_ancestors(
         });
     }
     ancestors
+}
+
+/// Two verdicts at one ancestor as one: true when both are, with the first refusal's reason,
+/// and both messages.
+fn joined(first: &Verdict, second: &Verdict) -> Verdict {
+    let reason = if first.ok {
+        second.reason
+    } else {
+        first.reason
+    };
+    Verdict {
+        ok: first.ok && second.ok,
+        reason,
+        message: format!("{}; {}", first.message, second.message),
+    }
 }
 
 /// The GatewayClass's `Accepted` condition.
@@ -451,8 +475,9 @@ mod tests {
         let mut gateway = Gateway::new("gw", super::super::api::GatewaySpec::default());
         gateway.metadata.namespace = Some("team".to_owned());
         let accepted = PolicyOutcome {
-            policy: "keys".to_owned(),
+            policy: "team/keys".to_owned(),
             section: Some("http".to_owned()),
+            route: None,
             accepted: Verdict {
                 ok: true,
                 reason: "Accepted",

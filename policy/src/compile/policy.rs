@@ -1,12 +1,12 @@
-//! `AgentgatewayPolicy.spec` → [`CompiledPolicy`]: the Gateways (or listeners) it targets
-//! and the client policy their traffic gets, or every diagnostic at once.
+//! `AgentgatewayPolicy.spec` → [`CompiledPolicy`]: the Gateways, listeners or HTTPRoutes it
+//! targets and the client policy their traffic gets, or every diagnostic at once.
 //!
 //! The governance fields compile exactly as a Backend's do ([`super::client_auth`]); what a
 //! policy adds is its targets and the rule for combining it with a Backend's own settings
 //! ([`beneath_listener`]). Must not decide which policy wins a listener (the operator's
 //! Gateway program does, by age) or read a Secret.
 
-use agw_crds::policy::{GATEWAY_API_GROUP, TARGET_KIND};
+use agw_crds::policy::{GATEWAY_API_GROUP, ROUTE_TARGET_KIND, TARGET_KIND};
 use agw_crds::{AgentgatewayPolicySpec, TrafficPolicy};
 
 use super::client_auth::{self, Governance, KeyPlace};
@@ -18,12 +18,14 @@ use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath};
 /// are mounted (`<root>/<ns>/.policies/<policy>/<secret>`): apart from any Backend's.
 pub const POLICY_SELECTED_DIR: &str = ".policies";
 
-/// What a policy targets: a Gateway in its namespace, and maybe one listener.
+/// What a policy targets, in its namespace: a Gateway (and maybe one listener) or an HTTPRoute.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PolicyTarget {
-    /// The Gateway's name.
-    pub gateway: String,
-    /// The listener's name; the whole Gateway when `None`.
+    /// `Gateway` or `HTTPRoute`.
+    pub kind: &'static str,
+    /// The object's name.
+    pub name: String,
+    /// The Gateway listener's name; the whole object when `None`.
     pub listener: Option<String>,
 }
 
@@ -88,28 +90,43 @@ fn targets(
     if spec.target_refs.is_empty() {
         findings.push(
             Diagnostic::error(&path, "policy-without-targets", "the policy targets nothing")
-                .with_hint("name a Gateway: `{group: gateway.networking.k8s.io, kind: Gateway, name: agentgateway-proxy}`, with `sectionName` for one listener"),
+                .with_hint("name a Gateway: `{group: gateway.networking.k8s.io, kind: Gateway, name: agentgateway-proxy}`, with `sectionName` for one listener, or an HTTPRoute"),
         );
     }
     let mut out: Vec<PolicyTarget> = Vec::new();
     for (i, target) in spec.target_refs.iter().enumerate() {
         let at = path.index(i);
-        if target.group != GATEWAY_API_GROUP || target.kind != TARGET_KIND {
+        let kind = [TARGET_KIND, ROUTE_TARGET_KIND]
+            .into_iter()
+            .find(|k| target.group == GATEWAY_API_GROUP && target.kind == *k);
+        let Some(kind) = kind else {
             findings.push(
                 Diagnostic::error(
                     at.field("kind"),
                     "unsupported-policy-target",
                     format!(
-                        "agw attaches policies to Gateways and their listeners, not to {}/{}",
+                        "agw attaches policies to Gateways, their listeners and HTTPRoutes, not to {}/{}",
                         target.group, target.kind
                     ),
                 )
-                .with_hint("for one Backend's clients, set its `spec.policies`; here use `group: gateway.networking.k8s.io, kind: Gateway`"),
+                .with_hint("for one Backend's clients, set its `spec.policies`; here use `group: gateway.networking.k8s.io` with `kind: Gateway` or `kind: HTTPRoute`"),
+            );
+            continue;
+        };
+        if kind == ROUTE_TARGET_KIND && target.section_name.is_some() {
+            findings.push(
+                Diagnostic::error(
+                    at.field("sectionName"),
+                    "unsupported-policy-target",
+                    "agw governs an HTTPRoute's rules together, not one rule by name",
+                )
+                .with_hint("remove `sectionName`, or give the rule a route of its own"),
             );
             continue;
         }
         let one = PolicyTarget {
-            gateway: target.name.trim().to_owned(),
+            kind,
+            name: target.name.trim().to_owned(),
             listener: target.section_name.as_ref().map(|s| s.trim().to_owned()),
         };
         if out.contains(&one) {

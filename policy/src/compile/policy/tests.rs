@@ -32,7 +32,8 @@ fn errors(json: serde_json::Value) -> Vec<(String, &'static str)> {
 fn a_listener_policy_compiles_to_its_targets_and_client_policy() {
     let compiled = compile_policy(
         &spec(serde_json::json!({
-            "targetRefs": [gateway_ref(Some("http")), gateway_ref(None)],
+            "targetRefs": [gateway_ref(Some("http")), gateway_ref(None),
+                           {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "claude"}],
             "traffic": {
                 "apiKeyAuthentication": {"secretSelector": {"matchLabels": {"keys": "team"}}},
                 "authorization": {"rules": [{"groups": ["dev"]}]},
@@ -46,11 +47,18 @@ fn a_listener_policy_compiles_to_its_targets_and_client_policy() {
         compiled.targets,
         [
             PolicyTarget {
-                gateway: "agentgateway-proxy".into(),
+                kind: "Gateway",
+                name: "agentgateway-proxy".into(),
                 listener: Some("http".into())
             },
             PolicyTarget {
-                gateway: "agentgateway-proxy".into(),
+                kind: "Gateway",
+                name: "agentgateway-proxy".into(),
+                listener: None
+            },
+            PolicyTarget {
+                kind: "HTTPRoute",
+                name: "claude".into(),
                 listener: None
             },
         ]
@@ -68,9 +76,11 @@ fn a_listener_policy_compiles_to_its_targets_and_client_policy() {
 fn targets_other_than_gateways_and_agentgateway_fields_agw_lacks_are_refused_by_path() {
     let found = errors(serde_json::json!({
         "targetRefs": [
-            {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "claude"},
+            {"group": "gateway.networking.k8s.io", "kind": "Service", "name": "claude"},
             gateway_ref(Some("http")),
             gateway_ref(Some("http")),
+            {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "claude",
+             "sectionName": "rule-1"},
         ],
         "targetSelectors": [{"matchLabels": {"a": "b"}}],
         "traffic": {
@@ -86,6 +96,10 @@ fn targets_other_than_gateways_and_agentgateway_fields_agw_lacks_are_refused_by_
                 "unsupported-policy-target"
             ),
             ("spec.targetRefs[2]".to_owned(), "duplicate-policy-target"),
+            (
+                "spec.targetRefs[3].sectionName".to_owned(),
+                "unsupported-policy-target"
+            ),
             ("spec.targetSelectors".to_owned(), UNSUPPORTED_FIELD),
             ("spec.traffic.cors".to_owned(), UNSUPPORTED_FIELD),
             (
