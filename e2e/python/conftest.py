@@ -92,16 +92,29 @@ def config(port: int, guards: str = TUTORIAL_GUARD, key: str = "sk-ant-proxy-key
 class Proxy:
     """The real agw-proxy on free loopback ports; stopped (SIGTERM) at the end."""
 
+    # free_port() closes the port it found before the proxy binds it, so another process on
+    # this shared machine can take it in between; only that start is tried again.
+    PORT_TAKEN = "Address already in use"
+    START_ATTEMPTS = 3
+
     def __init__(self, workdir: Path, text: str, *extra: str, env: dict | None = None):
         self.config = workdir / "agw.yaml"
         self.config.write_text(text)
-        self.port, self.admin_port = free_port(), free_port()
-        self.log = open(workdir / "proxy.log", "wb")
-        args = [binary("agw-proxy"), "--config", str(self.config), "--listen", f"127.0.0.1:{self.port}",
-                "--admin", f"127.0.0.1:{self.admin_port}", "--reload-interval", "200ms", *extra]
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **(env or {})})
-        self.wait_ready()
+        for attempt in range(self.START_ATTEMPTS):
+            self.port, self.admin_port = free_port(), free_port()
+            self.log = open(workdir / "proxy.log", "wb")
+            args = [binary("agw-proxy"), "--config", str(self.config), "--listen", f"127.0.0.1:{self.port}",
+                    "--admin", f"127.0.0.1:{self.admin_port}", "--reload-interval", "200ms", *extra]
+            self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **(env or {})})
+            try:
+                self.wait_ready()
+                return
+            except AssertionError:
+                last = attempt + 1 == self.START_ATTEMPTS
+                if last or self.process.poll() is None or self.PORT_TAKEN not in self.logs():
+                    raise
+                self.log.close()
 
     @property
     def url(self) -> str:

@@ -35,6 +35,16 @@ fn index_of(routes: Vec<HTTPRoute>) -> Index {
     index
 }
 
+/// A Gateway `name` in namespace `gateways`, with no listeners.
+fn gateway(name: &str) -> Gateway {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": name, "namespace": "gateways"},
+        "spec": {"gatewayClassName": "agentgateway", "listeners": []}
+    }))
+    .unwrap()
+}
+
 fn names(mut gateways: Vec<ObjectRef<Gateway>>) -> Vec<String> {
     let mut names: Vec<String> = gateways.drain(..).map(|g| g.name).collect();
     names.sort();
@@ -140,13 +150,7 @@ fn a_key_secret_requeues_only_gateways_routing_to_backends_that_read_it() {
 
 #[test]
 fn routes_of_a_gateway_are_its_children_in_a_stable_order() {
-    let gateway: Gateway = serde_json::from_value(serde_json::json!({
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": "gw-a", "namespace": "gateways"},
-        "spec": {"gatewayClassName": "agentgateway", "listeners": []}
-    }))
-    .unwrap();
+    let gateway = gateway("gw-a");
     let index = index_of(vec![
         route("team-z", "z", "gw-a", &agw_ref("claude", None)),
         route("team-a", "a", "gw-a", &agw_ref("claude", None)),
@@ -269,14 +273,6 @@ fn a_policy_that_stopped_targeting_a_gateway_is_still_reported_on_until_its_entr
         ["gw-old"]
     );
     writers.policies.apply_watcher_event(&Event::Apply(policy));
-    let gateway = |name: &str| -> Gateway {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": name, "namespace": "gateways"},
-            "spec": {"gatewayClassName": "agentgateway", "listeners": []}
-        }))
-        .unwrap()
-    };
     let reporting = |name: &str| {
         index
             .policies_reporting_on(&gateway(name), "agentgateway.dev/agw")
@@ -312,14 +308,6 @@ fn a_route_policy_governs_the_gateways_its_route_attaches_to() {
     assert_eq!(policy_routes(&policy), ["claude"]);
     assert_eq!(names(index.gateways_governed_by(&policy)), ["gw-a"]);
     writers.policies.apply_watcher_event(&Event::Apply(policy));
-    let gateway = |name: &str| -> Gateway {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": name, "namespace": "gateways"},
-            "spec": {"gatewayClassName": "agentgateway", "listeners": []}
-        }))
-        .unwrap()
-    };
     // The policy lives in the route's namespace, not the Gateway's.
     assert_eq!(index.policies_of(&gateway("gw-a")).len(), 1);
     assert!(index.policies_of(&gateway("gw-b")).is_empty());
