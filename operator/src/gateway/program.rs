@@ -154,20 +154,25 @@ pub fn program(inputs: &Inputs<'_>) -> Program {
         if let Some(Ok(done)) = translated {
             ordered.extend(done.rules);
             out.backends.extend(done.backends);
-            for (secret, keys) in done.auth {
-                let known = out.auth.entry(secret).or_default();
-                known.extend(
-                    keys.into_iter()
-                        .filter(|k| !known.contains(k))
-                        .collect::<Vec<_>>(),
-                );
-            }
+            merge_auth(&mut out.auth, done.auth);
         }
         out.routes.push(outcome);
     }
     ordered.sort_by(|a, b| a.0.cmp(&b.0));
     out.rules = ordered.into_iter().map(|(_, rule)| rule).collect();
     out
+}
+
+/// Adds auth Secrets and their keys to `into`, each key once.
+fn merge_auth(into: &mut BTreeMap<String, Vec<String>>, from: BTreeMap<String, Vec<String>>) {
+    for (secret, keys) in from {
+        let known = into.entry(secret).or_default();
+        for key in keys {
+            if !known.contains(&key) {
+                known.push(key);
+            }
+        }
+    }
 }
 
 /// An attached route's contribution to the program, merged only when the whole route is
@@ -284,14 +289,7 @@ fn translate_governed(
                 }
                 so_far.rules.extend(part.rules);
                 so_far.backends.extend(part.backends);
-                for (secret, keys) in part.auth {
-                    let known = so_far.auth.entry(secret).or_default();
-                    known.extend(
-                        keys.into_iter()
-                            .filter(|k| !known.contains(k))
-                            .collect::<Vec<_>>(),
-                    );
-                }
+                merge_auth(&mut so_far.auth, part.auth);
                 so_far
             }
         });
@@ -483,7 +481,7 @@ fn resolve_backend(
 
 /// A Backend as served through policies `layers` (most general first: a listener's, then a
 /// route's): each layer's client settings beneath the next, and the Backend's own on top
-/// ([`agw_policy::compile::beneath_listener`]), under a bundle key of its own
+/// ([`agw_policy::compile::beneath`]), under a bundle key of its own
 /// (`<ns>/<name>@<policy>[+<policy>]`: `@` and `+` are in no object name), so its budgets are
 /// its own too. The Backend unchanged without layers; the reason it cannot be served,
 /// otherwise.
@@ -505,7 +503,7 @@ fn governed_backend(
         })?;
         inherited = Some(match inherited {
             None => clients.clone(),
-            Some(below) => agw_policy::compile::beneath_listener(Some(clients), &below),
+            Some(below) => agw_policy::compile::beneath(Some(clients), &below),
         });
     }
     let Some(governing) = inherited else {
@@ -513,7 +511,7 @@ fn governed_backend(
     };
     let names: Vec<String> = layers.iter().map(|p| shown(p, gateway_ns)).collect();
     let names = names.join("+");
-    let clients = agw_policy::compile::beneath_listener(backend.clients.as_ref(), &governing);
+    let clients = agw_policy::compile::beneath(backend.clients.as_ref(), &governing);
     if authenticates(&clients) && backend.auth.is_none() {
         return Err(format!(
             "AgentgatewayPolicy {names} authenticates this route's clients, so their \

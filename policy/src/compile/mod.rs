@@ -37,7 +37,7 @@ use agw_crds::{AiPolicies, BackendSpec};
 pub use self::client_auth::SELECTED_DIR;
 pub use self::client_jwt::{CONFIG_MAP_DIR, DEFAULT_JWKS_KEY};
 pub use self::policy::{
-    CompiledPolicy, POLICY_SELECTED_DIR, PolicyTarget, beneath_listener, compile_policy,
+    CompiledPolicy, POLICY_SELECTED_DIR, PolicyTarget, beneath, compile_policy,
 };
 pub use self::response_guards::{MAX_STREAM_MATCH_BYTES, STREAM_WINDOW_BYTES};
 pub use self::shape::UNKNOWN_FIELD;

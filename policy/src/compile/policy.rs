@@ -3,7 +3,7 @@
 //!
 //! The governance fields compile exactly as a Backend's do ([`super::client_auth`]); what a
 //! policy adds is its targets and the rule for combining it with a Backend's own settings
-//! ([`beneath_listener`]). Must not decide which policy wins a listener (the operator's
+//! ([`beneath`]). Must not decide which policy wins a listener (the operator's
 //! Gateway program does, by age) or read a Secret.
 
 use agw_crds::policy::{GATEWAY_API_GROUP, ROUTE_TARGET_KIND, TARGET_KIND};
@@ -34,7 +34,7 @@ pub struct PolicyTarget {
 pub struct CompiledPolicy {
     /// Its targets, each once.
     pub targets: Vec<PolicyTarget>,
-    /// The client policy the targeted traffic gets (see [`beneath_listener`]).
+    /// The client policy the targeted traffic gets (see [`beneath`]).
     pub clients: ClientPolicy,
     /// Findings that did not reject it.
     pub warnings: Vec<Diagnostic>,
@@ -169,28 +169,31 @@ fn traffic_policy(
     client_auth::compile_governance(governance, &keys, opts, path, findings)
 }
 
-/// The client policy of a Backend's traffic through a listener governed by `listener`: each
-/// part the Backend sets itself wins (the more specific attachment, as in Gateway API policy
-/// attachment), each part it leaves unset comes from the listener's policy. Authentication
-/// (gateway keys and JWT providers) is one part, so a Backend never mixes its identities
-/// with the listener's; an allow list or limits the Backend lacks still apply to whoever
-/// authenticated.
-pub fn beneath_listener(own: Option<&ClientPolicy>, listener: &ClientPolicy) -> ClientPolicy {
+/// The client policy of traffic governed by a more specific `own` over an `inherited` one (a
+/// Backend's own settings over its route's or listener's policy, a route's policy over its
+/// listener's): each part `own` sets wins (the more specific attachment, as in Gateway API
+/// policy attachment), each part it leaves unset is inherited. Authentication (gateway keys
+/// and JWT providers) is one part, so identities of two layers never mix; an allow list or
+/// limits `own` lacks still apply to whoever authenticated.
+pub fn beneath(own: Option<&ClientPolicy>, inherited: &ClientPolicy) -> ClientPolicy {
     let Some(own) = own else {
-        return listener.clone();
+        return inherited.clone();
     };
     let authenticates = |p: &ClientPolicy| !p.key_sources.is_empty() || !p.jwt_providers.is_empty();
     let (key_sources, jwt_providers) = if authenticates(own) {
         (own.key_sources.clone(), own.jwt_providers.clone())
     } else {
-        (listener.key_sources.clone(), listener.jwt_providers.clone())
+        (
+            inherited.key_sources.clone(),
+            inherited.jwt_providers.clone(),
+        )
     };
     ClientPolicy {
         key_sources,
         jwt_providers,
-        allow: own.allow.clone().or_else(|| listener.allow.clone()),
+        allow: own.allow.clone().or_else(|| inherited.allow.clone()),
         limits: if own.limits.is_empty() {
-            listener.limits.clone()
+            inherited.limits.clone()
         } else {
             own.limits.clone()
         },

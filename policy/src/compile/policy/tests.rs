@@ -158,19 +158,19 @@ fn a_backend_keeps_each_part_it_sets_and_inherits_the_rest_from_its_listener() {
         ..keyed("listener-keys")
     };
     // A Backend without governance gets the listener's policy whole.
-    assert_eq!(beneath_listener(None, &listener), listener);
+    assert_eq!(beneath(None, &listener), listener);
     // A Backend that only limits keeps its limits, and still needs the listener's keys.
     let limits_only = ClientPolicy {
         limits: vec![limit(5)],
         ..ClientPolicy::default()
     };
-    let merged = beneath_listener(Some(&limits_only), &listener);
+    let merged = beneath(Some(&limits_only), &listener);
     assert_eq!(merged.key_sources, listener.key_sources);
     assert_eq!(merged.allow, listener.allow);
     assert_eq!(merged.limits, [limit(5)]);
     // A Backend with its own keys keeps them: identities are never mixed.
     let own_keys = keyed("backend-keys");
-    let merged = beneath_listener(Some(&own_keys), &listener);
+    let merged = beneath(Some(&own_keys), &listener);
     assert_eq!(merged.key_sources, own_keys.key_sources);
     assert_eq!(merged.limits, listener.limits);
 }
