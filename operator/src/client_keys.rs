@@ -62,7 +62,7 @@ pub async fn mounts(
 }
 
 /// The client policies of compiled backends.
-fn clients_of(backends: &Backends) -> Vec<&ClientPolicy> {
+pub fn clients_of(backends: &Backends) -> Vec<&ClientPolicy> {
     backends
         .values()
         .filter_map(|b| b.clients.as_ref())
@@ -139,19 +139,26 @@ fn jwks_refs<'a>(clients: &[&'a ClientPolicy]) -> impl Iterator<Item = &'a Mount
         })
 }
 
-/// Reads the JWT key sets a compiled Backend mounts, as the proxy will: the number of
-/// providers, or why a set is missing or unusable.
-pub async fn check_jwks(
+/// Reads what client policies authenticate with, as the proxy will: the key Secrets of
+/// `mounts` (see [`check`]) and the JWT key sets (see [`check_jwks`]), into the identity and
+/// provider counts, or why they are not usable; `NotConfigured` when none authenticates.
+/// One verdict for a Backend's own settings and an AgentgatewayPolicy's.
+pub async fn verify(
     client: &Client,
     namespace: &str,
-    backends: &Backends,
-    keys: ClientKeys,
+    clients: &[&ClientPolicy],
+    mounts: &[KeyMount],
 ) -> Result<ClientKeys, Error> {
-    check_jwks_for(client, namespace, &clients_of(backends), keys).await
+    if !clients.iter().any(|c| c.authenticates()) {
+        return Ok(ClientKeys::NotConfigured);
+    }
+    let keys = check(client, namespace, mounts).await?;
+    check_jwks(client, namespace, clients, keys).await
 }
 
-/// [`check_jwks`] for client policies (a Backend's, or an AgentgatewayPolicy's).
-pub async fn check_jwks_for(
+/// Reads the JWT key sets client policies mount, as the proxy will: `keys` with the number
+/// of providers, or why a set is missing or unusable.
+async fn check_jwks(
     client: &Client,
     namespace: &str,
     clients: &[&ClientPolicy],
@@ -239,11 +246,7 @@ fn selected(
 /// Reads the key Secrets of `mounts` as the proxy will: the identity count, or every reason
 /// an entry is not usable (named, never quoted). A missing Secret is a reason too: the pod
 /// cannot start without it.
-pub async fn check(
-    client: &Client,
-    namespace: &str,
-    mounts: &[KeyMount],
-) -> Result<ClientKeys, Error> {
+async fn check(client: &Client, namespace: &str, mounts: &[KeyMount]) -> Result<ClientKeys, Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let (mut entries, mut problems) = (Vec::new(), Vec::new());
     for mount in mounts.iter().filter(|m| !m.jwks) {

@@ -283,13 +283,8 @@ async fn reconcile_inner<K: Kind>(
         Ok(compiled) => {
             let auth = auth_mount(&compiled, &options);
             let keys = client_keys::mounts(secrets, &namespace, &compiled.bundle.backends).await?;
-            let clients = if authenticates(&compiled) {
-                let keys = client_keys::check(&ctx.client, &namespace, &keys).await?;
-                client_keys::check_jwks(&ctx.client, &namespace, &compiled.bundle.backends, keys)
-                    .await?
-            } else {
-                ClientKeys::NotConfigured
-            };
+            let policies = client_keys::clients_of(&compiled.bundle.backends);
+            let clients = client_keys::verify(&ctx.client, &namespace, &policies, &keys).await?;
             let programming = match apply_owned(backend, ctx, &compiled, auth.as_ref(), &keys).await
             {
                 Ok(programming) => programming,
@@ -362,15 +357,6 @@ fn auth_mount(compiled: &Compiled, options: &CompileOptions) -> Option<AuthMount
     Some(AuthMount {
         secret: secret.name.clone(),
         key: secret.key.clone(),
-    })
-}
-
-/// Whether the compiled Backend authenticates its clients (gateway keys or JWTs).
-fn authenticates(compiled: &Compiled) -> bool {
-    compiled.bundle.backends.values().any(|b| {
-        b.clients
-            .as_ref()
-            .is_some_and(|c| !c.key_sources.is_empty() || !c.jwt_providers.is_empty())
     })
 }
 

@@ -159,13 +159,7 @@ pub(super) async fn policy_keys(
         let clients = [clients];
         let namespace = &policy.namespace;
         let mounts = client_keys::mounts_for(ctx.index.secrets(), namespace, &clients).await?;
-        let client = &ctx.base.client;
-        let keys = if clients[0].key_sources.is_empty() {
-            ClientKeys::NotConfigured
-        } else {
-            client_keys::check(client, namespace, &mounts).await?
-        };
-        let keys = client_keys::check_jwks_for(client, namespace, &clients, keys).await?;
+        let keys = client_keys::verify(&ctx.base.client, namespace, &clients, &mounts).await?;
         out.insert(policy.key(), keys_verdict(&keys));
     }
     Ok(out)

@@ -512,7 +512,7 @@ fn governed_backend(
     let names: Vec<String> = layers.iter().map(|p| shown(p, gateway_ns)).collect();
     let names = names.join("+");
     let clients = agw_policy::compile::beneath(backend.clients.as_ref(), &governing);
-    if authenticates(&clients) && backend.auth.is_none() {
+    if clients.authenticates() && backend.auth.is_none() {
         return Err(format!(
             "AgentgatewayPolicy {names} authenticates this route's clients, so their \
              credentials are never forwarded, and {kind} {key} has no `policies.auth` to send \
@@ -549,10 +549,6 @@ fn mounted_namespaces(clients: &ClientPolicy) -> impl Iterator<Item = &str> {
         _ => None,
     });
     keys.chain(sets)
-}
-
-fn authenticates(clients: &ClientPolicy) -> bool {
-    !clients.key_sources.is_empty() || !clients.jwt_providers.is_empty()
 }
 
 /// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to the `kind` object

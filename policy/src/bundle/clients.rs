@@ -27,6 +27,13 @@ pub struct ClientPolicy {
     pub limits: Vec<Limit>,
 }
 
+impl ClientPolicy {
+    /// Whether clients must present a credential: gateway keys, JWTs, or either.
+    pub fn authenticates(&self) -> bool {
+        !self.key_sources.is_empty() || !self.jwt_providers.is_empty()
+    }
+}
+
 /// Secrets holding gateway keys, one entry per identity.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -179,8 +179,7 @@ pub fn beneath(own: Option<&ClientPolicy>, inherited: &ClientPolicy) -> ClientPo
     let Some(own) = own else {
         return inherited.clone();
     };
-    let authenticates = |p: &ClientPolicy| !p.key_sources.is_empty() || !p.jwt_providers.is_empty();
-    let (key_sources, jwt_providers) = if authenticates(own) {
+    let (key_sources, jwt_providers) = if own.authenticates() {
         (own.key_sources.clone(), own.jwt_providers.clone())
     } else {
         (
