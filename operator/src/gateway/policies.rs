@@ -84,13 +84,13 @@ pub fn govern(gateway: &Gateway, policies: &[AttachedPolicy]) -> Governance {
         let (a, b) = (&policies[*a], &policies[*b]);
         (&a.created, &a.namespace, &a.name).cmp(&(&b.created, &b.namespace, &b.name))
     });
-    // The oldest policy per target wins it.
-    let mut winners: BTreeMap<Option<&str>, usize> = BTreeMap::new();
-    for &index in &order {
-        for target in &policies[index].targets {
-            winners.entry(target.as_deref()).or_insert(index);
-        }
-    }
+    let winners = oldest_per_target(&order, |index| {
+        policies[index]
+            .targets
+            .iter()
+            .map(Option::as_deref)
+            .collect()
+    });
     let listeners: Vec<&str> = gateway
         .spec
         .listeners
@@ -135,40 +135,18 @@ fn govern_routes(
     order: &[usize],
     outcomes: &mut Vec<PolicyOutcome>,
 ) -> BTreeMap<String, usize> {
-    let mut winners: BTreeMap<String, usize> = BTreeMap::new();
-    for &index in order {
-        for route in &policies[index].routes {
-            winners.entry(route.clone()).or_insert(index);
-        }
-    }
+    let winners = oldest_per_target(order, |index| policies[index].routes.clone());
     for &index in order {
         let policy = &policies[index];
         for route in &policy.routes {
-            let winner = winners[route];
-            let accepted = if winner != index {
-                Verdict {
-                    ok: false,
-                    reason: reasons::CONFLICTED,
-                    message: format!(
-                        "the older policy {} governs HTTPRoute {route}; one policy governs a target",
-                        policies[winner].key()
-                    ),
-                }
-            } else if let Err(problem) = &policy.compiled {
-                Verdict {
-                    ok: false,
-                    reason: reasons::INVALID,
-                    message: format!(
-                        "{problem}; HTTPRoute {route} serves nothing until it is fixed"
-                    ),
-                }
-            } else {
-                Verdict {
+            let claim = format!("governs HTTPRoute {route}");
+            let serving = format!("HTTPRoute {route} serves");
+            let accepted =
+                refusal(policies, index, winners[route], &claim, &serving).unwrap_or(Verdict {
                     ok: true,
                     reason: reasons::ACCEPTED,
-                    message: format!("governs HTTPRoute {route}"),
-                }
-            };
+                    message: claim,
+                });
             outcomes.push(PolicyOutcome {
                 policy: policy.key(),
                 section: None,
@@ -178,6 +156,50 @@ fn govern_routes(
         }
     }
     winners
+}
+
+/// The oldest policy (first in `order`) naming each target wins it.
+fn oldest_per_target<K: Ord>(
+    order: &[usize],
+    targets: impl Fn(usize) -> Vec<K>,
+) -> BTreeMap<K, usize> {
+    let mut winners = BTreeMap::new();
+    for &index in order {
+        for target in targets(index) {
+            winners.entry(target).or_insert(index);
+        }
+    }
+    winners
+}
+
+/// Why policy `index` does not govern a target `winner` won, if it does not: `Conflicted`
+/// when an older policy won it (which `claim`s it), `Invalid` when it does not compile (what
+/// is `serving` nothing meanwhile).
+fn refusal(
+    policies: &[AttachedPolicy],
+    index: usize,
+    winner: usize,
+    claim: &str,
+    serving: &str,
+) -> Option<Verdict> {
+    let (reason, message) = if winner == index {
+        let problem = policies[index].compiled.as_ref().err()?;
+        (
+            reasons::INVALID,
+            format!("{problem}; {serving} nothing until it is fixed"),
+        )
+    } else {
+        let older = policies[winner].key();
+        (
+            reasons::CONFLICTED,
+            format!("the older policy {older} {claim}; one policy governs a target"),
+        )
+    };
+    Some(Verdict {
+        ok: false,
+        reason,
+        message,
+    })
 }
 
 /// One target of one policy.
@@ -199,32 +221,22 @@ fn verdict(
     listeners: &[&str],
     governed: &BTreeMap<String, usize>,
 ) -> Verdict {
-    let policy = &policies[index];
-    let refused = |reason, message: String| Verdict {
-        ok: false,
-        reason,
-        message,
-    };
     if let Some(listener) = target.filter(|l| !listeners.contains(l)) {
-        return refused(
-            reasons::TARGET_NOT_FOUND,
-            format!("the Gateway has no listener {listener:?}"),
-        );
+        return Verdict {
+            ok: false,
+            reason: reasons::TARGET_NOT_FOUND,
+            message: format!("the Gateway has no listener {listener:?}"),
+        };
     }
-    if let Some(&winner) = winners.get(&target).filter(|&&w| w != index) {
-        return refused(
-            reasons::CONFLICTED,
-            format!(
-                "the older policy {} has the same target; one policy governs a target",
-                policies[winner].key()
-            ),
-        );
-    }
-    if let Err(problem) = &policy.compiled {
-        return refused(
-            reasons::INVALID,
-            format!("{problem}; its listeners serve nothing until it is fixed"),
-        );
+    let winner = winners.get(&target).copied().unwrap_or(index);
+    if let Some(refused) = refusal(
+        policies,
+        index,
+        winner,
+        "has the same target",
+        "its listeners serve",
+    ) {
+        return refused;
     }
     let mine: Vec<&str> = governed
         .iter()
