@@ -196,7 +196,7 @@ async fn reconcile_inner(gateway: &Gateway, ctx: &GatewayContext) -> Result<Acti
     let keys = policy_keys(ctx, &policies).await?;
     for policy in ctx
         .index
-        .policies_reporting_on(gateway, &ctx.controller_name)
+        .policies_reporting_on(gateway, &routes, &ctx.controller_name)
     {
         let key = format!(
             "{}/{}",

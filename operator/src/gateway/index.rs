@@ -235,10 +235,9 @@ impl Index {
 
     /// The AgentgatewayPolicies governing `gateway`'s traffic, by namespace and name: those
     /// naming it (or a listener) in a targetRef, in its namespace, and those naming one of its
-    /// HTTPRoutes, in the route's namespace.
-    pub fn policies_of(&self, gateway: &Gateway) -> Vec<AgentgatewayPolicy> {
-        let routes = self.routes_of(gateway);
-        self.policies_where(|p| concerns(p, gateway, &routes))
+    /// HTTPRoutes ([`Self::routes_of`]), in the route's namespace.
+    pub fn policies_of(&self, gateway: &Gateway, routes: &[HTTPRoute]) -> Vec<AgentgatewayPolicy> {
+        self.policies_where(|p| concerns(p, gateway, routes))
     }
 
     /// The AgentgatewayPolicies whose status `gateway`'s reconcile writes: those governing
@@ -247,12 +246,12 @@ impl Index {
     pub fn policies_reporting_on(
         &self,
         gateway: &Gateway,
+        routes: &[HTTPRoute],
         controller: &str,
     ) -> Vec<AgentgatewayPolicy> {
-        let routes = self.routes_of(gateway);
         let this = ObjectRef::from_obj(gateway);
         self.policies_where(|p| {
-            concerns(p, gateway, &routes) || reported_gateways(p, controller).contains(&this)
+            concerns(p, gateway, routes) || reported_gateways(p, controller).contains(&this)
         })
     }
 

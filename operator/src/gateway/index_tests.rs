@@ -275,7 +275,7 @@ fn a_policy_that_stopped_targeting_a_gateway_is_still_reported_on_until_its_entr
     writers.policies.apply_watcher_event(&Event::Apply(policy));
     let reporting = |name: &str| {
         index
-            .policies_reporting_on(&gateway(name), "agentgateway.dev/agw")
+            .policies_reporting_on(&gateway(name), &[], "agentgateway.dev/agw")
             .len()
     };
     assert_eq!(reporting("gw-new"), 1, "it targets gw-new");
@@ -309,6 +309,12 @@ fn a_route_policy_governs_the_gateways_its_route_attaches_to() {
     assert_eq!(names(index.gateways_governed_by(&policy)), ["gw-a"]);
     writers.policies.apply_watcher_event(&Event::Apply(policy));
     // The policy lives in the route's namespace, not the Gateway's.
-    assert_eq!(index.policies_of(&gateway("gw-a")).len(), 1);
-    assert!(index.policies_of(&gateway("gw-b")).is_empty());
+    let policies = |name: &str| {
+        let gateway = gateway(name);
+        index
+            .policies_of(&gateway, &index.routes_of(&gateway))
+            .len()
+    };
+    assert_eq!(policies("gw-a"), 1);
+    assert_eq!(policies("gw-b"), 0);
 }

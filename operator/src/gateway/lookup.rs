@@ -101,7 +101,7 @@ pub(super) fn attached_policies(
 ) -> Vec<AttachedPolicy> {
     let name = gateway.name_any();
     ctx.index
-        .policies_of(gateway)
+        .policies_of(gateway, routes)
         .iter()
         .map(|policy| {
             let namespace = policy.namespace().unwrap_or_default();
