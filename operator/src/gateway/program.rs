@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use agw_policy::bundle::{BundleBackend, ClientPolicy, Rule, RuleMatch};
+use agw_policy::bundle::{BundleBackend, Rule, RuleMatch};
 
 use self::matches::{rewrite_of, rule_matches};
 use kube::ResourceExt;
@@ -462,7 +462,7 @@ fn resolve_backend(
             ))
         }
         Some(FoundBackend::Compiled { backend, auth, .. }) => {
-            let (key, backend) = governed_backend(&key, kind, backend, layers, &gateway_ns)
+            let (key, backend) = governed::backend(&key, kind, backend, layers, &gateway_ns)
                 .map_err(|message| refused(reasons::INVALID_BACKEND, message))?;
             if let Some((secret, secret_key)) = auth {
                 let keys = out.auth.entry(secret.clone()).or_default();
@@ -477,78 +477,6 @@ fn resolve_backend(
             Ok(Some(key))
         }
     }
-}
-
-/// A Backend as served through policies `layers` (most general first: a listener's, then a
-/// route's): each layer's client settings beneath the next, and the Backend's own on top
-/// ([`agw_policy::compile::beneath`]), under a bundle key of its own
-/// (`<ns>/<name>@<policy>[+<policy>]`: `@` and `+` are in no object name), so its budgets are
-/// its own too. The Backend unchanged without layers; the reason it cannot be served,
-/// otherwise.
-fn governed_backend(
-    key: &str,
-    kind: &str,
-    backend: &BundleBackend,
-    layers: &[&AttachedPolicy],
-    gateway_ns: &str,
-) -> Result<(String, BundleBackend), String> {
-    let mut inherited: Option<ClientPolicy> = None;
-    for policy in layers {
-        let name = shown(policy, gateway_ns);
-        let clients = policy.compiled.as_ref().map_err(|problem| {
-            format!(
-                "AgentgatewayPolicy {name} governs this route and is invalid ({problem}); the \
-                 route serves nothing through it until it is fixed"
-            )
-        })?;
-        inherited = Some(match inherited {
-            None => clients.clone(),
-            Some(below) => agw_policy::compile::beneath(Some(clients), &below),
-        });
-    }
-    let Some(governing) = inherited else {
-        return Ok((key.to_owned(), backend.clone()));
-    };
-    let names: Vec<String> = layers.iter().map(|p| shown(p, gateway_ns)).collect();
-    let names = names.join("+");
-    let clients = agw_policy::compile::beneath(backend.clients.as_ref(), &governing);
-    if clients.authenticates() && backend.auth.is_none() {
-        return Err(format!(
-            "AgentgatewayPolicy {names} authenticates this route's clients, so their \
-             credentials are never forwarded, and {kind} {key} has no `policies.auth` to send \
-             the provider key instead; add one"
-        ));
-    }
-    if let Some(elsewhere) = mounted_namespaces(&clients).find(|ns| *ns != gateway_ns) {
-        return Err(format!(
-            "AgentgatewayPolicy {names} reads client keys from namespace {elsewhere}, and the \
-             Gateway's pods mount Secrets only from their own ({gateway_ns}); keep the policy \
-             and its key Secrets there, or authenticate with an inline or remote JWT key set"
-        ));
-    }
-    let mut governed = backend.clone();
-    governed.clients = (clients != ClientPolicy::default()).then_some(clients);
-    Ok((format!("{key}@{names}"), governed))
-}
-
-/// A policy's name as messages and bundle keys show it: with its namespace when that is not
-/// the Gateway's.
-fn shown(policy: &AttachedPolicy, gateway_ns: &str) -> String {
-    if policy.namespace == gateway_ns {
-        policy.name.clone()
-    } else {
-        policy.key()
-    }
-}
-
-/// The namespaces of the Secrets and ConfigMaps a client policy reads through mounts.
-fn mounted_namespaces(clients: &ClientPolicy) -> impl Iterator<Item = &str> {
-    let keys = clients.key_sources.iter().map(|k| k.namespace.as_str());
-    let sets = clients.jwt_providers.iter().filter_map(|p| match &p.jwks {
-        agw_policy::bundle::JwksSource::Mounted(mounted) => Some(mounted.namespace.as_str()),
-        _ => None,
-    });
-    keys.chain(sets)
 }
 
 /// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes in `from_ns` refer to the `kind` object
@@ -568,6 +496,7 @@ fn granted(grants: &[ReferenceGrant], from_ns: &str, to_ns: &str, kind: &str, na
         })
 }
 
+mod governed;
 mod matches;
 
 #[cfg(test)]
