@@ -87,9 +87,7 @@ pub async fn run(
         .watches_stream(feeds.policies, move |policy: AgentgatewayPolicy| {
             let mut gateways = by_policy.gateways_governed_by(&policy);
             gateways.extend(reported_gateways(&policy, &controller_name));
-            gateways.sort_by_key(ToString::to_string);
-            gateways.dedup();
-            gateways
+            index::unique(gateways)
         })
         .watches(
             Api::<GatewayClass>::all(client.clone()),

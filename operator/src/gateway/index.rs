@@ -10,8 +10,9 @@
 //! that is `attach`, `lookup` and `controller`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use agw_crds::{AgentgatewayBackend, AgentgatewayPolicy, Backend, BackendObject as _, BackendSpec};
+use agw_crds::{AgentgatewayBackend, AgentgatewayPolicy, Backend, BackendObject};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
@@ -286,9 +287,7 @@ impl Index {
                     .flat_map(|r| parent_gateways(r)),
             );
         }
-        gateways.sort_by_key(ToString::to_string);
-        gateways.dedup();
-        gateways
+        unique(gateways)
     }
 
     /// The Secret metadata cache, for resolving key Secret selectors.
@@ -304,27 +303,18 @@ impl Index {
         secret: &PartialObjectMeta<Secret>,
     ) -> Vec<ObjectRef<Gateway>> {
         let namespace = secret.namespace().unwrap_or_default();
-        let reads = |spec: &BackendSpec| client_keys::refers_to(spec, secret);
-        let mut names: Vec<String> = self
-            .backends
-            .state()
-            .iter()
-            .filter(|b| b.namespace().as_deref() == Some(&*namespace) && reads(b.backend_spec()))
-            .map(|b| b.name_any())
-            .collect();
-        names.extend(
-            self.agentgateway_backends
-                .state()
-                .iter()
-                .filter(|b| {
-                    b.namespace().as_deref() == Some(&*namespace) && reads(b.backend_spec())
-                })
-                .map(|b| b.name_any()),
-        );
-        let mut gateways: Vec<ObjectRef<Gateway>> = names
-            .iter()
-            .flat_map(|name| self.gateways_using_backend(&namespace, name))
-            .collect();
+        let mut names = reading_backends(&self.backends.state(), &namespace, secret);
+        names.extend(reading_backends(
+            &self.agentgateway_backends.state(),
+            &namespace,
+            secret,
+        ));
+        // One pass over the routes for every Backend reading it.
+        let mut gateways = self.parents_of_routes_where(|route_ns, reference| {
+            is_backend_ref(reference)
+                && names.contains(&reference.name)
+                && reference.namespace.as_deref().unwrap_or(route_ns) == namespace
+        });
         for policy in self.policies.state() {
             let traffic = policy.spec.traffic.as_ref();
             let reads = client_keys::keys_refer_to(
@@ -336,9 +326,7 @@ impl Index {
                 gateways.extend(self.gateways_governed_by(&policy));
             }
         }
-        gateways.sort_by_key(ToString::to_string);
-        gateways.dedup();
-        gateways
+        unique(gateways)
     }
 
     /// Gateways whose routes refer to the Backend (of either kind) `namespace/name`: the only
@@ -445,17 +433,38 @@ pub fn reported_gateways(policy: &AgentgatewayPolicy, controller: &str) -> Vec<O
 /// The Gateways `policy` targets (in its own namespace).
 pub fn targeted_gateways(policy: &AgentgatewayPolicy) -> Vec<ObjectRef<Gateway>> {
     let namespace = policy.namespace().unwrap_or_default();
-    let mut gateways: Vec<ObjectRef<Gateway>> = policy
-        .spec
-        .target_refs
-        .iter()
-        .filter(|t| t.kind == agw_crds::policy::TARGET_KIND)
-        .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
-        .map(|t| ObjectRef::new(t.name.trim()).within(&namespace))
-        .collect();
+    unique(
+        policy
+            .spec
+            .target_refs
+            .iter()
+            .filter(|t| t.kind == agw_crds::policy::TARGET_KIND)
+            .filter(|t| t.group == agw_crds::policy::GATEWAY_API_GROUP)
+            .map(|t| ObjectRef::new(t.name.trim()).within(&namespace)),
+    )
+}
+
+/// `gateways` sorted, each once.
+pub fn unique(gateways: impl IntoIterator<Item = ObjectRef<Gateway>>) -> Vec<ObjectRef<Gateway>> {
+    let mut gateways: Vec<ObjectRef<Gateway>> = gateways.into_iter().collect();
     gateways.sort_by_key(ToString::to_string);
     gateways.dedup();
     gateways
+}
+
+/// The names of the Backends (of one kind) in `namespace` reading `secret` as client keys or
+/// a JWT key set.
+fn reading_backends<K: BackendObject>(
+    backends: &[Arc<K>],
+    namespace: &str,
+    secret: &PartialObjectMeta<Secret>,
+) -> HashSet<String> {
+    backends
+        .iter()
+        .filter(|b| b.meta().namespace.as_deref() == Some(namespace))
+        .filter(|b| client_keys::refers_to(b.backend_spec(), secret))
+        .map(|b| b.name_any())
+        .collect()
 }
 
 /// The Gateways `route` names as parents.
